@@ -1,0 +1,45 @@
+"""dasklr: logistic regression on Parquet data larger than memory, trained with Dask.
+
+read_parquet  → (X, y, sample_weight) Dask arrays, one chunk per row group
+kernels       → raw loss/gradient sums of one chunk (pure NumPy)
+reduction     → one pass: kernel on every chunk, partials added in a fixed tree
+objective     → one division by Σw plus the penalty, on the driver
+solvers       → see only loss_and_grad
+driver        → owns the client and the loop, history and callbacks
+estimator     → LogisticRegression (scikit-learn shaped)
+persistence   → save/load: JSON + .npy, atomic, no pickle
+config, cli   → TOML configs and the ``dasklr`` command
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from dasklr.errors import (
+    ClusterError,
+    ConfigError,
+    ConvergenceWarning,
+    DasklrError,
+    DataError,
+    ModelFormatError,
+)
+from dasklr.estimator import LogisticRegression
+from dasklr.parquet import ParquetData, read_parquet
+from dasklr.persistence import load_model
+
+try:
+    __version__ = version("dasklr")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ClusterError",
+    "ConfigError",
+    "ConvergenceWarning",
+    "DasklrError",
+    "DataError",
+    "LogisticRegression",
+    "ModelFormatError",
+    "ParquetData",
+    "__version__",
+    "load_model",
+    "read_parquet",
+]

@@ -1,0 +1,57 @@
+"""Where a fit runs: a Client, a scheduler address, the current client, or an embedded cluster."""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from distributed import Client, LocalCluster, default_client
+
+from dasklr.errors import ClusterError
+
+#: Seconds to wait for the scheduler to answer, and then for a first worker.
+CONNECT_TIMEOUT = 10.0
+WORKER_TIMEOUT = 60.0
+
+
+@contextmanager
+def connect(client: Client | str | None = None) -> Iterator[Client]:
+    """Yield a client to run on; close whatever this call started, and nothing else.
+
+    ``client`` may be a ``distributed.Client`` (used as is), a scheduler address such as
+    ``"tcp://10.0.0.5:8786"`` (connected to, then disconnected), or None: the current
+    default client if there is one, otherwise a local cluster sized to the machine that
+    lives only as long as this block.
+    """
+    if isinstance(client, Client):
+        yield client
+        return
+    if isinstance(client, str):
+        try:
+            connected = Client(client, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {client}: {exc}") from None
+        with connected:
+            _wait_for_workers(connected, client)
+            yield connected
+        return
+    if client is not None:
+        raise TypeError(f"client must be a distributed.Client, an address or None, not {client!r}")
+    try:
+        yield default_client()
+        return
+    except ValueError:
+        pass
+    with (
+        LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.ERROR) as cluster,
+        Client(cluster) as embedded,
+    ):
+        yield embedded
+
+
+def _wait_for_workers(client: Client, address: str) -> None:
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        raise ClusterError(
+            f"the Dask scheduler at {address} has no workers after {WORKER_TIMEOUT:.0f} s"
+        ) from None

@@ -1,0 +1,153 @@
+"""The driver: owns the client and the loop, and turns passes into solver steps.
+
+1. Connect to a cluster (``cluster.connect``) and describe the chunks once (``ChunkGraph``).
+2. Build the objective, whose every evaluation is one tree reduction (one pass).
+3. Run the solver, recording one history entry per iteration and calling the callbacks,
+   any of which may stop the fit early by returning True.
+4. Warn when the solver stopped before reaching ``tol``.
+"""
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import dask.array as da
+import numpy as np
+from distributed import Client
+
+from dasklr.checks import check_values
+from dasklr.cluster import connect
+from dasklr.errors import ConvergenceWarning
+from dasklr.kernels import LogisticSums, logistic_sums, merge_sums
+from dasklr.objective import LogisticObjective
+from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
+from dasklr.solvers import SOLVERS
+
+#: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
+NUMPY_CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One line of ``history_``: the state after an iteration (0 is the starting point)."""
+
+    iteration: int
+    objective: float
+    grad_norm: float
+    step: float
+    seconds: float
+    passes: int
+
+
+Callback = Callable[[IterationRecord], bool | None]
+
+
+@dataclass
+class FitResult:
+    coef: np.ndarray
+    intercept: float
+    converged: bool
+    n_iter: int
+    n_passes: int
+    history: list[dict] = field(default_factory=list)
+    message: str = ""
+
+
+def train(
+    X: da.Array | np.ndarray,
+    y: da.Array | np.ndarray,
+    sample_weight: da.Array | np.ndarray | None = None,
+    *,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
+    fit_intercept: bool = True,
+    solver: str = "gd",
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    split_every: int = DEFAULT_SPLIT_EVERY,
+    client: Client | str | None = None,
+    callbacks: Sequence[Callback] = (),
+    check_chunks: bool = True,
+) -> FitResult:
+    """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
+
+    ``check_chunks`` checks the values of every chunk during the first pass; readers that
+    already check what they decode (``read_parquet``) turn it off.
+    """
+    solve = SOLVERS[solver]
+    n_features = X.shape[1]
+    started = time.perf_counter()
+    with connect(client) as active:
+        chunks = ChunkGraph.from_arrays(*_on_cluster(active, X, y, sample_weight))
+        passes = 0
+
+        def sums(coef: np.ndarray, intercept: float) -> LogisticSums:
+            nonlocal passes
+            kernel = checked_logistic_sums if check_chunks and passes == 0 else logistic_sums
+            passes += 1
+            return tree_reduce(
+                active, chunks, kernel, (coef, intercept), merge_sums, split_every=split_every
+            )
+
+        objective = LogisticObjective(
+            sums, n_features, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept
+        )
+        history: list[dict] = []
+        state = None
+        for state in solve(
+            objective.loss_and_grad, np.zeros(objective.n_params), tol=tol, max_iter=max_iter
+        ):
+            record = IterationRecord(
+                iteration=state.iteration,
+                objective=state.objective,
+                grad_norm=state.grad_norm,
+                step=state.step,
+                seconds=time.perf_counter() - started,
+                passes=passes,
+            )
+            history.append(asdict(record))
+            if any(callback(record) for callback in callbacks):
+                break
+    assert state is not None  # a solver always yields its starting point
+    coef, intercept = objective.split(state.params)
+    message = state.message or (
+        ""
+        if state.converged
+        else f"max|gradient| {state.grad_norm:.3g} > tol {tol:g} "
+        f"after {state.iteration} iterations; raise max_iter or tol"
+    )
+    if not state.converged:
+        warnings.warn(
+            f"solver '{solver}' did not converge: {message}", ConvergenceWarning, stacklevel=2
+        )
+    return FitResult(
+        coef=np.array(coef),
+        intercept=intercept,
+        converged=state.converged,
+        n_iter=state.iteration,
+        n_passes=passes,
+        history=history,
+        message=message,
+    )
+
+
+def checked_logistic_sums(X, y, sample_weight, coef, intercept) -> LogisticSums:
+    """``logistic_sums`` after checking the chunk's values (first pass over array input)."""
+    names = [f"column {j}" for j in range(X.shape[1])]
+    check_values(X, y, sample_weight, feature_names=names, where="a chunk of the input arrays")
+    return logistic_sums(X, y, sample_weight, coef, intercept)
+
+
+def _on_cluster(client: Client, X, y, sample_weight):
+    """Dask arrays stay as they are (lazy, out-of-core); NumPy arrays are scattered once."""
+    arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
+    if all(isinstance(a, da.Array) for a in arrays):
+        return X, y, sample_weight
+    rows = max(1, NUMPY_CHUNK_BYTES // (8 * max(1, X.shape[1])))
+    converted = [
+        a if isinstance(a, da.Array) else da.from_array(np.asarray(a), chunks=(rows, *a.shape[1:]))
+        for a in arrays
+    ]
+    converted = client.persist(converted)
+    return converted[0], converted[1], converted[2] if sample_weight is not None else None

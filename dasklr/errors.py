@@ -1,0 +1,35 @@
+"""The exceptions and warnings dasklr raises, so callers and the CLI can tell them apart."""
+
+
+class DasklrError(Exception):
+    """Base class of every error dasklr raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(DasklrError, ValueError):
+    """A configuration file or parameter is invalid (names the file and key)."""
+
+    exit_code = 2
+
+
+class DataError(DasklrError, ValueError):
+    """Input data is unusable (names the file, column and row group where known)."""
+
+    exit_code = 3
+
+
+class ClusterError(DasklrError, RuntimeError):
+    """The Dask cluster cannot be reached or has no workers (names the address)."""
+
+    exit_code = 4
+
+
+class ModelFormatError(DasklrError, ValueError):
+    """A saved model is missing, corrupt or of an unknown format version (names the file)."""
+
+    exit_code = 5
+
+
+class ConvergenceWarning(UserWarning):
+    """The solver stopped at ``max_iter`` before the gradient reached ``tol``."""

@@ -1,0 +1,177 @@
+"""Model artifacts: a directory of JSON metadata plus ``.npy`` arrays, never a pickle.
+
+    model/
+      metadata.json   format and version, parameters, features, classes, history,
+                      and the sha256 of every array file
+      coef.npy        (1, d) float64
+      intercept.npy   (1,) float64
+
+The directory is written under a temporary name beside the target, every file fsynced,
+then renamed into place, so a reader sees either the old model or the new one, never a
+half-written one. Loading checks the format version and every hash, and reads the
+arrays with ``allow_pickle=False``: loading a model cannot execute code.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dasklr.errors import ModelFormatError
+
+FORMAT = "dasklr-model"
+FORMAT_VERSION = 1
+ARRAYS = ("coef", "intercept")
+_SAVED_PARAMS = ("alpha", "l1_ratio", "fit_intercept", "solver", "tol", "max_iter", "split_every")
+
+
+def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write a fitted ``LogisticRegression`` to the directory ``path`` atomically."""
+    if not hasattr(model, "coef_"):
+        raise ValueError("cannot save a model that is not fitted")
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        arrays = {}
+        for name in ARRAYS:
+            value = np.ascontiguousarray(getattr(model, f"{name}_"), dtype=np.float64)
+            arrays[name] = _write_array(staging / f"{name}.npy", value)
+        metadata = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "versions": _versions(),
+            "params": {name: getattr(model, name) for name in _SAVED_PARAMS},
+            "n_features_in": model.n_features_in_,
+            "feature_names_in": _feature_names(model),
+            "classes": model.classes_.tolist(),
+            "converged": bool(model.converged_),
+            "n_iter": int(model.n_iter_),
+            "n_passes": int(model.n_passes_),
+            "history": model.history_,
+            "arrays": arrays,
+        }
+        _write_bytes(staging / "metadata.json", json.dumps(metadata, indent=2).encode())
+        _fsync_dir(staging)
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def load_model(path: str | os.PathLike):
+    """Read a model written by ``save_model``; refuses unknown formats and altered files."""
+    from dasklr.estimator import LogisticRegression
+
+    root = Path(path)
+    meta_path = root / "metadata.json"
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise ModelFormatError(f"{meta_path}: no such file; is {root} a dasklr model?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{meta_path}: not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ModelFormatError(f"{meta_path}: not a dasklr model (format is not '{FORMAT}')")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{meta_path}: format version {metadata.get('format_version')!r}; this dasklr "
+            f"reads version {FORMAT_VERSION}"
+        )
+    model = LogisticRegression(**metadata["params"])
+    for name in ARRAYS:
+        setattr(model, f"{name}_", _read_array(root, metadata["arrays"][name]))
+    model.classes_ = np.asarray(metadata["classes"])
+    model.n_features_in_ = int(metadata["n_features_in"])
+    if metadata["feature_names_in"] is not None:
+        model.feature_names_in_ = np.asarray(metadata["feature_names_in"], dtype=object)
+    model.converged_ = bool(metadata["converged"])
+    model.n_iter_ = int(metadata["n_iter"])
+    model.n_passes_ = int(metadata["n_passes"])
+    model.history_ = metadata["history"]
+    if model.coef_.shape != (1, model.n_features_in_):
+        raise ModelFormatError(
+            f"{root / 'coef.npy'}: shape {model.coef_.shape}, expected (1, {model.n_features_in_})"
+        )
+    return model
+
+
+def _write_array(path: Path, value: np.ndarray) -> dict[str, Any]:
+    with open(path, "wb") as f:
+        np.save(f, value, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+    return {
+        "file": path.name,
+        "sha256": _sha256(path),
+        "shape": list(value.shape),
+        "dtype": str(value.dtype),
+    }
+
+
+def _read_array(root: Path, entry: dict[str, Any]) -> np.ndarray:
+    path = root / entry["file"]
+    if path.parent != root:
+        raise ModelFormatError(f"{root / 'metadata.json'}: array file {entry['file']!r} is outside")
+    if not path.is_file():
+        raise ModelFormatError(f"{path}: missing")
+    if _sha256(path) != entry["sha256"]:
+        raise ModelFormatError(f"{path}: sha256 differs from metadata.json; the file was altered")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ModelFormatError(f"{path}: not a plain .npy array ({exc})") from None
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename the finished directory into place; an old model is moved aside first."""
+    retired = None
+    if target.exists():
+        retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(target, retired)
+    os.rename(staging, target)
+    _fsync_dir(target.parent)
+    if retired is not None:
+        shutil.rmtree(retired)
+
+
+def _feature_names(model) -> list[str] | None:
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _versions() -> dict[str, str]:
+    return {pkg: version(pkg) for pkg in ("dasklr", "numpy", "dask", "distributed", "pyarrow")}

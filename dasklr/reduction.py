@@ -1,0 +1,92 @@
+"""One pass over the data: a kernel on every chunk, partials added in a fixed tree.
+
+This is the only place that builds the per-pass task graph. The graph that produces the
+chunks is materialised once per fit (``ChunkGraph``); each pass adds one kernel task per
+chunk and ``ceil(log_s(chunks))`` levels of combine tasks of fan-in ``split_every``. The
+groups are consecutive runs of chunks added left to right, so the same data with the same
+chunking gives the same bits on every run. The small shared arguments (the coefficients)
+are scattered to every worker once per pass rather than embedded in every task.
+"""
+
+import uuid
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
+from dask.highlevelgraph import HighLevelGraph
+from distributed import Client
+
+#: Fan-in of the reduction tree: 8 partials (a few KB each) per combine task.
+DEFAULT_SPLIT_EVERY = 8
+
+Key = Hashable
+
+
+@dataclass(frozen=True)
+class ChunkGraph:
+    """The graph that makes every chunk, and the keys of each chunk's (X, y, w) blocks."""
+
+    graph: Mapping[Key, Any]
+    blocks: tuple[tuple[Key, Key, Key | None], ...]
+
+    @classmethod
+    def from_arrays(cls, X: da.Array, y: da.Array, sample_weight: da.Array | None) -> "ChunkGraph":
+        """Align the row chunks of X, y and w, with all columns of X in one chunk."""
+        if X.ndim != 2 or y.ndim != 1:
+            raise ValueError(f"X must be 2-D and y 1-D; got shapes {X.shape} and {y.shape}")
+        if X.numblocks[1] != 1:
+            X = X.rechunk({1: -1})
+        y = y.rechunk((X.chunks[0],))
+        arrays = [X, y]
+        if sample_weight is not None:
+            sample_weight = sample_weight.rechunk((X.chunks[0],))
+            arrays.append(sample_weight)
+        graph = dict(HighLevelGraph.merge(*(a.__dask_graph__() for a in arrays)))
+        x_keys = [row[0] for row in X.__dask_keys__()]
+        y_keys = y.__dask_keys__()
+        w_keys = (
+            sample_weight.__dask_keys__() if sample_weight is not None else [None] * len(y_keys)
+        )
+        return cls(graph=graph, blocks=tuple(zip(x_keys, y_keys, w_keys, strict=True)))
+
+
+def tree_reduce(
+    client: Client,
+    chunks: ChunkGraph,
+    kernel: Callable[..., Any],
+    shared: tuple[Any, ...],
+    combine: Callable[..., Any],
+    *,
+    split_every: int = DEFAULT_SPLIT_EVERY,
+) -> Any:
+    """Return ``combine`` over ``kernel(X_i, y_i, w_i, *shared)`` for every chunk ``i``.
+
+    ``combine(*parts)`` must be associative (plain addition of raw sums); it is applied
+    to consecutive groups of at most ``split_every`` parts, level by level, until one
+    value is left, which comes back to the driver. One call is one pass over the data.
+    """
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2, got {split_every}")
+    shared_futures = client.scatter(list(shared), broadcast=True, hash=False)
+    token = uuid.uuid4().hex
+    graph = dict(chunks.graph)
+    level: list[Key] = []
+    for i, (x_key, y_key, w_key) in enumerate(chunks.blocks):
+        key = (f"dasklr-partial-{token}", i)
+        graph[key] = (kernel, x_key, y_key, w_key, *shared_futures)
+        level.append(key)
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        name = f"dasklr-combine-{depth}-{token}"
+        groups = [level[j : j + split_every] for j in range(0, len(level), split_every)]
+        level = []
+        for j, group in enumerate(groups):
+            graph[(name, j)] = (combine, *group)
+            level.append((name, j))
+    try:
+        return client.get(graph, level[0], sync=True)
+    finally:
+        for future in shared_futures:
+            future.release()
