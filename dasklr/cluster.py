@@ -9,7 +9,7 @@ from distributed import Client, LocalCluster, default_client
 from dasklr.errors import ClusterError
 
 #: Seconds to wait for the scheduler to answer, and then for a first worker.
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 5.0
 WORKER_TIMEOUT = 60.0
 
 
@@ -42,7 +42,7 @@ def connect(client: Client | str | None = None) -> Iterator[Client]:
     except ValueError:
         pass
     with (
-        LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.ERROR) as cluster,
+        LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.CRITICAL) as cluster,
         Client(cluster) as embedded,
     ):
         yield embedded

@@ -7,6 +7,7 @@ that decodes each chunk, so the error names the file and row groups it came from
 """
 
 import operator
+import os
 import posixpath
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +79,7 @@ class ParquetData(_Arrays):
 
 
 def read_parquet(
-    path: str | Sequence[str],
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     label: str,
     features: Sequence[str] | None = None,
     weight: str | None = None,
@@ -125,14 +126,14 @@ def read_parquet(
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
     """Expand a file, directory, glob or list into a sorted list of data files."""
-    items = [path] if isinstance(path, str) else list(path)
+    items = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not items:
         raise DataError("no input path given")
     shown = ", ".join(str(p) for p in items)
-    fs, _ = fsspec.core.url_to_fs(str(items[0]), **storage_options)
+    fs, _ = fsspec.core.url_to_fs(os.fspath(items[0]), **storage_options)
     found: list[str] = []
     for item in items:
-        item_fs, root = fsspec.core.url_to_fs(str(item), **storage_options)
+        item_fs, root = fsspec.core.url_to_fs(os.fspath(item), **storage_options)
         if item_fs.protocol != fs.protocol:
             raise DataError(f"all input paths must be on one filesystem; {item} is not")
         if any(ch in root for ch in _GLOB_CHARS):

@@ -1,0 +1,167 @@
+"""TOML configs for ``dasklr train``: one table of keys, validated before any work.
+
+Every key is declared once in ``KEYS`` (type, default, check, description); the same
+table validates configs, applies ``--set`` overrides and writes the README reference.
+Errors name the file, the key path and what was expected.
+"""
+
+import os
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dasklr.errors import ConfigError
+from dasklr.reduction import DEFAULT_SPLIT_EVERY
+from dasklr.solvers import SOLVERS
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: ``section.name``, accepted type, default, and an optional check."""
+
+    path: str
+    kind: str  # "string", "number", "integer", "boolean", "string list", "path or list"
+    default: Any
+    description: str
+    check: Callable[[Any], str | None] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+def _at_least(low: float, strict: bool = False) -> Callable[[Any], str | None]:
+    def check(value):
+        ok = value > low if strict else value >= low
+        return None if ok else f"must be {'>' if strict else '>='} {low}"
+
+    return check
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[Any], str | None]:
+    return lambda value: None if value in choices else f"must be one of {sorted(choices)}"
+
+
+KEYS: tuple[Key, ...] = (
+    Key("data.path", "path or list", _REQUIRED, "Parquet file, directory, glob or list; fsspec URLs work"),
+    Key("data.label", "string", _REQUIRED, "label column: 0/1 or bool"),
+    Key("data.features", "string list", None, "feature columns; default: every numeric column but label and weight"),
+    Key("data.weight", "string", None, "column of non-negative sample weights"),
+    Key("model.alpha", "number", 0.0, "penalty strength", _at_least(0)),
+    Key("model.l1_ratio", "number", 0.0, "share of L1 in the penalty (0 only, for now)", _at_least(0)),
+    Key("model.fit_intercept", "boolean", True, "fit an unpenalised intercept"),
+    Key("model.solver", "string", "gd", "optimisation method", _one_of(sorted(SOLVERS))),
+    Key("model.tol", "number", 1e-6, "stop when the max-norm of the gradient <= tol", _at_least(0, strict=True)),
+    Key("model.max_iter", "integer", 1000, "iteration limit", _at_least(0)),
+    Key("model.split_every", "integer", DEFAULT_SPLIT_EVERY, "fan-in of the reduction tree", _at_least(2)),
+    Key("cluster.scheduler", "string", None, "scheduler address, e.g. tcp://host:8786; default: a local cluster"),
+    Key("output.path", "string", _REQUIRED, "directory the model is written to"),
+    Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
+)
+_BY_PATH = {key.path: key for key in KEYS}
+SECTIONS = tuple(dict.fromkeys(key.path.split(".")[0] for key in KEYS))
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Read, override (``section.key=value`` strings) and validate a config file.
+
+    Returns ``{section: {key: value}}`` with every default filled in.
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    for item in overrides:
+        _apply_override(raw, item, source)
+    return validate(raw, source)
+
+
+def validate(raw: dict[str, Any], source: str = "<config>") -> dict[str, dict[str, Any]]:
+    """Check every key of a parsed config against ``KEYS``; fill in the defaults."""
+    for section, table in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: '{section}' must be a table [{section}]")
+        for name in table:
+            if f"{section}.{name}" not in _BY_PATH:
+                known = ", ".join(k.path for k in KEYS if k.path.startswith(section + "."))
+                raise ConfigError(f"{source}: unknown key '{section}.{name}' (known: {known})")
+    config: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for key in KEYS:
+        section, name = key.path.split(".")
+        if name in raw.get(section, {}):
+            value = _checked(key, raw[section][name], source)
+        elif key.required:
+            raise ConfigError(f"{source}: missing required key '{key.path}' ({key.description})")
+        else:
+            value = key.default
+        config[section][name] = value
+    return config
+
+
+def _checked(key: Key, value: Any, source: str) -> Any:
+    if not _has_kind(value, key.kind):
+        raise ConfigError(
+            f"{source}: key '{key.path}' must be {_article(key.kind)} {key.kind}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if key.kind == "number":
+        value = float(value)
+    problem = key.check(value) if key.check else None
+    if problem:
+        raise ConfigError(f"{source}: key '{key.path}' {problem}, got {value!r}")
+    return value
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[0] in "aeiou" else "a"
+
+
+def _has_kind(value: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "string list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "path or list":
+        return isinstance(value, str) or _has_kind(value, "string list")
+    raise AssertionError(kind)
+
+
+def _apply_override(raw: dict[str, Any], item: str, source: str) -> None:
+    """Apply ``section.key=value``; the value is read as TOML, else taken as a string."""
+    path, sep, text = item.partition("=")
+    path = path.strip()
+    if not sep or path not in _BY_PATH:
+        raise ConfigError(
+            f"--set {item!r}: expected section.key=value with a known key "
+            f"(known: {', '.join(_BY_PATH)})"
+        )
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    section, name = path.split(".")
+    raw.setdefault(section, {})[name] = value
+
+
+def reference_table() -> str:
+    """The Markdown table of all keys, as printed in the README."""
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for key in KEYS:
+        default = "required" if key.required else repr(key.default)
+        lines.append(f"| `{key.path}` | {key.kind} | {default} | {key.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""The dasklr command: configs, overrides, one-line errors, and saved models that load back."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dasklr
+from dasklr.cli import main
+from dasklr.config import load_config
+from dasklr.synthetic import make_classification, write_parquet_dataset
+
+
+def _write_config(path, data_dir, model_dir, scheduler=None, extra=""):
+    cluster = f'[cluster]\nscheduler = "{scheduler}"\n' if scheduler else ""
+    path.write_text(
+        f'[data]\npath = "{data_dir}"\nlabel = "y"\n\n'
+        f"[model]\nalpha = 0.01\ntol = 1e-7\nmax_iter = 2000\n{extra}\n"
+        f"{cluster}\n"
+        f'[output]\npath = "{model_dir}"\n'
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-data")
+    X, y, _, _ = make_classification(2000, 5, seed=3)
+    write_parquet_dataset(folder, X, y, n_files=2, row_group_rows=400)
+    return folder, X, y
+
+
+def test_train_writes_a_model_that_predicts_like_the_fitted_one(tmp_path, dataset, cluster, capsys):
+    data_dir, X, y = dataset
+    config = _write_config(
+        tmp_path / "c.toml", data_dir, tmp_path / "model", cluster.scheduler_address
+    )
+    assert main(["train", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "iter     0" in out and "converged after" in out  # one line per iteration
+
+    model = dasklr.load_model(tmp_path / "model")
+    # Reference: the same estimator fitted from Python on the same files and cluster.
+    reference = dasklr.LogisticRegression(alpha=0.01, tol=1e-7, max_iter=2000, client=None)
+    reference.set_params(client=cluster.scheduler_address)
+    reference.fit(dasklr.read_parquet(data_dir, label="y"))
+    np.testing.assert_array_equal(model.predict_proba(X), reference.predict_proba(X))
+    assert list(model.feature_names_in_) == [f"x{j}" for j in range(5)]
+    assert model.converged_
+
+
+def test_set_overrides_config_keys(tmp_path, dataset):
+    data_dir, _, _ = dataset
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m")
+    loaded = load_config(config, ["model.alpha=0.5", "model.max_iter=7", "data.label=z"])
+    assert loaded["model"]["alpha"] == 0.5
+    assert loaded["model"]["max_iter"] == 7
+    assert loaded["data"]["label"] == "z"  # bare words are taken as strings
+    assert loaded["model"]["solver"] == "gd"  # defaults are filled in
+
+
+@pytest.mark.parametrize(
+    ("extra", "overrides", "message"),
+    [
+        ("alpa = 1.0", [], r"unknown key 'model.alpa'"),
+        ('l1_ratio = "none"', [], r"key 'model.l1_ratio' must be a number, got str 'none'"),
+        ("split_every = 1.5", [], r"key 'model.split_every' must be an integer, got float"),
+        ('solver = "sgd"', [], r"key 'model.solver' must be one of \['gd'\]"),
+        ("", ["model.alpha=-1"], r"key 'model.alpha' must be >= 0"),
+        ("", ["nonsense"], r"--set 'nonsense': expected section.key=value"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key(tmp_path, dataset, capsys, extra, overrides, message):
+    data_dir, _, _ = dataset
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m", extra=extra)
+    argv = ["train", str(config)] + [arg for item in overrides for arg in ("--set", item)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dasklr: error: ")
+    assert str(config) in err or "--set" in err
+    import re
+
+    assert re.search(message, err), err
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_required_key_and_unknown_section(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nlabel = "y"\n[output]\npath = "m"\n')
+    assert main(["train", str(config)]) == 2
+    assert "missing required key 'data.path'" in capsys.readouterr().err
+    config.write_text('[data]\npath = "d"\nlabel = "y"\n[outptu]\npath = "m"\n')
+    assert main(["train", str(config)]) == 2
+    assert "unknown section [outptu]" in capsys.readouterr().err
+
+
+def test_existing_model_is_not_overwritten_without_flag(tmp_path, dataset, cluster, capsys):
+    data_dir, _, _ = dataset
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "keep.txt").write_text("yesterday")
+    config = _write_config(tmp_path / "c.toml", data_dir, model_dir, cluster.scheduler_address)
+    assert main(["train", str(config)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (model_dir / "keep.txt").read_text() == "yesterday"
+
+
+def test_data_error_is_one_line_and_exit_code_3_in_a_real_process(tmp_path, dataset, cluster):
+    data_dir, _, _ = dataset
+    config = _write_config(
+        tmp_path / "c.toml", data_dir, tmp_path / "m", cluster.scheduler_address
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "dasklr", "train", str(config), "--set", "data.label=x1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dasklr:")]
+    assert len(lines) == 1
+    assert "label column 'x1'" in lines[0] and "part-0000" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_column_names_file_and_column(tmp_path, dataset, capsys):
+    data_dir, _, _ = dataset
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m")
+    assert main(["train", str(config), "--set", "data.features=['x0', 'nope']"]) == 3
+    err = capsys.readouterr().err
+    assert "column 'nope' is missing" in err and "part-00000.parquet" in err
+
+
+def test_help_documents_the_commands():
+    result = subprocess.run(
+        [sys.executable, "-m", "dasklr", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "train" in result.stdout and "quickstart" in result.stdout
+
+
+def test_readme_documents_every_config_key():
+    from pathlib import Path
+
+    from dasklr.config import reference_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert reference_table() in readme
