@@ -45,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("config", help="path of the TOML config (see configs/)")
     train.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config key, e.g. --set model.alpha=0.01 (repeatable)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing model")
@@ -101,7 +105,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def quickstart_command(args: argparse.Namespace) -> int:
-    """Write a synthetic Parquet dataset under --dir, then train on it with the quickstart config."""
+    """Write a synthetic Parquet dataset under --dir, then train on it (quickstart config)."""
     from dasklr.synthetic import make_parquet_dataset
 
     folder = Path(args.dir)

@@ -37,12 +37,20 @@ def connect(client: Client | str | None = None) -> Iterator[Client]:
     if client is not None:
         raise TypeError(f"client must be a distributed.Client, an address or None, not {client!r}")
     try:
-        yield default_client()
-        return
+        current = default_client()
     except ValueError:
-        pass
+        current = None
+    if current is not None:
+        yield current
+        return
     with (
-        LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.CRITICAL) as cluster,
+        LocalCluster(
+            processes=True,
+            dashboard_address=None,
+            # the scheduler's HTTP server would otherwise try port 8787 and warn if taken
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
         Client(cluster) as embedded,
     ):
         yield embedded

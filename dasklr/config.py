@@ -46,18 +46,51 @@ def _one_of(choices: Sequence[str]) -> Callable[[Any], str | None]:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("data.path", "path or list", _REQUIRED, "Parquet file, directory, glob or list; fsspec URLs work"),
+    Key(
+        "data.path",
+        "path or list",
+        _REQUIRED,
+        "Parquet file, directory, glob or list; fsspec URLs work",
+    ),
     Key("data.label", "string", _REQUIRED, "label column: 0/1 or bool"),
-    Key("data.features", "string list", None, "feature columns; default: every numeric column but label and weight"),
+    Key(
+        "data.features",
+        "string list",
+        None,
+        "feature columns; default: every numeric column but label and weight",
+    ),
     Key("data.weight", "string", None, "column of non-negative sample weights"),
     Key("model.alpha", "number", 0.0, "penalty strength", _at_least(0)),
-    Key("model.l1_ratio", "number", 0.0, "share of L1 in the penalty (0 only, for now)", _at_least(0)),
+    Key(
+        "model.l1_ratio",
+        "number",
+        0.0,
+        "share of L1 in the penalty (0 only, for now)",
+        _at_least(0),
+    ),
     Key("model.fit_intercept", "boolean", True, "fit an unpenalised intercept"),
     Key("model.solver", "string", "gd", "optimisation method", _one_of(sorted(SOLVERS))),
-    Key("model.tol", "number", 1e-6, "stop when the max-norm of the gradient <= tol", _at_least(0, strict=True)),
+    Key(
+        "model.tol",
+        "number",
+        1e-6,
+        "stop when the max-norm of the gradient <= tol",
+        _at_least(0, strict=True),
+    ),
     Key("model.max_iter", "integer", 1000, "iteration limit", _at_least(0)),
-    Key("model.split_every", "integer", DEFAULT_SPLIT_EVERY, "fan-in of the reduction tree", _at_least(2)),
-    Key("cluster.scheduler", "string", None, "scheduler address, e.g. tcp://host:8786; default: a local cluster"),
+    Key(
+        "model.split_every",
+        "integer",
+        DEFAULT_SPLIT_EVERY,
+        "fan-in of the reduction tree",
+        _at_least(2),
+    ),
+    Key(
+        "cluster.scheduler",
+        "string",
+        None,
+        "scheduler address, e.g. tcp://host:8786; default: a local cluster",
+    ),
     Key("output.path", "string", _REQUIRED, "directory the model is written to"),
     Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
 )
@@ -65,7 +98,9 @@ _BY_PATH = {key.path: key for key in KEYS}
 SECTIONS = tuple(dict.fromkeys(key.path.split(".")[0] for key in KEYS))
 
 
-def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+def load_config(
+    path: str | os.PathLike, overrides: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     """Read, override (``section.key=value`` strings) and validate a config file.
 
     Returns ``{section: {key: value}}`` with every default filled in.
@@ -87,7 +122,9 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> dict[str, dict[st
     """Check every key of a parsed config against ``KEYS``; fill in the defaults."""
     for section, table in raw.items():
         if section not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(SECTIONS)})")
+            raise ConfigError(
+                f"{source}: unknown section [{section}] (known: {', '.join(SECTIONS)})"
+            )
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: '{section}' must be a table [{section}]")
         for name in table:

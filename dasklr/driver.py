@@ -95,6 +95,7 @@ def train(
         )
         history: list[dict] = []
         state = None
+        stopped_early = False
         for state in solve(
             objective.loss_and_grad, np.zeros(objective.n_params), tol=tol, max_iter=max_iter
         ):
@@ -107,17 +108,20 @@ def train(
                 passes=passes,
             )
             history.append(asdict(record))
-            if any(callback(record) for callback in callbacks):
+            if any([callback(record) for callback in callbacks]):  # every callback sees it
+                stopped_early = not state.converged
                 break
     assert state is not None  # a solver always yields its starting point
     coef, intercept = objective.split(state.params)
-    message = state.message or (
-        ""
-        if state.converged
-        else f"max|gradient| {state.grad_norm:.3g} > tol {tol:g} "
-        f"after {state.iteration} iterations; raise max_iter or tol"
-    )
-    if not state.converged:
+    if stopped_early:
+        message = f"stopped by a callback after {state.iteration} iterations"
+    elif state.converged:
+        message = ""
+    else:
+        message = state.message or (
+            f"max|gradient| {state.grad_norm:.3g} > tol {tol:g} after {state.iteration} "
+            "iterations; raise max_iter or tol"
+        )
         warnings.warn(
             f"solver '{solver}' did not converge: {message}", ConvergenceWarning, stacklevel=2
         )

@@ -5,6 +5,7 @@ driver, and stores fitted attributes (ending in ``_``). Predictions are lazy Das
 for Dask input and NumPy arrays for NumPy input.
 """
 
+import copy
 import inspect
 import os
 from collections.abc import Sequence
@@ -29,6 +30,12 @@ class ParamsMixin:
     def _param_names(cls) -> list[str]:
         signature = inspect.signature(cls.__init__)
         return [name for name in signature.parameters if name != "self"]
+
+    def __sklearn_clone__(self):
+        # scikit-learn deep-copies parameters; a distributed.Client is shared, not copied.
+        params = self.get_params()
+        client = params.pop("client", None)
+        return type(self)(client=client, **copy.deepcopy(params))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -209,9 +216,14 @@ class LogisticRegression(ParamsMixin):
         margins = self.decision_function(X)
         return (margins > 0).astype(self.classes_.dtype)
 
-    def score(self, X, y) -> Any:
-        """Mean accuracy (a lazy Dask scalar for Dask input)."""
-        y = X.y if isinstance(X, ParquetData) else _as_array(y)
+    def score(self, X, y=None) -> Any:
+        """Mean accuracy (a lazy Dask scalar for Dask input); y comes with ``read_parquet`` data."""
+        if isinstance(X, ParquetData):
+            y = X.y
+        elif y is None:
+            raise TypeError("score(X, y) needs y unless X comes from dasklr.read_parquet")
+        else:
+            y = _as_array(y)
         return (self.predict(X) == y).mean()
 
     def _features(self, X):

@@ -44,6 +44,9 @@ def logistic_sums(
     The margins are computed once, turned into the multiplier ``w·(σ(z) − y)``, and one
     transposed product gives the gradient. Accumulates in float64 whatever ``X`` holds.
     """
+    # A chunk that crossed the network may sit at an odd address; NumPy then skips BLAS
+    # and sums in another order, which would break bit-identical reruns.
+    X = np.require(X, requirements="A")
     z = X @ coef
     z = z.astype(np.float64, copy=False) + intercept
     y = np.asarray(y, dtype=np.float64)

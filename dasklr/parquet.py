@@ -137,7 +137,11 @@ def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, li
         if item_fs.protocol != fs.protocol:
             raise DataError(f"all input paths must be on one filesystem; {item} is not")
         if any(ch in root for ch in _GLOB_CHARS):
-            found.extend(p for p in item_fs.glob(root) if item_fs.isfile(p))
+            found.extend(
+                p
+                for p in item_fs.glob(root)
+                if _is_data_file(posixpath.basename(p)) and item_fs.isfile(p)
+            )
         elif item_fs.isdir(root):
             found.extend(p for p in item_fs.find(root) if _is_data_file(posixpath.relpath(p, root)))
         elif item_fs.isfile(root):

@@ -88,17 +88,20 @@ def load_model(path: str | os.PathLike):
             f"{meta_path}: format version {metadata.get('format_version')!r}; this dasklr "
             f"reads version {FORMAT_VERSION}"
         )
-    model = LogisticRegression(**metadata["params"])
-    for name in ARRAYS:
-        setattr(model, f"{name}_", _read_array(root, metadata["arrays"][name]))
-    model.classes_ = np.asarray(metadata["classes"])
-    model.n_features_in_ = int(metadata["n_features_in"])
-    if metadata["feature_names_in"] is not None:
-        model.feature_names_in_ = np.asarray(metadata["feature_names_in"], dtype=object)
-    model.converged_ = bool(metadata["converged"])
-    model.n_iter_ = int(metadata["n_iter"])
-    model.n_passes_ = int(metadata["n_passes"])
-    model.history_ = metadata["history"]
+    try:
+        model = LogisticRegression(**metadata["params"])
+        for name in ARRAYS:
+            setattr(model, f"{name}_", _read_array(root, metadata["arrays"][name]))
+        model.classes_ = np.asarray(metadata["classes"])
+        model.n_features_in_ = int(metadata["n_features_in"])
+        if metadata["feature_names_in"] is not None:
+            model.feature_names_in_ = np.asarray(metadata["feature_names_in"], dtype=object)
+        model.converged_ = bool(metadata["converged"])
+        model.n_iter_ = int(metadata["n_iter"])
+        model.n_passes_ = int(metadata["n_passes"])
+        model.history_ = metadata["history"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
     if model.coef_.shape != (1, model.n_features_in_):
         raise ModelFormatError(
             f"{root / 'coef.npy'}: shape {model.coef_.shape}, expected (1, {model.n_features_in_})"

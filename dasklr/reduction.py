@@ -68,7 +68,7 @@ def tree_reduce(
     """
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2, got {split_every}")
-    shared_futures = client.scatter(list(shared), broadcast=True, hash=False)
+    shared_futures = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
     token = uuid.uuid4().hex
     graph = dict(chunks.graph)
     level: list[Key] = []

@@ -39,7 +39,9 @@ def main() -> None:
     gap = np.abs(model.coef_ - reference.coef_).max()
     print(f"dasklr: {model.n_iter_} iterations, {model.n_passes_} passes")
     print(f"max |coef difference| with scikit-learn: {gap:.2e}")
-    print(f"intercepts: dasklr {model.intercept_[0]:.6f}, scikit-learn {reference.intercept_[0]:.6f}")
+    print(
+        f"intercepts: dasklr {model.intercept_[0]:.6f}, scikit-learn {reference.intercept_[0]:.6f}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,11 +23,15 @@ def main() -> None:
         )
 
         data = dasklr.read_parquet(folder, label="y")  # lazy: only footers are read
-        print(f"{data.X.shape[0]} rows, features {data.feature_names}, {data.X.numblocks[0]} chunks")
+        print(
+            f"{data.X.shape[0]} rows, features {data.feature_names}, {data.X.numblocks[0]} chunks"
+        )
 
         model = dasklr.LogisticRegression(alpha=1e-6, tol=1e-7, max_iter=2000)
         model.fit(data)  # starts a local Dask cluster for the fit, then closes it
-        print(f"converged={model.converged_} in {model.n_iter_} iterations, {model.n_passes_} passes")
+        print(
+            f"converged={model.converged_} in {model.n_iter_} iterations, {model.n_passes_} passes"
+        )
         print("fitted coef:", np.round(model.coef_[0], 3), "intercept:", model.intercept_.round(3))
         print("true   coef:", np.round(true_coef, 3), "intercept:", round(true_intercept, 3))
 

@@ -33,7 +33,7 @@ def dataset(tmp_path_factory):
 
 
 def test_train_writes_a_model_that_predicts_like_the_fitted_one(tmp_path, dataset, cluster, capsys):
-    data_dir, X, y = dataset
+    data_dir, X, _ = dataset
     config = _write_config(
         tmp_path / "c.toml", data_dir, tmp_path / "model", cluster.scheduler_address
     )
@@ -43,8 +43,9 @@ def test_train_writes_a_model_that_predicts_like_the_fitted_one(tmp_path, datase
 
     model = dasklr.load_model(tmp_path / "model")
     # Reference: the same estimator fitted from Python on the same files and cluster.
-    reference = dasklr.LogisticRegression(alpha=0.01, tol=1e-7, max_iter=2000, client=None)
-    reference.set_params(client=cluster.scheduler_address)
+    reference = dasklr.LogisticRegression(
+        alpha=0.01, tol=1e-7, max_iter=2000, client=cluster.scheduler_address
+    )
     reference.fit(dasklr.read_parquet(data_dir, label="y"))
     np.testing.assert_array_equal(model.predict_proba(X), reference.predict_proba(X))
     assert list(model.feature_names_in_) == [f"x{j}" for j in range(5)]
@@ -72,7 +73,9 @@ def test_set_overrides_config_keys(tmp_path, dataset):
         ("", ["nonsense"], r"--set 'nonsense': expected section.key=value"),
     ],
 )
-def test_bad_config_is_one_line_naming_the_key(tmp_path, dataset, capsys, extra, overrides, message):
+def test_bad_config_is_one_line_naming_the_key(
+    tmp_path, dataset, capsys, extra, overrides, message
+):
     data_dir, _, _ = dataset
     config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m", extra=extra)
     argv = ["train", str(config)] + [arg for item in overrides for arg in ("--set", item)]
@@ -80,7 +83,6 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, dataset, capsys, extra,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("dasklr: error: ")
     assert str(config) in err or "--set" in err
-    import re
 
     assert re.search(message, err), err
     assert not (tmp_path / "m").exists()
@@ -109,9 +111,7 @@ def test_existing_model_is_not_overwritten_without_flag(tmp_path, dataset, clust
 
 def test_data_error_is_one_line_and_exit_code_3_in_a_real_process(tmp_path, dataset, cluster):
     data_dir, _, _ = dataset
-    config = _write_config(
-        tmp_path / "c.toml", data_dir, tmp_path / "m", cluster.scheduler_address
-    )
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m", cluster.scheduler_address)
     result = subprocess.run(
         [sys.executable, "-m", "dasklr", "train", str(config), "--set", "data.label=x1"],
         capture_output=True,
