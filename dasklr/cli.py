@@ -6,13 +6,14 @@ A thin shell: parse arguments, validate the config, call the library, and turn e
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
 from dasklr.config import load_config
-from dasklr.errors import ConfigError, DasklrError
+from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimator import LogisticRegression
 from dasklr.parquet import read_parquet
 
@@ -20,6 +21,8 @@ from dasklr.parquet import read_parquet
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    plain_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return args.command(args)
     except (DasklrError, NotImplementedError, FileExistsError) as exc:
@@ -28,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dasklr: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = plain_format
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"dasklr: warning: {message}\n"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,10 +99,14 @@ def train_command(args: argparse.Namespace) -> int:
         f"{data.X.numblocks[0]} chunks",
         flush=True,
     )
-    model = LogisticRegression(
-        **config["model"], client=config["cluster"]["scheduler"], verbose=not args.quiet
-    )
-    model.fit(data)
+    scheduler = config["cluster"]["scheduler"]
+    model = LogisticRegression(**config["model"], client=scheduler, verbose=not args.quiet)
+    try:
+        model.fit(data)
+    except ClusterError as exc:
+        if scheduler is None:
+            raise
+        raise ClusterError(f"{exc} (cluster.scheduler in {args.config})") from None
     model.save(output, overwrite=overwrite)
     last = model.history_[-1]
     status = "converged" if model.converged_ else "NOT converged"

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,9 +144,45 @@ def test_help_documents_the_commands():
 
 
 def test_readme_documents_every_config_key():
-    from pathlib import Path
-
     from dasklr.config import reference_table
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert reference_table() in readme
+
+
+def test_unreachable_scheduler_names_address_and_key(tmp_path, dataset, capsys):
+    data_dir, _, _ = dataset
+    # port 9 (discard) has no listener on this machine: connection refused until the timeout
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m", "tcp://127.0.0.1:9")
+    assert main(["train", str(config)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "tcp://127.0.0.1:9" in err and f"cluster.scheduler in {config}" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_not_converged_is_one_warning_line_and_the_model_is_still_written(
+    tmp_path, dataset, cluster, capsys
+):
+    data_dir, _, _ = dataset
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m", cluster.scheduler_address)
+    with pytest.warns(dasklr.ConvergenceWarning):
+        assert main(["train", str(config), "--set", "model.max_iter=2", "--quiet"]) == 0
+    assert "NOT converged after 2 iterations" in capsys.readouterr().out
+    assert dasklr.load_model(tmp_path / "m").converged_ is False
+
+
+def test_quickstart_in_a_real_process(tmp_path):
+    # the console script pip installed beside this interpreter, with its embedded cluster
+    script = Path(sys.executable).parent / "dasklr"
+    result = subprocess.run(
+        [str(script), "quickstart", "--dir", str(tmp_path / "qs"), "--rows", "5000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "converged after" in result.stdout
+    model = dasklr.load_model(tmp_path / "qs" / "model")
+    assert model.converged_ and model.n_features_in_ == 16

@@ -178,6 +178,9 @@ def test_markers_hidden_and_crc_files_are_skipped(client, tmp_path):
     (messy / ".spark-staging" / "x.parquet").write_bytes(b"junk")
     data = dasklr.read_parquet(str(messy), label="y")
     assert [Path(f.path).name for f in data.files] == ["part-00000.parquet", "part-00001.parquet"]
+    for pattern in ("*", "*.parquet"):  # a glob skips the same markers as a folder
+        globbed = dasklr.read_parquet(str(messy / pattern), label="y")
+        assert [f.path for f in globbed.files] == [f.path for f in data.files], pattern
     # a fit on the messy folder gives the clean folder's model: same files, same chunks
     # (equal up to rounding: see the kernel alignment bug in test_numerics_kernels.py);
     # both at max|∇F| ≤ 1e-10 with curvature ≥ alpha = 0.1, so within 1e-8
