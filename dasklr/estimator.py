@@ -9,6 +9,7 @@ import copy
 import inspect
 import os
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import dask.array as da
@@ -178,17 +179,17 @@ class LogisticRegression(ParamsMixin):
         return self
 
     def _validate_params(self) -> None:
-        if not (isinstance(self.alpha, int | float) and self.alpha >= 0):
+        if not (isinstance(self.alpha, Real) and self.alpha >= 0):
             raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
-        if not (isinstance(self.l1_ratio, int | float) and 0 <= self.l1_ratio <= 1):
+        if not (isinstance(self.l1_ratio, Real) and 0 <= self.l1_ratio <= 1):
             raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
-        if not (isinstance(self.tol, int | float) and self.tol > 0):
+        if not (isinstance(self.tol, Real) and self.tol > 0):
             raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
-        if not (isinstance(self.max_iter, int) and self.max_iter >= 0):
+        if not (isinstance(self.max_iter, Integral) and self.max_iter >= 0):
             raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
-        if not (isinstance(self.split_every, int) and self.split_every >= 2):
+        if not (isinstance(self.split_every, Integral) and self.split_every >= 2):
             raise ValueError(f"split_every must be an integer >= 2, got {self.split_every!r}")
 
     # -- predicting ----------------------------------------------------------------------

@@ -151,6 +151,7 @@ def test_directory_glob_list_and_hive_folders_read_the_same_rows(client, tmp_pat
         "glob": str(root / "part=*" / "*.parquet"),
         "list (reversed)": files[::-1],
         "Path": root,
+        "fsspec URL": "file://" + str(root),
     }
     for what, path in inputs.items():
         data = dasklr.read_parquet(path, label="y")
