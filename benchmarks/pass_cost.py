@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -93,8 +92,10 @@ def main() -> None:
             one_pass()
             dasklr_pass = median_seconds(one_pass, args.repeat)
 
-    print(f"data: {args.rows} rows x {args.features} float64 features = {decoded_gb:.2f} GB "
-          f"decoded, {args.files} files, {data.X.numblocks[0]} chunks, {args.workers} processes")
+    print(
+        f"data: {args.rows} rows x {args.features} float64 features = {decoded_gb:.2f} GB "
+        f"decoded, {args.files} files, {data.X.numblocks[0]} chunks, {args.workers} processes"
+    )
     print(f"{'':32s}{'median s':>10s}{'GB/s':>8s}")
     print(f"{'bare pyarrow read (reference)':32s}{bare:10.3f}{decoded_gb / bare:8.2f}")
     print(f"{'dasklr pass (read + kernel)':32s}{dasklr_pass:10.3f}{decoded_gb / dasklr_pass:8.2f}")
