@@ -13,7 +13,7 @@ from typing import Any
 
 from dasklr.errors import ConfigError
 from dasklr.reduction import DEFAULT_SPLIT_EVERY
-from dasklr.solvers import SOLVERS
+from dasklr.solvers import SOLVER_NAMES
 
 _REQUIRED = object()
 
@@ -42,7 +42,7 @@ def _at_least(low: float, strict: bool = False) -> Callable[[Any], str | None]:
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[Any], str | None]:
-    return lambda value: None if value in choices else f"must be one of {sorted(choices)}"
+    return lambda value: None if value in choices else f"must be one of {list(choices)}"
 
 
 KEYS: tuple[Key, ...] = (
@@ -69,7 +69,7 @@ KEYS: tuple[Key, ...] = (
         _at_least(0),
     ),
     Key("model.fit_intercept", "boolean", True, "fit an unpenalised intercept"),
-    Key("model.solver", "string", "gd", "optimisation method", _one_of(sorted(SOLVERS))),
+    Key("model.solver", "string", "auto", "auto, newton, lbfgs or gd", _one_of(SOLVER_NAMES)),
     Key(
         "model.tol",
         "number",
@@ -77,7 +77,7 @@ KEYS: tuple[Key, ...] = (
         "stop when the max-norm of the gradient <= tol",
         _at_least(0, strict=True),
     ),
-    Key("model.max_iter", "integer", 1000, "iteration limit", _at_least(0)),
+    Key("model.max_iter", "integer", 100, "iteration limit", _at_least(0)),
     Key(
         "model.split_every",
         "integer",

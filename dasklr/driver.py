@@ -1,12 +1,15 @@
 """The driver: owns the client and the loop, and turns passes into solver steps.
 
 1. Connect to a cluster (``cluster.connect``) and describe the chunks once (``ChunkGraph``).
-2. Build the objective, whose every evaluation is one tree reduction (one pass).
-3. Run the solver, recording one history entry per iteration and calling the callbacks,
+2. The summary pass: label and feature sums that give the log-odds start and F, ∇F (and
+   ∇²F for Newton) there, so the first step needs no further pass.
+3. Run the solver on ``LogisticObjective.evaluate``, whose every call is one tree
+   reduction (one pass); record one history entry per iteration and call the callbacks,
    any of which may stop the fit early by returning True.
 4. Warn when the solver stopped before reaching ``tol``.
 """
 
+import functools
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,10 +22,10 @@ from distributed import Client
 from dasklr.checks import check_values
 from dasklr.cluster import connect
 from dasklr.errors import ConvergenceWarning
-from dasklr.kernels import LogisticSums, logistic_sums, merge_sums
+from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
-from dasklr.solvers import SOLVERS
+from dasklr.solvers import SOLVERS, choose_solver
 
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
 NUMPY_CHUNK_BYTES = 64 * 2**20
@@ -52,6 +55,7 @@ class FitResult:
     n_passes: int
     history: list[dict] = field(default_factory=list)
     message: str = ""
+    solver: str = ""
 
 
 def train(
@@ -62,43 +66,52 @@ def train(
     alpha: float = 0.0,
     l1_ratio: float = 0.0,
     fit_intercept: bool = True,
-    solver: str = "gd",
+    solver: str = "auto",
     tol: float = 1e-6,
-    max_iter: int = 1000,
+    max_iter: int = 100,
     split_every: int = DEFAULT_SPLIT_EVERY,
     client: Client | str | None = None,
     callbacks: Sequence[Callback] = (),
     check_chunks: bool = True,
+    init: tuple[np.ndarray, float] | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
     ``check_chunks`` checks the values of every chunk during the first pass; readers that
-    already check what they decode (``read_parquet``) turn it off.
+    already check what they decode (``read_parquet``) turn it off. ``init`` = (coef,
+    intercept) starts there (warm start) instead of at the log-odds of the labels.
     """
-    solve = SOLVERS[solver]
     n_features = X.shape[1]
+    name = choose_solver(solver, n_features)
+    spec = SOLVERS[name]
     started = time.perf_counter()
     with connect(client) as active:
         chunks = ChunkGraph.from_arrays(*_on_cluster(active, X, y, sample_weight))
         passes = 0
 
-        def sums(coef: np.ndarray, intercept: float) -> LogisticSums:
+        def run_pass(kernel: Callable, *shared):
             nonlocal passes
-            kernel = checked_logistic_sums if check_chunks and passes == 0 else logistic_sums
+            if check_chunks and passes == 0:
+                kernel = functools.partial(checked_call, kernel)
             passes += 1
-            return tree_reduce(
-                active, chunks, kernel, (coef, intercept), merge_sums, split_every=split_every
-            )
+            return tree_reduce(active, chunks, kernel, shared, merge_sums, split_every=split_every)
 
         objective = LogisticObjective(
-            sums, n_features, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept
+            functools.partial(run_pass, probe_sums),
+            n_features,
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
         )
+        if init is None:
+            summary = run_pass(summary_sums, spec.uses_hessian)
+            x0, start = objective.start(summary)
+        else:
+            x0, start = np.append(init[0], [init[1]] if fit_intercept else []), None
         history: list[dict] = []
         state = None
         stopped_early = False
-        for state in solve(
-            objective.loss_and_grad, np.zeros(objective.n_params), tol=tol, max_iter=max_iter
-        ):
+        for state in spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter):
             record = IterationRecord(
                 iteration=state.iteration,
                 objective=state.objective,
@@ -123,7 +136,7 @@ def train(
             "iterations; raise max_iter or tol"
         )
         warnings.warn(
-            f"solver '{solver}' did not converge: {message}", ConvergenceWarning, stacklevel=2
+            f"solver '{name}' did not converge: {message}", ConvergenceWarning, stacklevel=2
         )
     return FitResult(
         coef=np.array(coef),
@@ -133,14 +146,15 @@ def train(
         n_passes=passes,
         history=history,
         message=message,
+        solver=name,
     )
 
 
-def checked_logistic_sums(X, y, sample_weight, coef, intercept) -> LogisticSums:
-    """``logistic_sums`` after checking the chunk's values (first pass over array input)."""
+def checked_call(kernel: Callable, X, y, sample_weight, *shared):
+    """Check a chunk's values, then run ``kernel`` on it (first pass over array input)."""
     names = [f"column {j}" for j in range(X.shape[1])]
     check_values(X, y, sample_weight, feature_names=names, where="a chunk of the input arrays")
-    return logistic_sums(X, y, sample_weight, coef, intercept)
+    return kernel(X, y, sample_weight, *shared)
 
 
 def _on_cluster(client: Client, X, y, sample_weight):

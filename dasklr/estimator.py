@@ -21,7 +21,7 @@ from dasklr.driver import Callback, train
 from dasklr.numerics import sigmoid
 from dasklr.parquet import ParquetData
 from dasklr.reduction import DEFAULT_SPLIT_EVERY
-from dasklr.solvers import SOLVERS
+from dasklr.solvers import SOLVER_NAMES
 
 
 class ParamsMixin:
@@ -74,14 +74,18 @@ class LogisticRegression(ParamsMixin):
         Share of L1 in the penalty; only 0 is supported so far.
     fit_intercept : bool
         Fit an unpenalised intercept.
-    solver : {"gd"}
-        "gd": gradient descent with an Armijo backtracking line search.
+    solver : {"auto", "newton", "lbfgs", "gd"}
+        "newton": Newton's method with the exact Hessian (few passes; up to 4096
+        features). "lbfgs": limited-memory BFGS (any number of features). "gd": gradient
+        descent, the baseline. "auto": Newton up to 1024 features, L-BFGS beyond.
     tol : float
         Stop when the max-norm of the gradient is at most ``tol``.
     max_iter : int
         Stop after this many iterations (with a ``ConvergenceWarning``).
     split_every : int
         Fan-in of the reduction tree.
+    warm_start : bool
+        Start the next ``fit`` from this model's coefficients instead of the log-odds.
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -104,10 +108,11 @@ class LogisticRegression(ParamsMixin):
         alpha: float = 0.0,
         l1_ratio: float = 0.0,
         fit_intercept: bool = True,
-        solver: str = "gd",
+        solver: str = "auto",
         tol: float = 1e-6,
-        max_iter: int = 1000,
+        max_iter: int = 100,
         split_every: int = DEFAULT_SPLIT_EVERY,
+        warm_start: bool = False,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -118,6 +123,7 @@ class LogisticRegression(ParamsMixin):
         self.tol = tol
         self.max_iter = max_iter
         self.split_every = split_every
+        self.warm_start = warm_start
         self.client = client
         self.verbose = verbose
 
@@ -163,6 +169,7 @@ class LogisticRegression(ParamsMixin):
             client=self.client,
             callbacks=callbacks,
             check_chunks=check_chunks,
+            init=self._warm_start_point(X.shape[1]),
         )
         self.coef_ = result.coef.reshape(1, -1)
         self.intercept_ = np.array([result.intercept])
@@ -172,19 +179,31 @@ class LogisticRegression(ParamsMixin):
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        self.solver_ = result.solver
         self.n_iter_ = result.n_iter
         self.n_passes_ = result.n_passes
         self.converged_ = result.converged
         self.history_ = result.history
         return self
 
+    def _warm_start_point(self, n_features: int) -> tuple[np.ndarray, float] | None:
+        """The previous fit's (coef, intercept) when ``warm_start`` and the shapes agree."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        if self.coef_.shape != (1, n_features):
+            raise ValueError(
+                f"warm_start: the previous fit had {self.coef_.shape[1]} features, X has "
+                f"{n_features}"
+            )
+        return self.coef_[0].copy(), float(self.intercept_[0])
+
     def _validate_params(self) -> None:
         if not (isinstance(self.alpha, Real) and self.alpha >= 0):
             raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
         if not (isinstance(self.l1_ratio, Real) and 0 <= self.l1_ratio <= 1):
             raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
+        if self.solver not in SOLVER_NAMES:
+            raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {self.solver!r}")
         if not (isinstance(self.tol, Real) and self.tol > 0):
             raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
         if not (isinstance(self.max_iter, Integral) and self.max_iter >= 0):

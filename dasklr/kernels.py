@@ -1,26 +1,45 @@
-"""The chunk kernel: raw sums of one chunk of rows for the current coefficients.
+"""Chunk kernels: raw sums of one chunk of rows, pure NumPy, no Dask.
 
-Pure NumPy, no Dask: every sum is un-normalised, so partials from any number of chunks
-merge by plain addition, and the tree shape cannot change what they mean. The driver
-divides by the total weight and adds the penalty once, at the top.
+Every sum is un-normalised, so partials from any number of chunks merge by plain
+addition and the tree shape cannot change what they mean. The driver divides by the
+total weight and adds the penalty once, at the top.
+
+Two kernels:
+- ``summary_sums``: what the first pass needs whatever the coefficients — Σw, Σw·y,
+  Σw·x, Σw·y·x and the moments Σw·x·xᵀ (or only their diagonal). At θ = 0 every row has
+  the same σ(b), so these give the loss, gradient and Hessian at the log-odds start,
+  and the feature means and variances for standardisation, in one pass.
+- ``logistic_sums``: loss and gradient sums at (θ, b); optionally the Hessian sum over
+  the augmented rows [x, 1], and the loss at further points (θ, b) + s·direction along
+  a line, so a line search costs no extra pass: the margins of the line are
+  z + s·(X·p), from one more product with X.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from dasklr.numerics import log_loss_terms, sigmoid
 
+#: Rows per block when accumulating a Gram matrix: bounds the temporary to block × d.
+GRAM_BLOCK_ROWS = 4096
+
 
 @dataclass(frozen=True)
 class LogisticSums:
-    """Sums over rows of ``w·[softplus(z) − y·z]``, ``w·(σ(z) − y)·x``, ``w·(σ(z) − y)``, ``w``."""
+    """Sums over rows of ``w·[softplus(z) − y·z]``, ``w·(σ(z) − y)·x``, ``w·(σ(z) − y)``, ``w``.
+
+    ``hessian`` (when asked) is Σ w·σ(1−σ)·[x, 1][x, 1]ᵀ; ``step_losses[k]`` is the loss
+    sum at the k-th point along the line.
+    """
 
     loss: float
     grad_coef: np.ndarray
     grad_intercept: float
     weight: float
     rows: int
+    hessian: np.ndarray | None = None
+    step_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __add__(self, other: "LogisticSums") -> "LogisticSums":
         return LogisticSums(
@@ -29,7 +48,23 @@ class LogisticSums:
             grad_intercept=self.grad_intercept + other.grad_intercept,
             weight=self.weight + other.weight,
             rows=self.rows + other.rows,
+            hessian=None if self.hessian is None else self.hessian + other.hessian,
+            step_losses=self.step_losses + other.step_losses,
         )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one pass evaluates; scattered to every worker once per pass.
+
+    ``direction`` is over ``[θ, b]`` (length d + 1; its last entry moves the intercept).
+    """
+
+    coef: np.ndarray
+    intercept: float
+    hessian: bool = False
+    direction: np.ndarray | None = None
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def logistic_sums(
@@ -38,8 +73,12 @@ def logistic_sums(
     sample_weight: np.ndarray | None,
     coef: np.ndarray,
     intercept: float,
+    *,
+    hessian: bool = False,
+    direction: np.ndarray | None = None,
+    steps: np.ndarray | tuple = (),
 ) -> LogisticSums:
-    """Loss and gradient sums of one chunk in one sweep over ``X``.
+    """Loss and gradient sums of one chunk in one sweep over ``X`` (and more on request).
 
     The margins are computed once, turned into the multiplier ``w·(σ(z) − y)``, and one
     transposed product gives the gradient. Accumulates in float64 whatever ``X`` holds.
@@ -47,28 +86,121 @@ def logistic_sums(
     # A chunk that crossed the network may sit at an odd address; NumPy then skips BLAS
     # and sums in another order, which would break bit-identical reruns.
     X = np.require(X, requirements="A")
-    z = X @ coef
-    z = z.astype(np.float64, copy=False) + intercept
     y = np.asarray(y, dtype=np.float64)
-    residual = sigmoid(z) - y
-    terms = log_loss_terms(z, y)
-    if sample_weight is None:
-        weight = float(z.shape[0])
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.float64)
+    if direction is not None and steps.size:
+        # one product with X for both the point and the line: [z, X·p]
+        both = X @ np.column_stack([coef, direction[:-1]])
+        z = both[:, 0].astype(np.float64, copy=False) + intercept
+        z_line = both[:, 1].astype(np.float64, copy=False) + direction[-1]
     else:
-        w = np.asarray(sample_weight, dtype=np.float64)
+        z = np.asarray(X @ coef, dtype=np.float64) + intercept
+        z_line = None
+    h = sigmoid(z)
+    residual = h - y
+    terms = log_loss_terms(z, y)
+    if w is not None:
         residual *= w
         terms *= w
-        weight = float(w.sum())
+    step_losses = np.zeros(steps.size)
+    for k, step in enumerate(steps):
+        at_step = log_loss_terms(z + step * z_line, y)
+        step_losses[k] = float(at_step @ w) if w is not None else float(at_step.sum())
+    curvature = None
+    if hessian:
+        s = h * (1.0 - h)
+        curvature = gram(X, s if w is None else s * w)
     return LogisticSums(
         loss=float(terms.sum()),
         grad_coef=np.asarray(X.T @ residual, dtype=np.float64),
         grad_intercept=float(residual.sum()),
-        weight=weight,
+        weight=float(z.shape[0]) if w is None else float(w.sum()),
         rows=int(z.shape[0]),
+        hessian=curvature,
+        step_losses=step_losses,
     )
 
 
-def merge_sums(*parts: LogisticSums) -> LogisticSums:
+def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
+    """``logistic_sums`` for a ``Probe``: the form a pass ships to the workers."""
+    return logistic_sums(
+        X,
+        y,
+        sample_weight,
+        probe.coef,
+        probe.intercept,
+        hessian=probe.hessian,
+        direction=probe.direction,
+        steps=probe.steps,
+    )
+
+
+def gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Σ s_i·[x_i, 1][x_i, 1]ᵀ for s ≥ 0, in row blocks (symmetric products, bounded memory)."""
+    n, d = X.shape
+    out = np.zeros((d + 1, d + 1))
+    root = np.sqrt(s)
+    for start in range(0, n, GRAM_BLOCK_ROWS):
+        block = X[start : start + GRAM_BLOCK_ROWS] * root[start : start + GRAM_BLOCK_ROWS, None]
+        out[:d, :d] += block.T @ block
+    out[:d, d] = X.T @ s
+    out[d, :d] = out[:d, d]
+    out[d, d] = s.sum()
+    return out
+
+
+@dataclass(frozen=True)
+class SummarySums:
+    """First-pass sums, independent of the coefficients (see the module docstring).
+
+    ``moments`` is Σ w·[x, 1][x, 1]ᵀ when the full matrix is asked for, else None and
+    ``squares`` = Σ w·x² carries the diagonal.
+    """
+
+    weight: float
+    weighted_labels: float
+    rows: int
+    first: np.ndarray
+    label_first: np.ndarray
+    squares: np.ndarray
+    moments: np.ndarray | None
+
+    def __add__(self, other: "SummarySums") -> "SummarySums":
+        return SummarySums(
+            weight=self.weight + other.weight,
+            weighted_labels=self.weighted_labels + other.weighted_labels,
+            rows=self.rows + other.rows,
+            first=self.first + other.first,
+            label_first=self.label_first + other.label_first,
+            squares=self.squares + other.squares,
+            moments=None if self.moments is None else self.moments + other.moments,
+        )
+
+
+def summary_sums(
+    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, full_moments: bool
+) -> SummarySums:
+    """Σw, Σw·y, Σw·x, Σw·y·x, Σw·x² and (if ``full_moments``) Σw·[x, 1][x, 1]ᵀ of one chunk."""
+    X = np.require(X, requirements="A")
+    y = np.asarray(y, dtype=np.float64)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    wy = w * y
+    moments = gram(X, w) if full_moments else None
+    # Σ w·x²: the diagonal of the moments, or column by column without an n × d temporary
+    squares = np.diag(moments)[:-1].copy() if full_moments else np.einsum("ij,ij,i->j", X, X, w)
+    return SummarySums(
+        weight=float(w.sum()),
+        weighted_labels=float(wy.sum()),
+        rows=int(X.shape[0]),
+        first=np.asarray(X.T @ w, dtype=np.float64),
+        label_first=np.asarray(X.T @ wy, dtype=np.float64),
+        squares=np.asarray(squares, dtype=np.float64),
+        moments=moments,
+    )
+
+
+def merge_sums(*parts):
     """Add partial sums left to right, so the same inputs always give the same bits."""
     total = parts[0]
     for part in parts[1:]:

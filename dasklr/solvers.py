@@ -1,21 +1,36 @@
-"""Solvers: they see ``loss_and_grad(params)`` and yield their states, nothing else.
+"""Solvers: they see ``evaluate(params, …)`` and yield their states, nothing else.
 
 A solver never touches Dask: the driver hands it a function (each call is one pass over
 the data), iterates over the states it yields, and decides what to record or when to stop
 early. A solver stops by itself when ``max|∇F| <= tol`` or after ``max_iter`` steps.
+
+``evaluate(params, hessian=False, direction=None, steps=())`` returns an ``Evaluation``:
+F and ∇F at ``params`` (∇²F when ``hessian``), and F at ``params + s·direction`` for each
+``s`` in ``steps`` — in the same pass, which is how line searches avoid extra passes.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-LossAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
+from dasklr.objective import Evaluation
 
-#: Armijo's sufficient-decrease constant: accept t when F(x − t·g) <= F(x) − c·t·‖g‖².
+Evaluate = Callable[..., Evaluation]
+
+#: Armijo's sufficient-decrease constant: accept t when F(x + t·p) <= F(x) + c·t·∇Fᵀp.
 ARMIJO_C = 1e-4
-#: Halvings of the step before the line search gives up (2^-60 ≈ 1e-18 of the first trial).
-MAX_BACKTRACKS = 60
+#: Fractions of the trial step whose losses ride along with every line-search pass.
+LADDER = 2.0 ** -np.arange(1, 5)
+#: Line-search passes before giving up (each shrinks the step by 2^-5 more).
+MAX_LINE_PASSES = 8
+#: Newton refuses more parameters than this: the (d+1)² Hessian travels in every partial.
+NEWTON_MAX_FEATURES = 4096
+#: ``solver="auto"`` picks Newton up to this many features, L-BFGS beyond.
+AUTO_NEWTON_MAX_FEATURES = 1024
+#: Memory of L-BFGS (pairs of steps and gradient changes).
+LBFGS_MEMORY = 10
 
 
 @dataclass(frozen=True)
@@ -40,50 +55,185 @@ def max_norm(vector: np.ndarray) -> float:
     return float(np.max(np.abs(vector))) if vector.size else 0.0
 
 
+@dataclass(frozen=True)
+class Step:
+    """An accepted line-search step: its length, the new point, and the evaluation there."""
+
+    length: float
+    params: np.ndarray
+    evaluation: Evaluation
+
+
+def line_search(
+    evaluate: Evaluate,
+    x: np.ndarray,
+    current: Evaluation,
+    direction: np.ndarray,
+    trial: float,
+    *,
+    hessian: bool,
+) -> Step | None:
+    """Backtracking (Armijo) search along ``direction``, several step lengths per pass.
+
+    1. Evaluate fully (∇F, and ∇²F if asked) at ``x + t·p`` and, in the same pass, F at
+       ``x + t·f·p`` for the fractions f of ``LADDER``.
+    2. Accept the longest step that satisfies Armijo's condition; if that is not ``t``
+       itself, one more pass evaluates the new point fully.
+    3. If none does, continue below the shortest fraction; give up after
+       ``MAX_LINE_PASSES`` passes (None), e.g. when ``p`` is not a descent direction.
+    """
+    slope = float(current.grad @ direction)
+    if not slope < 0:
+        return None
+
+    def sufficient(loss: float, length: float) -> bool:
+        return bool(np.isfinite(loss)) and loss <= current.loss + ARMIJO_C * length * slope
+
+    t = trial
+    for _ in range(MAX_LINE_PASSES):
+        point = x + t * direction
+        at_t = evaluate(point, hessian=hessian, direction=direction, steps=t * (LADDER - 1.0))
+        if sufficient(at_t.loss, t):
+            return Step(t, point, at_t)
+        for fraction, loss in zip(LADDER, at_t.step_losses, strict=True):
+            if sufficient(loss, t * fraction):
+                shorter = x + t * fraction * direction
+                return Step(t * fraction, shorter, evaluate(shorter, hessian=hessian))
+        t *= LADDER[-1] / 2.0
+    return None
+
+
+_NO_DECREASE = "line search found no decrease: tol is below the attainable precision"
+
+
 def gradient_descent(
-    loss_and_grad: LossAndGrad, x0: np.ndarray, *, tol: float, max_iter: int
+    evaluate: Evaluate, x0: np.ndarray, start: Evaluation | None, *, tol: float, max_iter: int
 ) -> Iterator[SolverState]:
     """Gradient descent with a backtracking (Armijo) line search.
 
-    1. Evaluate F and ∇F at the start.
-    2. Try the Barzilai–Borwein step ``sᵀs / sᵀΔg`` (from the last two iterates; the
-       previous accepted step doubled at first or when the curvature is not positive).
-    3. Halve the step until Armijo's condition holds: F(x − t·g) <= F(x) − c·t·‖g‖².
-       Each trial is one evaluation, so one pass; the accepted trial's gradient is reused.
-    4. Stop when max|g| <= tol, or after ``max_iter`` steps.
+    1. Start from ``start`` (or evaluate at ``x0``).
+    2. Try the Barzilai–Borwein step ``sᵀs / sᵀΔg`` from the last two iterates (the
+       previous accepted step doubled at first, or when the curvature is not positive).
+    3. Backtrack with ``line_search`` along −∇F.
+    4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
     """
     x = np.array(x0, dtype=np.float64)
-    f, g = loss_and_grad(x)
-    state = SolverState(0, x, f, g, 0.0, converged=max_norm(g) <= tol)
-    yield state
+    current = start or evaluate(x)
+    yield _state(0, x, current, 0.0, tol)
     step = 0.5  # the first trial is 2 × step = 1
     previous: tuple[np.ndarray, np.ndarray] | None = None
     for iteration in range(1, max_iter + 1):
-        if state.converged:
+        if max_norm(current.grad) <= tol:
             return
-        trial = _barzilai_borwein(x, g, previous) or 2.0 * step
-        gg = float(g @ g)
-        for _ in range(MAX_BACKTRACKS):
-            x_new = x - trial * g
-            f_new, g_new = loss_and_grad(x_new)
-            if np.isfinite(f_new) and f_new <= f - ARMIJO_C * trial * gg:
-                break
-            trial *= 0.5
-        else:
-            yield SolverState(
-                iteration,
-                x,
-                f,
-                g,
-                0.0,
-                converged=False,
-                message="line search found no decrease: tol is below the attainable precision",
-            )
+        trial = _barzilai_borwein(x, current.grad, previous) or 2.0 * step
+        found = line_search(evaluate, x, current, -current.grad, trial, hessian=False)
+        if found is None:
+            yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
             return
-        previous = (x, g)
-        x, f, g, step = x_new, f_new, g_new, trial
-        state = SolverState(iteration, x, f, g, step, converged=max_norm(g) <= tol)
-        yield state
+        previous = (x, current.grad)
+        x, current, step = found.params, found.evaluation, found.length
+        yield _state(iteration, x, current, step, tol)
+
+
+def newton(
+    evaluate: Evaluate, x0: np.ndarray, start: Evaluation | None, *, tol: float, max_iter: int
+) -> Iterator[SolverState]:
+    """Newton's method with the exact Hessian and a backtracking line search.
+
+    1. Start from ``start`` (from the summary pass: its Hessian is exact at the log-odds
+       start) or evaluate F, ∇F, ∇²F at ``x0``.
+    2. Solve ∇²F·p = −∇F (``newton_direction``: Cholesky, eigenvalues as a safeguard).
+    3. ``line_search`` from the full step t = 1, evaluating ∇F and ∇²F at the new point in
+       the same pass: near the optimum every iteration is exactly one pass.
+    4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
+    """
+    x = np.array(x0, dtype=np.float64)
+    current = start if start is not None and start.hessian is not None else None
+    current = current or evaluate(x, hessian=True)
+    yield _state(0, x, current, 0.0, tol)
+    for iteration in range(1, max_iter + 1):
+        if max_norm(current.grad) <= tol:
+            return
+        direction = newton_direction(current.hessian, current.grad)
+        found = line_search(evaluate, x, current, direction, 1.0, hessian=True)
+        if found is None:
+            yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
+            return
+        x, current = found.params, found.evaluation
+        yield _state(iteration, x, current, found.length, tol)
+
+
+def newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """Solve ∇²F·p = −∇F; safeguarded where ∇²F is singular or badly conditioned.
+
+    Cholesky first (∇²F is symmetric positive semi-definite for this objective). If it
+    fails, or its diagonal says the condition number is beyond ~1e12, fall back to the
+    eigen-decomposition with eigenvalues floored at 1e-12 of the largest: directions of
+    (near) zero curvature then get a bounded step instead of an infinite one.
+    """
+    try:
+        factor = np.linalg.cholesky(hessian)
+        diagonal = np.abs(np.diag(factor))
+        if diagonal.min() > 1e-6 * diagonal.max():
+            return np.linalg.solve(hessian, -grad)
+    except np.linalg.LinAlgError:
+        pass
+    values, vectors = np.linalg.eigh(hessian)
+    floor = max(values.max(), 1.0) * 1e-12
+    return -vectors @ ((vectors.T @ grad) / np.maximum(values, floor))
+
+
+def lbfgs(
+    evaluate: Evaluate, x0: np.ndarray, start: Evaluation | None, *, tol: float, max_iter: int
+) -> Iterator[SolverState]:
+    """Limited-memory BFGS with a backtracking line search, for many features.
+
+    1. Start from ``start`` (or evaluate at ``x0``).
+    2. Direction from the two-loop recursion over the last ``LBFGS_MEMORY`` pairs
+       (s = Δx, r = Δ∇F), scaled by sᵀr / rᵀr; −∇F/max|∇F| before any pair exists.
+    3. ``line_search`` from the unit step; keep the pair when sᵀr > 0 (curvature).
+    4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
+    """
+    x = np.array(x0, dtype=np.float64)
+    current = start or evaluate(x)
+    yield _state(0, x, current, 0.0, tol)
+    pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
+    for iteration in range(1, max_iter + 1):
+        if max_norm(current.grad) <= tol:
+            return
+        direction = _two_loop(current.grad, pairs)
+        found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
+        if found is None and pairs:  # a stale memory can point uphill: restart once
+            pairs.clear()
+            direction = _two_loop(current.grad, pairs)
+            found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
+        if found is None:
+            yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
+            return
+        s = found.params - x
+        r = found.evaluation.grad - current.grad
+        if float(s @ r) > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(r)):
+            pairs.append((s, r))
+        x, current = found.params, found.evaluation
+        yield _state(iteration, x, current, found.length, tol)
+
+
+def _two_loop(grad: np.ndarray, pairs: deque) -> np.ndarray:
+    """−H·∇F for the L-BFGS inverse-Hessian approximation H (Nocedal & Wright, Alg. 7.4)."""
+    if not pairs:
+        return -grad / max(max_norm(grad), 1e-300)
+    q = grad.copy()
+    alphas = []
+    for s, r in reversed(pairs):
+        a = float(s @ q) / float(s @ r)
+        alphas.append(a)
+        q -= a * r
+    s, r = pairs[-1]
+    q *= float(s @ r) / float(r @ r)
+    for (s, r), a in zip(pairs, reversed(alphas), strict=True):
+        b = float(r @ q) / float(s @ r)
+        q += (a - b) * s
+    return -q
 
 
 def _barzilai_borwein(
@@ -98,5 +248,37 @@ def _barzilai_borwein(
     return float(s @ s) / curvature if curvature > 0 else None
 
 
-#: Solver name (the ``solver`` parameter) → solver function.
-SOLVERS = {"gd": gradient_descent}
+def _state(iteration, x, current: Evaluation, step, tol, message="") -> SolverState:
+    converged = max_norm(current.grad) <= tol and not message
+    return SolverState(iteration, x, current.loss, current.grad, step, converged, message)
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """A solver function and whether it needs the Hessian (full moments in the first pass)."""
+
+    run: Callable[..., Iterator[SolverState]]
+    uses_hessian: bool
+
+
+#: Solver name (the ``solver`` parameter) → solver.
+SOLVERS = {
+    "gd": SolverSpec(gradient_descent, uses_hessian=False),
+    "lbfgs": SolverSpec(lbfgs, uses_hessian=False),
+    "newton": SolverSpec(newton, uses_hessian=True),
+}
+SOLVER_NAMES = ("auto", *SOLVERS)
+
+
+def choose_solver(name: str, n_features: int) -> str:
+    """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES``, else L-BFGS."""
+    if name == "auto":
+        return "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES else "lbfgs"
+    if name not in SOLVERS:
+        raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {name!r}")
+    if name == "newton" and n_features > NEWTON_MAX_FEATURES:
+        raise ValueError(
+            f"solver='newton' handles at most {NEWTON_MAX_FEATURES} features (its Hessian has "
+            f"(d+1)² entries per chunk); this data has {n_features}: use 'lbfgs' or 'auto'"
+        )
+    return name

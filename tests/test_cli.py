@@ -60,7 +60,7 @@ def test_set_overrides_config_keys(tmp_path, dataset):
     assert loaded["model"]["alpha"] == 0.5
     assert loaded["model"]["max_iter"] == 7
     assert loaded["data"]["label"] == "z"  # bare words are taken as strings
-    assert loaded["model"]["solver"] == "gd"  # defaults are filled in
+    assert loaded["model"]["solver"] == "auto"  # defaults are filled in
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_set_overrides_config_keys(tmp_path, dataset):
         ("alpa = 1.0", [], r"unknown key 'model.alpa'"),
         ('l1_ratio = "none"', [], r"key 'model.l1_ratio' must be a number, got str 'none'"),
         ("split_every = 1.5", [], r"key 'model.split_every' must be an integer, got float"),
-        ('solver = "sgd"', [], r"key 'model.solver' must be one of \['gd'\]"),
+        ('solver = "sgd"', [], r"key 'model.solver' must be one of \['auto'"),
         ("", ["model.alpha=-1"], r"key 'model.alpha' must be >= 0"),
         ("", ["nonsense"], r"--set 'nonsense': expected section.key=value"),
     ],

@@ -28,6 +28,7 @@ PARAMS = [
     "tol",
     "max_iter",
     "split_every",
+    "warm_start",
     "client",
     "verbose",
 ]
@@ -154,11 +155,15 @@ def test_fitted_attributes_on_numpy(fitted):
     assert not hasattr(model, "feature_names_in_")  # arrays carry no names
     assert model.converged_ and isinstance(model.n_iter_, int) and model.n_iter_ > 0
     check_history(model)
-    # iteration 0 is θ = 0, b = 0: F = log 2 exactly in real numbers (rtol 1e-15),
-    # and ∇F = mean((½ − y)·[x, 1]) (rtol 1e-12: a mean over 600 rows)
+    # iteration 0 is the log-odds start θ = 0, b = log(ȳ/(1 − ȳ)): F is the entropy of
+    # the label mean, −ȳ·log ȳ − (1 − ȳ)·log(1 − ȳ), and ∇F = mean((ȳ − y)·[x, 1]), whose
+    # intercept entry is 0 (rtol 1e-12: means over 600 rows)
     first = model.history_[0]
-    assert first["objective"] == pytest.approx(math.log(2.0), rel=1e-15)
-    grad0 = np.append(((0.5 - y) @ X) / len(y), np.mean(0.5 - y))
+    p = y.mean()
+    assert first["objective"] == pytest.approx(
+        -p * math.log(p) - (1 - p) * math.log(1 - p), rel=1e-12
+    )
+    grad0 = ((p - y) @ X) / len(y)
     assert first["grad_norm"] == pytest.approx(np.max(np.abs(grad0)), rel=1e-12)
 
 
@@ -243,7 +248,9 @@ def test_verbose_prints_one_line_per_iteration(client, capsys):
     ).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(model.history_)
-    assert lines[0].startswith("iter     0  objective 0.693147")  # log 2 at the start
+    p = y.mean()  # the log-odds start: F is the entropy of the label mean
+    entropy = -p * math.log(p) - (1 - p) * math.log(1 - p)
+    assert lines[0].startswith(f"iter     0  objective {entropy:.10g}"[:30])
 
 
 # -- bad input -------------------------------------------------------------------------

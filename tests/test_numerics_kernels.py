@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dasklr.errors import DataError
-from dasklr.kernels import LogisticSums, logistic_sums, merge_sums
+from dasklr.kernels import LogisticSums, logistic_sums, merge_sums, probe_sums
 from dasklr.numerics import log_loss_terms, sigmoid, softplus
 from dasklr.objective import LogisticObjective
 
@@ -215,7 +215,7 @@ def test_kernel_at_margins_of_1e300():
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         rows = [logistic_sums(X[i : i + 1], y[i : i + 1], None, coef, 0.0) for i in range(4)]
         total = logistic_sums(X, y, None, coef, 0.0)
-        objective = LogisticObjective(lambda c, b: logistic_sums(X, y, None, c, b), 1, alpha=0.5)
+        objective = LogisticObjective(lambda probe: probe_sums(X, y, None, probe), 1, alpha=0.5)
         loss, grad = objective.loss_and_grad(np.array([1.0, 0.0]))
     # closed forms, exact: loss(y=1, z=1e300) = 0, loss(y=0, z=1e300) = 1e300,
     # loss(y=1, z=-1e300) = 1e300, loss(y=0, z=-1e300) = 0; residual σ(z) − y ∈ {0, ±1}.
@@ -249,7 +249,7 @@ def test_gradient_matches_finite_differences(alpha, fit_intercept, weighted):
     X, y, w, _, _ = problem()
     w = w if weighted else None
     objective = LogisticObjective(
-        lambda c, b: logistic_sums(X, y, w, c, b),
+        lambda probe: probe_sums(X, y, w, probe),
         X.shape[1],
         alpha=alpha,
         fit_intercept=fit_intercept,
@@ -266,7 +266,7 @@ def test_gradient_matches_finite_differences(alpha, fit_intercept, weighted):
 def test_objective_matches_closed_form():
     X, y, w, coef, b = problem()
     alpha = 0.2
-    objective = LogisticObjective(lambda c, i: logistic_sums(X, y, w, c, i), 4, alpha=alpha)
+    objective = LogisticObjective(lambda probe: probe_sums(X, y, w, probe), 4, alpha=alpha)
     loss, _ = objective.loss_and_grad(np.append(coef, b))
     z = X @ coef + b
     # DESIGN.md: F = (1/Σw)·Σ w·[log(1+e^z) − y·z] + alpha/2·‖θ‖²; intercept not penalised
@@ -276,11 +276,11 @@ def test_objective_matches_closed_form():
 
 def test_zero_total_weight_is_a_data_error():
     X, y, _, coef, b = problem(n=10)
-    objective = LogisticObjective(lambda c, i: logistic_sums(X, y, np.zeros(10), c, i), 4, alpha=0)
+    objective = LogisticObjective(lambda probe: probe_sums(X, y, np.zeros(10), probe), 4, alpha=0)
     with pytest.raises(DataError, match=r"total sample weight is 0\.0"):
         objective.loss_and_grad(np.append(coef, b))
 
 
 def test_l1_ratio_is_not_implemented():
     with pytest.raises(NotImplementedError, match="l1_ratio"):
-        LogisticObjective(lambda c, b: None, 3, alpha=1.0, l1_ratio=0.5)
+        LogisticObjective(lambda probe: None, 3, alpha=1.0, l1_ratio=0.5)
