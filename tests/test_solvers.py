@@ -1,0 +1,250 @@
+"""Every solver reaches the same optimum as scikit-learn and statsmodels, in few passes.
+
+scikit-learn's C = 1/(alpha·Σw) (see test_against_sklearn.py for the derivation). The
+objectives of both fits are computed here in plain NumPy, independent of dasklr.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+import dasklr
+from dasklr.kernels import LogisticSums, Probe, logistic_sums, probe_sums, summary_sums
+from dasklr.objective import LogisticObjective
+from dasklr.solvers import (
+    AUTO_NEWTON_MAX_FEATURES,
+    NEWTON_MAX_FEATURES,
+    choose_solver,
+    newton_direction,
+)
+from dasklr.synthetic import make_classification, write_parquet_dataset
+
+SOLVERS = ["newton", "lbfgs", "gd", "auto"]
+
+
+def objective(X, y, w, coef, intercept, alpha):
+    """F of DESIGN.md in plain NumPy."""
+    w = np.ones_like(y, dtype=np.float64) if w is None else w
+    z = X @ coef + intercept
+    return np.sum(w * (np.logaddexp(0.0, z) - y * z)) / np.sum(w) + 0.5 * alpha * coef @ coef
+
+
+def sklearn_fit(X, y, w, alpha, fit_intercept=True):
+    C = 1.0 / (alpha * (len(y) if w is None else w.sum()))  # C = 1/(alpha·Σw)
+    model = SkLogisticRegression(C=C, tol=1e-12, max_iter=10_000, fit_intercept=fit_intercept)
+    return model.fit(X, y, sample_weight=w)
+
+
+@pytest.fixture(scope="module")
+def breast_cancer(tmp_path_factory):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    path = tmp_path_factory.mktemp("bc")
+    write_parquet_dataset(path, X, y.astype(np.int8), n_files=2, row_group_rows=100)
+    return path, X, y.astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def weighted(tmp_path_factory):
+    X, y, _, _ = make_classification(3000, 6, seed=11)
+    w = np.random.default_rng(11).uniform(0.1, 3.0, size=3000)
+    path = tmp_path_factory.mktemp("weighted")
+    write_parquet_dataset(path, X, y, sample_weight=w, n_files=3, row_group_rows=400)
+    return path, X, y.astype(np.float64), w
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_breast_cancer_optimum(client, breast_cancer, solver, fit_intercept):
+    path, X, y = breast_cancer
+    alpha = 1e-2
+    ours = dasklr.LogisticRegression(
+        alpha=alpha,
+        solver=solver,
+        tol=1e-9,
+        max_iter=2000,
+        fit_intercept=fit_intercept,
+        client=client,
+    ).fit(dasklr.read_parquet(path, label="y"))
+    theirs = sklearn_fit(X, y, None, alpha, fit_intercept)
+    f_ours = objective(X, y, None, ours.coef_[0], ours.intercept_[0], alpha)
+    f_theirs = objective(X, y, None, theirs.coef_[0], float(theirs.intercept_[0]), alpha)
+    assert ours.converged_
+    assert f_ours == pytest.approx(f_theirs, rel=1e-8, abs=0)  # the issue's tolerance
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_weighted_optimum(client, weighted, solver):
+    path, X, y, w = weighted
+    alpha = 1e-3
+    ours = dasklr.LogisticRegression(
+        alpha=alpha, solver=solver, tol=1e-9, max_iter=2000, client=client
+    ).fit(dasklr.read_parquet(path, label="y", weight="w"))
+    theirs = sklearn_fit(X, y, w, alpha)
+    f_ours = objective(X, y, w, ours.coef_[0], ours.intercept_[0], alpha)
+    f_theirs = objective(X, y, w, theirs.coef_[0], float(theirs.intercept_[0]), alpha)
+    assert f_ours == pytest.approx(f_theirs, rel=1e-8, abs=0)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_unpenalised_fit_matches_statsmodels_logit(client, tmp_path, solver):
+    X, y, _, _ = make_classification(4000, 5, seed=21)  # noisy labels: not separable
+    write_parquet_dataset(tmp_path, X, y, n_files=2, row_group_rows=500)
+    ours = dasklr.LogisticRegression(alpha=0.0, solver=solver, tol=1e-10, client=client)
+    ours.fit(dasklr.read_parquet(tmp_path, label="y"))
+    result = sm.Logit(y.astype(np.float64), sm.add_constant(X)).fit(disp=0, tol=1e-12)
+    np.testing.assert_allclose(ours.intercept_[0], result.params[0], rtol=1e-5)
+    np.testing.assert_allclose(ours.coef_[0], result.params[1:], rtol=1e-5)  # issue: 1e-5
+
+
+def test_newton_needs_few_passes_on_a_well_conditioned_problem(client, tmp_path):
+    X, y, _, _ = make_classification(20_000, 8, seed=5)
+    write_parquet_dataset(tmp_path, X, y, n_files=4, row_group_rows=2000)
+    model = dasklr.LogisticRegression(alpha=1e-4, solver="newton", tol=1e-8, client=client)
+    model.fit(dasklr.read_parquet(tmp_path, label="y"))
+    assert model.converged_ and model.n_passes_ <= 10
+    assert model.history_[-1]["passes"] == model.n_passes_  # the history counts honestly
+
+
+def test_passes_are_counted_honestly(client, breast_cancer):
+    """n_passes_ = 1 summary pass + one per evaluation, as counted by a callback."""
+    path, _, _ = breast_cancer
+    records = []
+    model = dasklr.LogisticRegression(alpha=1e-2, solver="lbfgs", tol=1e-8, client=client)
+    model.fit(dasklr.read_parquet(path, label="y"), callbacks=[records.append])
+    passes = [r.passes for r in records]
+    assert passes[0] == 1  # the summary pass gives the start
+    assert all(b > a for a, b in itertools.pairwise(passes))  # ≥ 1 per step
+    assert passes[-1] == model.n_passes_
+
+
+def test_warm_start_starts_at_the_previous_optimum(client, breast_cancer):
+    path, _, _ = breast_cancer
+    data = dasklr.read_parquet(path, label="y")
+    model = dasklr.LogisticRegression(alpha=1e-2, tol=1e-8, warm_start=True, client=client)
+    model.fit(data)
+    first = model.coef_.copy()
+    model.fit(data)
+    # already at max|∇F| ≤ 1e-8: one pass to check, no step taken, same coefficients
+    assert model.n_iter_ == 0 and model.n_passes_ == 1
+    np.testing.assert_array_equal(model.coef_, first)
+
+
+def test_single_class_is_an_error(client, tmp_path):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    write_parquet_dataset(tmp_path, X, np.ones(50, dtype=np.int8))
+    with pytest.raises(dasklr.DataError, match="single class"):
+        dasklr.LogisticRegression(client=client).fit(dasklr.read_parquet(tmp_path, label="y"))
+
+
+def test_auto_chooses_by_number_of_features():
+    assert choose_solver("auto", AUTO_NEWTON_MAX_FEATURES) == "newton"
+    assert choose_solver("auto", AUTO_NEWTON_MAX_FEATURES + 1) == "lbfgs"
+    with pytest.raises(ValueError, match="at most 4096 features"):
+        choose_solver("newton", NEWTON_MAX_FEATURES + 1)
+
+
+def test_newton_direction_is_safe_on_a_singular_hessian():
+    # a duplicated feature: rank-deficient Hessian; the direction must stay finite and
+    # descend (gᵀp < 0), and on a regular Hessian it is the exact solution (rtol 1e-12)
+    A = np.random.default_rng(1).normal(size=(20, 3))
+    A[:, 2] = A[:, 1]
+    singular = A.T @ A
+    g = np.array([1.0, -2.0, -2.0])
+    p = newton_direction(singular, g)
+    assert np.isfinite(p).all() and g @ p < 0
+    regular = singular + np.eye(3)
+    np.testing.assert_allclose(regular @ newton_direction(regular, g), -g, rtol=1e-12)
+
+
+# -- kernel pieces behind the solvers --------------------------------------------------
+
+
+def small_problem(seed=0, n=300, d=4):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3.0, size=d)
+    y = (rng.uniform(size=n) < 0.4).astype(np.float64)
+    w = rng.uniform(0.1, 2.0, size=n)
+    return X, y, w
+
+
+def test_kernel_hessian_matches_per_row_sum():
+    X, y, w = small_problem()
+    coef, b = np.array([0.3, -0.2, 0.1, 0.05]), -0.4
+    got = logistic_sums(X, y, w, coef, b, hessian=True).hessian
+    expected = np.zeros((5, 5))
+    for i in range(len(y)):
+        xa = np.append(X[i], 1.0)
+        h = 1.0 / (1.0 + np.exp(-(X[i] @ coef + b)))
+        expected += w[i] * h * (1 - h) * np.outer(xa, xa)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)  # only summation order differs
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_hessian_matches_finite_differences_of_the_gradient(fit_intercept):
+    X, y, w = small_problem(seed=3)
+    objective = LogisticObjective(
+        lambda probe: probe_sums(X, y, w, probe), 4, alpha=0.3, fit_intercept=fit_intercept
+    )
+    params = np.random.default_rng(3).normal(scale=0.3, size=objective.n_params)
+    hessian = objective.evaluate(params, hessian=True).hessian
+    eps = 1e-6
+    numeric = np.empty_like(hessian)
+    for j in range(objective.n_params):
+        e = np.zeros(objective.n_params)
+        e[j] = eps
+        upper = objective.evaluate(params + e).grad
+        lower = objective.evaluate(params - e).grad
+        numeric[:, j] = (upper - lower) / (2 * eps)
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-6, atol=1e-9)  # central differences
+
+
+def test_losses_along_a_line_equal_direct_evaluations():
+    X, y, w = small_problem(seed=4)
+    objective = LogisticObjective(lambda probe: probe_sums(X, y, w, probe), 4, alpha=0.2)
+    params = np.array([0.1, 0.2, -0.3, 0.0, 0.5])
+    direction = np.array([1.0, -0.5, 0.25, 2.0, -1.0])
+    steps = np.array([-0.5, -0.75, 0.5, 1e-3])
+    along = objective.evaluate(params, direction=direction, steps=steps).step_losses
+    direct = [objective.evaluate(params + s * direction).loss for s in steps]
+    np.testing.assert_allclose(along, direct, rtol=1e-13)  # same sums, other rounding
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_summary_start_equals_a_direct_evaluation(fit_intercept):
+    X, y, w = small_problem(seed=5)
+    objective = LogisticObjective(
+        lambda probe: probe_sums(X, y, w, probe), 4, alpha=0.1, fit_intercept=fit_intercept
+    )
+    parts = [
+        summary_sums(X[i : i + 100], y[i : i + 100], w[i : i + 100], True) for i in (0, 100, 200)
+    ]
+    params, start = objective.start(parts[0] + parts[1] + parts[2])
+    if fit_intercept:  # the weighted log-odds of the labels
+        p = (w @ y) / w.sum()
+        assert params[-1] == pytest.approx(np.log(p / (1 - p)), rel=1e-14)
+    direct = objective.evaluate(params, hessian=True)
+    assert start.loss == pytest.approx(direct.loss, rel=1e-13)
+    np.testing.assert_allclose(start.grad, direct.grad, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(start.hessian, direct.hessian, rtol=1e-12)
+    diagonal_only = summary_sums(X, y, w, False)
+    full = summary_sums(X, y, w, True)
+    np.testing.assert_allclose(diagonal_only.squares, full.squares, rtol=1e-13)
+
+
+def test_merged_sums_keep_the_optional_parts():
+    X, y, w = small_problem(seed=6)
+    coef = np.array([0.1, 0.0, -0.1, 0.2])
+    probe = Probe(coef, 0.1, hessian=True, direction=np.ones(5), steps=np.array([-0.5]))
+    halves = [probe_sums(X[s], y[s], w[s], probe) for s in (slice(0, 150), slice(150, None))]
+    whole = probe_sums(X, y, w, probe)
+    merged = halves[0] + halves[1]
+    assert isinstance(merged, LogisticSums)
+    np.testing.assert_allclose(merged.hessian, whole.hessian, rtol=1e-12)
+    np.testing.assert_allclose(merged.step_losses, whole.step_losses, rtol=1e-12)
