@@ -27,6 +27,8 @@ class Evaluation:
     grad: np.ndarray
     hessian: np.ndarray | None = None
     step_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: diag(∇²F), known at the start from the summary pass even without the full Hessian
+    hessian_diagonal: np.ndarray | None = None
 
 
 class LogisticObjective:
@@ -122,11 +124,14 @@ class LogisticObjective:
         grad[: self.n_features] = (sigma * summary.first - summary.label_first) / W
         if self.fit_intercept:
             grad[-1] = sigma - Y / W
+        curvature = sigma * (1.0 - sigma) / W
         hessian = None
         if summary.moments is not None:
-            hessian = self._hessian(sigma * (1.0 - sigma) * summary.moments / W)
+            hessian = self._hessian(curvature * summary.moments)
+        diagonal = np.full(self.n_params, curvature * W)  # the intercept's entry
+        diagonal[: self.n_features] = curvature * summary.squares + self.alpha
         loss = float(softplus(np.float64(intercept))) - intercept * Y / W
-        return params, Evaluation(loss=loss, grad=grad, hessian=hessian)
+        return params, Evaluation(loss, grad, hessian, hessian_diagonal=diagonal)
 
     def _penalty(self, coef: np.ndarray) -> float:
         return 0.5 * self.alpha * float(coef @ coef)

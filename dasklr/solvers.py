@@ -188,24 +188,30 @@ def lbfgs(
 ) -> Iterator[SolverState]:
     """Limited-memory BFGS with a backtracking line search, for many features.
 
-    1. Start from ``start`` (or evaluate at ``x0``).
+    1. Start from ``start`` (or evaluate at ``x0``). The summary pass knows diag(∇²F)
+       at the start: it preconditions every direction (D below), so features of very
+       different scales do not slow the solver down.
     2. Direction from the two-loop recursion over the last ``LBFGS_MEMORY`` pairs
-       (s = Δx, r = Δ∇F), scaled by sᵀr / rᵀr; −∇F/max|∇F| before any pair exists.
+       (s = Δx, r = Δ∇F) with the initial inverse Hessian γ·D⁻¹, γ = sᵀr / rᵀD⁻¹r;
+       the diagonal Newton step −D⁻¹∇F before any pair exists.
     3. ``line_search`` from the unit step; keep the pair when sᵀr > 0 (curvature).
     4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
     """
     x = np.array(x0, dtype=np.float64)
     current = start or evaluate(x)
     yield _state(0, x, current, 0.0, tol)
+    inverse_diagonal = None
+    if current.hessian_diagonal is not None and np.all(current.hessian_diagonal > 0):
+        inverse_diagonal = 1.0 / current.hessian_diagonal
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
     for iteration in range(1, max_iter + 1):
         if max_norm(current.grad) <= tol:
             return
-        direction = _two_loop(current.grad, pairs)
+        direction = _two_loop(current.grad, pairs, inverse_diagonal)
         found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
         if found is None and pairs:  # a stale memory can point uphill: restart once
             pairs.clear()
-            direction = _two_loop(current.grad, pairs)
+            direction = _two_loop(current.grad, pairs, inverse_diagonal)
             found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
         if found is None:
             yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
@@ -218,10 +224,16 @@ def lbfgs(
         yield _state(iteration, x, current, found.length, tol)
 
 
-def _two_loop(grad: np.ndarray, pairs: deque) -> np.ndarray:
-    """−H·∇F for the L-BFGS inverse-Hessian approximation H (Nocedal & Wright, Alg. 7.4)."""
+def _two_loop(grad: np.ndarray, pairs: deque, inverse_diagonal: np.ndarray | None) -> np.ndarray:
+    """−H·∇F for the L-BFGS inverse-Hessian approximation H (Nocedal & Wright, Alg. 7.4).
+
+    The initial matrix is γ·D⁻¹ (``inverse_diagonal``; the identity when unknown).
+    """
+    scale = np.ones_like(grad) if inverse_diagonal is None else inverse_diagonal
     if not pairs:
-        return -grad / max(max_norm(grad), 1e-300)
+        if inverse_diagonal is None:
+            return -grad / max(max_norm(grad), 1e-300)
+        return -scale * grad
     q = grad.copy()
     alphas = []
     for s, r in reversed(pairs):
@@ -229,7 +241,7 @@ def _two_loop(grad: np.ndarray, pairs: deque) -> np.ndarray:
         alphas.append(a)
         q -= a * r
     s, r = pairs[-1]
-    q *= float(s @ r) / float(r @ r)
+    q *= scale * (float(s @ r) / float(r @ (scale * r)))
     for (s, r), a in zip(pairs, reversed(alphas), strict=True):
         b = float(r @ q) / float(s @ r)
         q += (a - b) * s
