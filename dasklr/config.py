@@ -79,6 +79,12 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("model.max_iter", "integer", 100, "iteration limit", _at_least(0)),
     Key(
+        "model.standardize",
+        "boolean",
+        False,
+        "fit on standardised features; coef_ in original units",
+    ),
+    Key(
         "model.split_every",
         "integer",
         DEFAULT_SPLIT_EVERY,

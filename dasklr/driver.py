@@ -23,7 +23,7 @@ from dasklr.checks import check_values
 from dasklr.cluster import connect
 from dasklr.errors import ConvergenceWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
-from dasklr.objective import LogisticObjective
+from dasklr.objective import LogisticObjective, Scaling
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
 from dasklr.solvers import SOLVERS, choose_solver
 
@@ -74,12 +74,15 @@ def train(
     callbacks: Sequence[Callback] = (),
     check_chunks: bool = True,
     init: tuple[np.ndarray, float] | None = None,
+    standardize: bool = False,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
     ``check_chunks`` checks the values of every chunk during the first pass; readers that
     already check what they decode (``read_parquet``) turn it off. ``init`` = (coef,
     intercept) starts there (warm start) instead of at the log-odds of the labels.
+    ``standardize`` fits (and penalises) the coefficients of standardised features; the
+    result is reported in the original units.
     """
     n_features = X.shape[1]
     name = choose_solver(solver, n_features)
@@ -96,18 +99,21 @@ def train(
             passes += 1
             return tree_reduce(active, chunks, kernel, shared, merge_sums, split_every=split_every)
 
+        summary = None
+        if init is None or standardize:
+            summary = run_pass(summary_sums, spec.uses_hessian and init is None)
         objective = LogisticObjective(
             functools.partial(run_pass, probe_sums),
             n_features,
             alpha=alpha,
             l1_ratio=l1_ratio,
             fit_intercept=fit_intercept,
+            scaling=Scaling.from_summary(summary, center=fit_intercept) if standardize else None,
         )
         if init is None:
-            summary = run_pass(summary_sums, spec.uses_hessian)
             x0, start = objective.start(summary)
         else:
-            x0, start = np.append(init[0], [init[1]] if fit_intercept else []), None
+            x0, start = objective.from_original(*init), None
         history: list[dict] = []
         state = None
         stopped_early = False
@@ -125,7 +131,7 @@ def train(
                 stopped_early = not state.converged
                 break
     assert state is not None  # a solver always yields its starting point
-    coef, intercept = objective.split(state.params)
+    coef, intercept = objective.to_original(state.params)
     if stopped_early:
         message = f"stopped by a callback after {state.iteration} iterations"
     elif state.converged:

@@ -86,6 +86,10 @@ class LogisticRegression(ParamsMixin):
         Fan-in of the reduction tree.
     warm_start : bool
         Start the next ``fit`` from this model's coefficients instead of the log-odds.
+    standardize : bool
+        Fit on features scaled to mean 0 and standard deviation 1 (weighted, ddof = 0),
+        penalising those coefficients, as Spark MLlib does; no scaled copy is made and
+        ``coef_`` is reported in the original units. Constant features get 0.
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -113,6 +117,7 @@ class LogisticRegression(ParamsMixin):
         max_iter: int = 100,
         split_every: int = DEFAULT_SPLIT_EVERY,
         warm_start: bool = False,
+        standardize: bool = False,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -124,6 +129,7 @@ class LogisticRegression(ParamsMixin):
         self.max_iter = max_iter
         self.split_every = split_every
         self.warm_start = warm_start
+        self.standardize = standardize
         self.client = client
         self.verbose = verbose
 
@@ -170,6 +176,7 @@ class LogisticRegression(ParamsMixin):
             callbacks=callbacks,
             check_chunks=check_chunks,
             init=self._warm_start_point(X.shape[1]),
+            standardize=bool(self.standardize),
         )
         self.coef_ = result.coef.reshape(1, -1)
         self.intercept_ = np.array([result.intercept])

@@ -6,7 +6,7 @@ total weight and adds the penalty once, at the top.
 
 Two kernels:
 - ``summary_sums``: what the first pass needs whatever the coefficients — Σw, Σw·y,
-  Σw·x, Σw·y·x and the moments Σw·x·xᵀ (or only their diagonal). At θ = 0 every row has
+  means and spreads of x, Σw·y·x and (for Newton) Σw·x·xᵀ. At θ = 0 every row has
   the same σ(b), so these give the loss, gradient and Hessian at the log-odds start,
   and the feature means and variances for standardisation, in one pass.
 - ``logistic_sums``: loss and gradient sums at (θ, b); optionally the Hessian sum over
@@ -154,26 +154,41 @@ def gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:
 class SummarySums:
     """First-pass sums, independent of the coefficients (see the module docstring).
 
-    ``moments`` is Σ w·[x, 1][x, 1]ᵀ when the full matrix is asked for, else None and
-    ``squares`` = Σ w·x² carries the diagonal.
+    Feature spreads are kept as weighted means and sums of squared deviations from them
+    (``spread`` = Σw·(x − mean)²), merged by Chan's formula: Σw·x² − W·mean² would lose
+    every digit of a feature whose mean is large against its spread. ``moments`` is
+    Σw·[x, 1][x, 1]ᵀ when asked for (Newton's first step), else None.
     """
 
     weight: float
     weighted_labels: float
     rows: int
-    first: np.ndarray
+    mean: np.ndarray
+    spread: np.ndarray
     label_first: np.ndarray
-    squares: np.ndarray
     moments: np.ndarray | None
 
+    @property
+    def first(self) -> np.ndarray:
+        """Σw·x."""
+        return self.mean * self.weight
+
     def __add__(self, other: "SummarySums") -> "SummarySums":
+        weight = self.weight + other.weight
+        if self.weight == 0 or other.weight == 0:
+            mean = self.mean if other.weight == 0 else other.mean
+            spread = self.spread + other.spread
+        else:
+            delta = other.mean - self.mean
+            mean = self.mean + delta * (other.weight / weight)
+            spread = self.spread + other.spread + delta**2 * (self.weight * other.weight / weight)
         return SummarySums(
-            weight=self.weight + other.weight,
+            weight=weight,
             weighted_labels=self.weighted_labels + other.weighted_labels,
             rows=self.rows + other.rows,
-            first=self.first + other.first,
+            mean=mean,
+            spread=spread,
             label_first=self.label_first + other.label_first,
-            squares=self.squares + other.squares,
             moments=None if self.moments is None else self.moments + other.moments,
         )
 
@@ -181,22 +196,24 @@ class SummarySums:
 def summary_sums(
     X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, full_moments: bool
 ) -> SummarySums:
-    """Σw, Σw·y, Σw·x, Σw·y·x, Σw·x² and (if ``full_moments``) Σw·[x, 1][x, 1]ᵀ of one chunk."""
+    """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ."""
     X = np.require(X, requirements="A")
     y = np.asarray(y, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    wy = w * y
-    moments = gram(X, w) if full_moments else None
-    # Σ w·x²: the diagonal of the moments, or column by column without an n × d temporary
-    squares = np.diag(moments)[:-1].copy() if full_moments else np.einsum("ij,ij,i->j", X, X, w)
+    weight = float(w.sum())
+    mean = np.asarray(X.T @ w, dtype=np.float64) / weight if weight > 0 else np.zeros(X.shape[1])
+    spread = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], GRAM_BLOCK_ROWS):  # deviations from the chunk's mean
+        deviation = X[start : start + GRAM_BLOCK_ROWS] - mean
+        spread += (deviation * deviation).T @ w[start : start + GRAM_BLOCK_ROWS]
     return SummarySums(
-        weight=float(w.sum()),
-        weighted_labels=float(wy.sum()),
+        weight=weight,
+        weighted_labels=float(w @ y),
         rows=int(X.shape[0]),
-        first=np.asarray(X.T @ w, dtype=np.float64),
-        label_first=np.asarray(X.T @ wy, dtype=np.float64),
-        squares=np.asarray(squares, dtype=np.float64),
-        moments=moments,
+        mean=mean,
+        spread=spread,
+        label_first=np.asarray(X.T @ (w * y), dtype=np.float64),
+        moments=gram(X, w) if full_moments else None,
     )
 
 

@@ -4,6 +4,13 @@
 
 The intercept b is never penalised. Solvers see a flat parameter vector ``[θ, b]`` (or
 ``θ`` alone without an intercept) and call ``evaluate``; they never see Dask.
+
+With ``standardize``, the parameters are those of the standardised features
+x̃ = (x − μ)/σ (μ = 0 without an intercept), as in Spark MLlib: the penalty applies to
+them, but no scaled copy of X is made. The kernel runs on the original features with
+the equivalent coefficients θ = θ̃/σ, b = b̃ − θ·μ, and the chain rule maps the sums
+back: with J = ∂(θ, b)/∂(θ̃, b̃), ∇F̃ = Jᵀ∇F and ∇²F̃ = Jᵀ∇²F·J. A constant feature
+(σ = 0) gets 1/σ = 0: its coefficient stays 0 and nothing divides by zero.
 """
 
 from collections.abc import Callable
@@ -31,6 +38,24 @@ class Evaluation:
     hessian_diagonal: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class Scaling:
+    """Feature means and 1/σ (0 for constant features) from the summary pass."""
+
+    mean: np.ndarray
+    inverse_scale: np.ndarray
+
+    @classmethod
+    def from_summary(cls, summary: SummarySums, *, center: bool) -> "Scaling":
+        """Weighted mean and population standard deviation (ddof = 0), as StandardScaler."""
+        mean = summary.mean
+        std = np.sqrt(summary.spread / summary.weight)
+        # a spread within rounding of the mean is no spread: the feature is constant
+        constant = std <= 1e-10 * np.abs(mean) + 1e-300
+        inverse = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, std))
+        return cls(mean=mean if center else np.zeros_like(mean), inverse_scale=inverse)
+
+
 class LogisticObjective:
     """Mean weighted log-loss plus an L2 penalty, as a function of ``[θ, b]``."""
 
@@ -42,6 +67,7 @@ class LogisticObjective:
         alpha: float,
         l1_ratio: float = 0.0,
         fit_intercept: bool = True,
+        scaling: Scaling | None = None,
     ) -> None:
         if l1_ratio != 0.0:
             raise NotImplementedError("l1_ratio > 0 (L1 / elastic net) is not implemented yet")
@@ -49,16 +75,55 @@ class LogisticObjective:
         self.n_features = n_features
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.scaling = scaling or Scaling(np.zeros(n_features), np.ones(n_features))
 
     @property
     def n_params(self) -> int:
         return self.n_features + int(self.fit_intercept)
 
-    def split(self, params: np.ndarray) -> tuple[np.ndarray, float]:
-        """``[θ, b]`` → (θ, b); b is 0 without an intercept."""
-        coef = params[: self.n_features]
+    # -- parameters ↔ coefficients on the original features ------------------------------
+
+    def to_original(self, params: np.ndarray) -> tuple[np.ndarray, float]:
+        """Solver parameters → (θ, b) of the original features."""
+        coef = params[: self.n_features] * self.scaling.inverse_scale
         intercept = float(params[self.n_features]) if self.fit_intercept else 0.0
-        return coef, intercept
+        return coef, intercept - float(coef @ self.scaling.mean)
+
+    def from_original(self, coef: np.ndarray, intercept: float) -> np.ndarray:
+        """(θ, b) of the original features → solver parameters (for warm starts)."""
+        scale = self.scaling.inverse_scale
+        params = np.zeros(self.n_params)
+        params[: self.n_features] = np.where(scale > 0, coef / np.where(scale > 0, scale, 1), 0)
+        if self.fit_intercept:
+            params[-1] = intercept + float(coef @ self.scaling.mean)
+        return params
+
+    def _jacobian(self) -> np.ndarray:
+        """J = ∂(θ, b)/∂(θ̃, b̃) over the augmented vectors (d + 1 entries)."""
+        d = self.n_features
+        jacobian = np.zeros((d + 1, d + 1))
+        jacobian[np.arange(d), np.arange(d)] = self.scaling.inverse_scale
+        jacobian[d, :d] = -self.scaling.inverse_scale * self.scaling.mean
+        jacobian[d, d] = 1.0
+        return jacobian
+
+    def _gradient_to_params(self, grad_coef: np.ndarray, grad_intercept: float) -> np.ndarray:
+        """Jᵀ·∇ over the augmented vector, cut to the parameters."""
+        out = np.empty(self.n_params)
+        out[: self.n_features] = self.scaling.inverse_scale * (
+            grad_coef - self.scaling.mean * grad_intercept
+        )
+        if self.fit_intercept:
+            out[-1] = grad_intercept
+        return out
+
+    def _direction_to_original(self, direction: np.ndarray) -> np.ndarray:
+        """J·p: a direction over the parameters → over the augmented original [θ, b]."""
+        line = np.zeros(self.n_features + 1)
+        line[: self.n_params] = direction
+        return self._jacobian() @ line
+
+    # -- evaluation -------------------------------------------------------------------------
 
     def evaluate(
         self,
@@ -72,24 +137,22 @@ class LogisticObjective:
 
         One pass over the data, one division by Σw.
         """
-        coef, intercept = self.split(params)
+        coef, intercept = self.to_original(params)
         steps = np.asarray(steps, dtype=np.float64)
         line = None
         if direction is not None and steps.size:
-            line = np.zeros(self.n_features + 1)
-            line[: self.n_params] = direction
+            line = self._direction_to_original(direction)
         s = self.sums(Probe(coef, intercept, hessian=hessian, direction=line, steps=steps))
         if not s.weight > 0:
             raise DataError(f"the total sample weight is {s.weight}; nothing to train on")
-        grad = np.empty(self.n_params)
-        grad[: self.n_features] = s.grad_coef / s.weight + self.alpha * coef
-        if self.fit_intercept:
-            grad[self.n_features] = s.grad_intercept / s.weight
+        theta = params[: self.n_features]
+        grad = self._gradient_to_params(s.grad_coef / s.weight, s.grad_intercept / s.weight)
+        grad[: self.n_features] += self.alpha * theta
         step_losses = s.step_losses / s.weight
         for k, step in enumerate(steps):
-            step_losses[k] += self._penalty(coef + step * line[: self.n_features])
+            step_losses[k] += self._penalty(theta + step * direction[: self.n_features])
         return Evaluation(
-            loss=s.loss / s.weight + self._penalty(coef),
+            loss=s.loss / s.weight + self._penalty(theta),
             grad=grad,
             hessian=None if s.hessian is None else self._hessian(s.hessian / s.weight),
             step_losses=step_losses,
@@ -120,26 +183,33 @@ class LogisticObjective:
         params = np.zeros(self.n_params)
         if self.fit_intercept:
             params[-1] = intercept
-        grad = np.zeros(self.n_params)
-        grad[: self.n_features] = (sigma * summary.first - summary.label_first) / W
+        grad = self._gradient_to_params((sigma * summary.first - summary.label_first) / W, 0.0)
         if self.fit_intercept:
             grad[-1] = sigma - Y / W
         curvature = sigma * (1.0 - sigma) / W
         hessian = None
         if summary.moments is not None:
             hessian = self._hessian(curvature * summary.moments)
-        diagonal = np.full(self.n_params, curvature * W)  # the intercept's entry
-        diagonal[: self.n_features] = curvature * summary.squares + self.alpha
         loss = float(softplus(np.float64(intercept))) - intercept * Y / W
+        diagonal = self._start_diagonal(summary, curvature)
         return params, Evaluation(loss, grad, hessian, hessian_diagonal=diagonal)
 
-    def _penalty(self, coef: np.ndarray) -> float:
-        return 0.5 * self.alpha * float(coef @ coef)
+    def _start_diagonal(self, summary: SummarySums, curvature: float) -> np.ndarray:
+        """diag(Jᵀ·M·J)·curvature + alpha from the spreads: Σw·(x − μ)² for the shift μ."""
+        s, mu = self.scaling.inverse_scale, self.scaling.mean
+        shifted = summary.spread + summary.weight * (summary.mean - mu) ** 2
+        diagonal = np.full(self.n_params, curvature * summary.weight)
+        diagonal[: self.n_features] = curvature * s**2 * shifted + self.alpha
+        return diagonal
+
+    def _penalty(self, theta: np.ndarray) -> float:
+        return 0.5 * self.alpha * float(theta @ theta)
 
     def _hessian(self, data_part: np.ndarray) -> np.ndarray:
         """(d+1)² data curvature over [x, 1] → ∇²F over the parameters, penalty added."""
+        jacobian = self._jacobian()
         n = self.n_params
-        hessian = np.array(data_part[:n, :n])
+        hessian = (jacobian.T @ data_part @ jacobian)[:n, :n]
         diagonal = np.arange(self.n_features)
         hessian[diagonal, diagonal] += self.alpha
         return hessian

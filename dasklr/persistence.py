@@ -28,7 +28,17 @@ from dasklr.errors import ModelFormatError
 FORMAT = "dasklr-model"
 FORMAT_VERSION = 1
 ARRAYS = ("coef", "intercept")
-_SAVED_PARAMS = ("alpha", "l1_ratio", "fit_intercept", "solver", "tol", "max_iter", "split_every")
+_SAVED_PARAMS = (
+    "alpha",
+    "l1_ratio",
+    "fit_intercept",
+    "solver",
+    "tol",
+    "max_iter",
+    "split_every",
+    "warm_start",
+    "standardize",
+)
 
 
 def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

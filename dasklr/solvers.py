@@ -25,6 +25,8 @@ ARMIJO_C = 1e-4
 LADDER = 2.0 ** -np.arange(1, 5)
 #: Line-search passes before giving up (each shrinks the step by 2^-5 more).
 MAX_LINE_PASSES = 8
+#: Changes of F within this many ulps of F are rounding, not progress.
+ROUNDING_ULPS = 8
 #: Newton refuses more parameters than this: the (d+1)² Hessian travels in every partial.
 NEWTON_MAX_FEATURES = 4096
 #: ``solver="auto"`` picks Newton up to this many features, L-BFGS beyond.
@@ -81,10 +83,16 @@ def line_search(
        itself, one more pass evaluates the new point fully.
     3. If none does, continue below the shortest fraction; give up after
        ``MAX_LINE_PASSES`` passes (None), e.g. when ``p`` is not a descent direction.
+
+    Near the optimum the decrease a step promises, −t·∇Fᵀp, can fall below the rounding
+    of F itself; F can then neither confirm nor refute it. There, a full trial step is
+    accepted when it lowers max|∇F| instead (the gradient is still exact), which lets
+    tolerances far below √(rounding of F) be reached.
     """
     slope = float(current.grad @ direction)
     if not slope < 0:
         return None
+    rounding = ROUNDING_ULPS * np.finfo(np.float64).eps * max(abs(current.loss), 1e-300)
 
     def sufficient(loss: float, length: float) -> bool:
         return bool(np.isfinite(loss)) and loss <= current.loss + ARMIJO_C * length * slope
@@ -95,6 +103,9 @@ def line_search(
         at_t = evaluate(point, hessian=hessian, direction=direction, steps=t * (LADDER - 1.0))
         if sufficient(at_t.loss, t):
             return Step(t, point, at_t)
+        below_rounding = -t * slope <= rounding and at_t.loss <= current.loss + rounding
+        if below_rounding and max_norm(at_t.grad) < max_norm(current.grad):
+            return Step(t, point, at_t)
         for fraction, loss in zip(LADDER, at_t.step_losses, strict=True):
             if sufficient(loss, t * fraction):
                 shorter = x + t * fraction * direction
@@ -104,6 +115,29 @@ def line_search(
 
 
 _NO_DECREASE = "line search found no decrease: tol is below the attainable precision"
+_STALLED = (
+    "the objective stopped decreasing (rounding level): tol is below the attainable precision"
+)
+#: Consecutive steps whose decrease is within rounding of F before a solver gives up.
+STALL_STEPS = 3
+
+
+class StallDetector:
+    """Counts consecutive steps that neither lower F beyond rounding nor lower max|∇F|.
+
+    When rounding, not the solver, limits progress, the line search would otherwise keep
+    accepting steps that only move noise, one or more passes each, until ``max_iter``.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def stalled(self, before: Evaluation, after: Evaluation) -> bool:
+        rounding = ROUNDING_ULPS * np.finfo(np.float64).eps * max(abs(before.loss), 1e-300)
+        flat = before.loss - after.loss <= rounding
+        flat = flat and max_norm(after.grad) >= max_norm(before.grad)
+        self.count = self.count + 1 if flat else 0
+        return self.count >= STALL_STEPS
 
 
 def gradient_descent(
@@ -122,6 +156,7 @@ def gradient_descent(
     yield _state(0, x, current, 0.0, tol)
     step = 0.5  # the first trial is 2 × step = 1
     previous: tuple[np.ndarray, np.ndarray] | None = None
+    detector = StallDetector()
     for iteration in range(1, max_iter + 1):
         if max_norm(current.grad) <= tol:
             return
@@ -131,8 +166,11 @@ def gradient_descent(
             yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
             return
         previous = (x, current.grad)
+        stalled = detector.stalled(current, found.evaluation)
         x, current, step = found.params, found.evaluation, found.length
-        yield _state(iteration, x, current, step, tol)
+        yield _state(iteration, x, current, step, tol, _STALLED if stalled else "")
+        if stalled:
+            return
 
 
 def newton(
@@ -151,6 +189,7 @@ def newton(
     current = start if start is not None and start.hessian is not None else None
     current = current or evaluate(x, hessian=True)
     yield _state(0, x, current, 0.0, tol)
+    detector = StallDetector()
     for iteration in range(1, max_iter + 1):
         if max_norm(current.grad) <= tol:
             return
@@ -159,8 +198,11 @@ def newton(
         if found is None:
             yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
             return
+        stalled = detector.stalled(current, found.evaluation)
         x, current = found.params, found.evaluation
-        yield _state(iteration, x, current, found.length, tol)
+        yield _state(iteration, x, current, found.length, tol, _STALLED if stalled else "")
+        if stalled:
+            return
 
 
 def newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -204,6 +246,7 @@ def lbfgs(
     if current.hessian_diagonal is not None and np.all(current.hessian_diagonal > 0):
         inverse_diagonal = 1.0 / current.hessian_diagonal
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
+    detector = StallDetector()
     for iteration in range(1, max_iter + 1):
         if max_norm(current.grad) <= tol:
             return
@@ -220,8 +263,11 @@ def lbfgs(
         r = found.evaluation.grad - current.grad
         if float(s @ r) > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(r)):
             pairs.append((s, r))
+        stalled = detector.stalled(current, found.evaluation)
         x, current = found.params, found.evaluation
-        yield _state(iteration, x, current, found.length, tol)
+        yield _state(iteration, x, current, found.length, tol, _STALLED if stalled else "")
+        if stalled:
+            return
 
 
 def _two_loop(grad: np.ndarray, pairs: deque, inverse_diagonal: np.ndarray | None) -> np.ndarray:
@@ -261,7 +307,8 @@ def _barzilai_borwein(
 
 
 def _state(iteration, x, current: Evaluation, step, tol, message="") -> SolverState:
-    converged = max_norm(current.grad) <= tol and not message
+    converged = max_norm(current.grad) <= tol
+    message = "" if converged else message
     return SolverState(iteration, x, current.loss, current.grad, step, converged, message)
 
 

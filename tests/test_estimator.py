@@ -29,6 +29,7 @@ PARAMS = [
     "max_iter",
     "split_every",
     "warm_start",
+    "standardize",
     "client",
     "verbose",
 ]

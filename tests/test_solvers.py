@@ -235,7 +235,12 @@ def test_summary_start_equals_a_direct_evaluation(fit_intercept):
     np.testing.assert_allclose(start.hessian, direct.hessian, rtol=1e-12)
     diagonal_only = summary_sums(X, y, w, False)
     full = summary_sums(X, y, w, True)
-    np.testing.assert_allclose(diagonal_only.squares, full.squares, rtol=1e-13)
+    np.testing.assert_allclose(diagonal_only.spread, full.spread, rtol=1e-13)
+    # Chan's merge of chunk spreads equals the two-pass weighted variance (rtol 1e-12)
+    merged = parts[0] + parts[1] + parts[2]
+    mean = np.average(X, axis=0, weights=w)
+    np.testing.assert_allclose(merged.mean, mean, rtol=1e-13)
+    np.testing.assert_allclose(merged.spread, ((X - mean) ** 2).T @ w, rtol=1e-12)
 
 
 def test_merged_sums_keep_the_optional_parts():
@@ -248,3 +253,70 @@ def test_merged_sums_keep_the_optional_parts():
     assert isinstance(merged, LogisticSums)
     np.testing.assert_allclose(merged.hessian, whole.hessian, rtol=1e-12)
     np.testing.assert_allclose(merged.step_losses, whole.step_losses, rtol=1e-12)
+
+
+# -- standardisation -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unscaled(tmp_path_factory):
+    """Features of very different scales and offsets, and one constant column."""
+    X, y, _, _ = make_classification(2500, 5, seed=17)
+    X = X * np.array([1e-3, 1.0, 50.0, 3.0, 1e3]) + np.array([5.0, -2.0, 100.0, 0.0, 1e4])
+    X = np.column_stack([X, np.full(len(y), 7.0)])  # constant
+    w = np.random.default_rng(17).uniform(0.5, 2.0, size=len(y))
+    path = tmp_path_factory.mktemp("unscaled")
+    write_parquet_dataset(path, X, y, sample_weight=w, n_files=2, row_group_rows=500)
+    return path, X, y.astype(np.float64), w
+
+
+# Without an intercept the scaled features keep their means (up to 3000 standard
+# deviations here), which leaves plain gradient descent thousands of passes from tol:
+# the few-pass solvers are the ones standardisation is for.
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "auto"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_standardize_matches_sklearn_on_scaled_features(client, unscaled, solver, fit_intercept):
+    path, X, y, w = unscaled
+    alpha = 1e-2
+    ours = dasklr.LogisticRegression(
+        alpha=alpha,
+        solver=solver,
+        standardize=True,
+        fit_intercept=fit_intercept,
+        tol=1e-9,
+        max_iter=3000,
+        client=client,
+    ).fit(dasklr.read_parquet(path, label="y", weight="w"))
+    # the reference scales with the weighted mean and population std; without an
+    # intercept (as Spark MLlib) the features are scaled but not centred
+    mean = np.average(X, axis=0, weights=w)
+    std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
+    std[5] = 1.0  # the constant column: zero in both fits
+    scaled = (X - (mean if fit_intercept else 0.0)) / std
+    scaled[:, 5] = 0.0
+    theirs = sklearn_fit(scaled, y, w, alpha, fit_intercept)
+    # coef_ is in original units: θ = θ̃/σ, b = b̃ − θ·μ
+    ours_scaled = ours.coef_[0] * std
+    intercept_scaled = ours.intercept_[0] + (ours.coef_[0] @ mean if fit_intercept else 0.0)
+    f_ours = objective(scaled, y, w, ours_scaled, intercept_scaled, alpha)
+    f_theirs = objective(scaled, y, w, theirs.coef_[0], float(theirs.intercept_[0]), alpha)
+    assert f_ours == pytest.approx(f_theirs, rel=1e-8, abs=0)
+    np.testing.assert_allclose(ours_scaled, theirs.coef_[0], atol=1e-4)
+    assert ours.coef_[0, 5] == 0.0  # the constant feature, exactly
+    # predictions on the original features equal the reference's on the scaled ones
+    np.testing.assert_allclose(
+        ours.predict_proba(X)[:, 1], theirs.predict_proba(scaled)[:, 1], atol=1e-6
+    )
+
+
+def test_standardize_warm_start_round_trips(client, unscaled):
+    path, _, _, _ = unscaled
+    data = dasklr.read_parquet(path, label="y", weight="w")
+    model = dasklr.LogisticRegression(
+        alpha=1e-2, standardize=True, warm_start=True, tol=1e-9, client=client
+    )
+    first = model.fit(data).coef_.copy()
+    model.fit(data)
+    # summary pass for the scaling + one evaluation at the previous optimum, no step
+    assert model.n_iter_ == 0 and model.n_passes_ == 2
+    np.testing.assert_allclose(model.coef_, first, rtol=1e-12)
