@@ -79,6 +79,12 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("model.max_iter", "integer", 100, "iteration limit", _at_least(0)),
     Key(
+        "model.class_weight",
+        "class weights",
+        None,
+        '"balanced" or a table {0 = w0, 1 = w1}; multiplies the sample weights',
+    ),
+    Key(
         "model.standardize",
         "boolean",
         False,
@@ -158,6 +164,8 @@ def _checked(key: Key, value: Any, source: str) -> Any:
         )
     if key.kind == "number":
         value = float(value)
+    if key.kind == "class weights" and isinstance(value, dict):
+        value = {int(label): float(weight) for label, weight in value.items()}
     problem = key.check(value) if key.check else None
     if problem:
         raise ConfigError(f"{source}: key '{key.path}' {problem}, got {value!r}")
@@ -179,6 +187,11 @@ def _has_kind(value: Any, kind: str) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "string list":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "class weights":
+        return value == "balanced" or (
+            isinstance(value, dict)
+            and all(k in ("0", "1") and _has_kind(v, "number") for k, v in value.items())
+        )
     if kind == "path or list":
         return isinstance(value, str) or _has_kind(value, "string list")
     raise AssertionError(kind)

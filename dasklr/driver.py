@@ -21,7 +21,7 @@ from distributed import Client
 
 from dasklr.checks import check_values
 from dasklr.cluster import connect
-from dasklr.errors import ConvergenceWarning
+from dasklr.errors import ConvergenceWarning, DataError
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective, Scaling
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
@@ -75,6 +75,7 @@ def train(
     check_chunks: bool = True,
     init: tuple[np.ndarray, float] | None = None,
     standardize: bool = False,
+    class_weight: str | dict | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -82,7 +83,8 @@ def train(
     already check what they decode (``read_parquet``) turn it off. ``init`` = (coef,
     intercept) starts there (warm start) instead of at the log-odds of the labels.
     ``standardize`` fits (and penalises) the coefficients of standardised features; the
-    result is reported in the original units.
+    result is reported in the original units. ``class_weight`` is None, "balanced"
+    (n / (2·n_c), counted in the summary pass) or a dict {0: c₀, 1: c₁}.
     """
     n_features = X.shape[1]
     name = choose_solver(solver, n_features)
@@ -100,8 +102,9 @@ def train(
             return tree_reduce(active, chunks, kernel, shared, merge_sums, split_every=split_every)
 
         summary = None
-        if init is None or standardize:
-            summary = run_pass(summary_sums, spec.uses_hessian and init is None)
+        if init is None or standardize or class_weight == "balanced":
+            full_moments = spec.uses_hessian and init is None and class_weight is None
+            summary = run_pass(summary_sums, full_moments)
         objective = LogisticObjective(
             functools.partial(run_pass, probe_sums),
             n_features,
@@ -109,6 +112,7 @@ def train(
             l1_ratio=l1_ratio,
             fit_intercept=fit_intercept,
             scaling=Scaling.from_summary(summary, center=fit_intercept) if standardize else None,
+            class_weight=resolve_class_weight(class_weight, summary),
         )
         if init is None:
             x0, start = objective.start(summary)
@@ -154,6 +158,27 @@ def train(
         message=message,
         solver=name,
     )
+
+
+def resolve_class_weight(class_weight, summary) -> tuple[float, float] | None:
+    """(c₀, c₁) from None, a dict (missing classes weigh 1), or "balanced": W / (2·W_c).
+
+    W_c is the class's total sample weight (its row count without weights), as
+    scikit-learn's ``compute_class_weight`` counts it when given sample weights.
+    """
+    if class_weight is None:
+        return None
+    if class_weight == "balanced":
+        labels = summary.weighted_labels
+        counts = (summary.weight - labels, labels)
+        if min(counts) == 0:
+            present = "1" if counts[1] else "0"
+            raise DataError(
+                f"the label column holds a single class ({present}); logistic regression "
+                "needs rows of both classes"
+            )
+        return tuple(summary.weight / (2.0 * count) for count in counts)
+    return float(class_weight.get(0, 1.0)), float(class_weight.get(1, 1.0))
 
 
 def checked_call(kernel: Callable, X, y, sample_weight, *shared):

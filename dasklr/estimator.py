@@ -86,6 +86,11 @@ class LogisticRegression(ParamsMixin):
         Fan-in of the reduction tree.
     warm_start : bool
         Start the next ``fit`` from this model's coefficients instead of the log-odds.
+    class_weight : None, "balanced" or dict
+        Multiply each row's weight by its class's: "balanced" gives class c the weight
+        W / (2·W_c), W_c its total sample weight (its row count without weights, from the
+        summary pass); a dict {0: w0, 1: w1} gives them as is. As in scikit-learn, on
+        top of ``sample_weight``.
     standardize : bool
         Fit on features scaled to mean 0 and standard deviation 1 (weighted, ddof = 0),
         penalising those coefficients, as Spark MLlib does; no scaled copy is made and
@@ -118,6 +123,7 @@ class LogisticRegression(ParamsMixin):
         split_every: int = DEFAULT_SPLIT_EVERY,
         warm_start: bool = False,
         standardize: bool = False,
+        class_weight: str | dict | None = None,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -130,6 +136,7 @@ class LogisticRegression(ParamsMixin):
         self.split_every = split_every
         self.warm_start = warm_start
         self.standardize = standardize
+        self.class_weight = class_weight
         self.client = client
         self.verbose = verbose
 
@@ -177,6 +184,7 @@ class LogisticRegression(ParamsMixin):
             check_chunks=check_chunks,
             init=self._warm_start_point(X.shape[1]),
             standardize=bool(self.standardize),
+            class_weight=self.class_weight,
         )
         self.coef_ = result.coef.reshape(1, -1)
         self.intercept_ = np.array([result.intercept])
@@ -209,6 +217,16 @@ class LogisticRegression(ParamsMixin):
             raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
         if not (isinstance(self.l1_ratio, Real) and 0 <= self.l1_ratio <= 1):
             raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
+        weights = self.class_weight
+        valid_dict = isinstance(weights, dict) and all(
+            key in (0, 1) and isinstance(value, Real) and value >= 0
+            for key, value in weights.items()
+        )
+        if not (weights is None or weights == "balanced" or valid_dict):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict {{0: w0, 1: w1}} of weights "
+                f">= 0, got {weights!r}"
+            )
         if self.solver not in SOLVER_NAMES:
             raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {self.solver!r}")
         if not (isinstance(self.tol, Real) and self.tol > 0):

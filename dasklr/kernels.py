@@ -65,6 +65,7 @@ class Probe:
     hessian: bool = False
     direction: np.ndarray | None = None
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    class_weight: tuple[float, float] | None = None
 
 
 def logistic_sums(
@@ -77,17 +78,22 @@ def logistic_sums(
     hessian: bool = False,
     direction: np.ndarray | None = None,
     steps: np.ndarray | tuple = (),
+    class_weight: tuple[float, float] | None = None,
 ) -> LogisticSums:
     """Loss and gradient sums of one chunk in one sweep over ``X`` (and more on request).
 
     The margins are computed once, turned into the multiplier ``w·(σ(z) − y)``, and one
     transposed product gives the gradient. Accumulates in float64 whatever ``X`` holds.
+    ``class_weight`` = (c₀, c₁) multiplies each row's weight by the weight of its class.
     """
     # A chunk that crossed the network may sit at an odd address; NumPy then skips BLAS
     # and sums in another order, which would break bit-identical reruns.
     X = np.require(X, requirements="A")
     y = np.asarray(y, dtype=np.float64)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if class_weight is not None:
+        per_row = class_weight[0] + (class_weight[1] - class_weight[0]) * y
+        w = per_row if w is None else w * per_row
     steps = np.asarray(steps, dtype=np.float64)
     if direction is not None and steps.size:
         # one product with X for both the point and the line: [z, X·p]
@@ -133,6 +139,7 @@ def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
         hessian=probe.hessian,
         direction=probe.direction,
         steps=probe.steps,
+        class_weight=probe.class_weight,
     )
 
 

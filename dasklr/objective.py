@@ -68,6 +68,7 @@ class LogisticObjective:
         l1_ratio: float = 0.0,
         fit_intercept: bool = True,
         scaling: Scaling | None = None,
+        class_weight: tuple[float, float] | None = None,
     ) -> None:
         if l1_ratio != 0.0:
             raise NotImplementedError("l1_ratio > 0 (L1 / elastic net) is not implemented yet")
@@ -76,6 +77,7 @@ class LogisticObjective:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.scaling = scaling or Scaling(np.zeros(n_features), np.ones(n_features))
+        self.class_weight = class_weight
 
     @property
     def n_params(self) -> int:
@@ -142,7 +144,8 @@ class LogisticObjective:
         line = None
         if direction is not None and steps.size:
             line = self._direction_to_original(direction)
-        s = self.sums(Probe(coef, intercept, hessian=hessian, direction=line, steps=steps))
+        probe = Probe(coef, intercept, hessian, line, steps, class_weight=self.class_weight)
+        s = self.sums(probe)
         if not s.weight > 0:
             raise DataError(f"the total sample weight is {s.weight}; nothing to train on")
         theta = params[: self.n_features]
@@ -162,12 +165,14 @@ class LogisticObjective:
         evaluation = self.evaluate(params)
         return evaluation.loss, evaluation.grad
 
-    def start(self, summary: SummarySums) -> tuple[np.ndarray, Evaluation]:
+    def start(self, summary: SummarySums) -> tuple[np.ndarray, Evaluation | None]:
         """The log-odds start and F, ∇F (and ∇²F, with full moments) there, with no pass.
 
         At θ = 0 every row has the same σ(b), so with W = Σw and Y = Σw·y:
         F = softplus(b) − b·Y/W, ∇_θF = (σ·Σw·x − Σw·y·x)/W, ∂_bF = σ − Y/W (zero at
         b = log(Y / (W − Y))), and ∇²F = σ(1 − σ)·Σw·[x, 1][x, 1]ᵀ/W + alpha on θ.
+        With class weights the start is the class-weighted log-odds, but the moments are
+        not split by class, so the evaluation there is left to a pass (None).
         """
         W, Y = summary.weight, summary.weighted_labels
         if not W > 0:
@@ -178,9 +183,13 @@ class LogisticObjective:
                 f"the label column holds a single class ({present}); logistic regression "
                 "needs rows of both classes"
             )
+        params = np.zeros(self.n_params)
+        if self.class_weight is not None:
+            if self.fit_intercept:
+                params[-1] = np.log(self.class_weight[1] * Y / (self.class_weight[0] * (W - Y)))
+            return params, None
         intercept = float(np.log(Y / (W - Y))) if self.fit_intercept else 0.0
         sigma = Y / W if self.fit_intercept else 0.5
-        params = np.zeros(self.n_params)
         if self.fit_intercept:
             params[-1] = intercept
         grad = self._gradient_to_params((sigma * summary.first - summary.label_first) / W, 0.0)

@@ -38,6 +38,7 @@ _SAVED_PARAMS = (
     "split_every",
     "warm_start",
     "standardize",
+    "class_weight",
 )
 
 
@@ -99,7 +100,10 @@ def load_model(path: str | os.PathLike):
             f"reads version {FORMAT_VERSION}"
         )
     try:
-        model = LogisticRegression(**metadata["params"])
+        params = dict(metadata["params"])
+        if isinstance(params.get("class_weight"), dict):  # JSON keys are strings
+            params["class_weight"] = {int(k): v for k, v in params["class_weight"].items()}
+        model = LogisticRegression(**params)
         for name in ARRAYS:
             setattr(model, f"{name}_", _read_array(root, metadata["arrays"][name]))
         model.classes_ = np.asarray(metadata["classes"])

@@ -186,3 +186,15 @@ def test_quickstart_in_a_real_process(tmp_path):
     assert "converged after" in result.stdout
     model = dasklr.load_model(tmp_path / "qs" / "model")
     assert model.converged_ and model.n_features_in_ == 16
+
+
+def test_class_weight_config_values(tmp_path, dataset):
+    data_dir, _, _ = dataset
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m")
+    loaded = load_config(config, ["model.class_weight={0 = 1, 1 = 2.5}"])
+    assert loaded["model"]["class_weight"] == {0: 1.0, 1: 2.5}
+    assert load_config(config, ["model.class_weight=balanced"])["model"]["class_weight"] == (
+        "balanced"
+    )
+    with pytest.raises(dasklr.ConfigError, match=r"model\.class_weight"):
+        load_config(config, ["model.class_weight={2 = 1}"])

@@ -30,6 +30,7 @@ PARAMS = [
     "split_every",
     "warm_start",
     "standardize",
+    "class_weight",
     "client",
     "verbose",
 ]

@@ -320,3 +320,57 @@ def test_standardize_warm_start_round_trips(client, unscaled):
     # summary pass for the scaling + one evaluation at the previous optimum, no step
     assert model.n_iter_ == 0 and model.n_passes_ == 2
     np.testing.assert_allclose(model.coef_, first, rtol=1e-12)
+
+
+# -- class weights ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def imbalanced(tmp_path_factory):
+    X, y, _, _ = make_classification(3000, 4, seed=23)
+    y = X @ np.array([0.5, -0.3, 0.2, 0.1]) + np.random.default_rng(23).logistic(size=3000) > 1.8
+    y = y.astype(np.int8)  # about 1 positive in 6
+    w = np.random.default_rng(24).uniform(0.5, 2.0, size=3000)
+    path = tmp_path_factory.mktemp("imbalanced")
+    write_parquet_dataset(path, X, y, sample_weight=w, n_files=2, row_group_rows=500)
+    return path, X, y.astype(np.float64), w
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 0.5, 1: 3.0}])
+def test_class_weight_matches_sklearn(client, imbalanced, solver, class_weight):
+    path, X, y, w = imbalanced
+    alpha = 1e-3
+    ours = dasklr.LogisticRegression(
+        alpha=alpha, solver=solver, class_weight=class_weight, tol=1e-9, client=client
+    ).fit(dasklr.read_parquet(path, label="y", weight="w"))
+    # scikit-learn: "balanced" is W / (2·W_c) over the sample-weighted class totals,
+    # multiplied into sample_weight; dasklr's objective divides by the total effective
+    # weight, so C = 1/(alpha·Σ w·c_y)
+    totals = np.bincount(y.astype(int), weights=w)
+    per_class = w.sum() / (2.0 * totals) if class_weight == "balanced" else np.array([0.5, 3.0])
+    effective = w * per_class[y.astype(int)]
+    theirs = SkLogisticRegression(
+        C=1.0 / (alpha * effective.sum()), class_weight=class_weight, tol=1e-12, max_iter=10_000
+    ).fit(X, y, sample_weight=w)
+    f_ours = objective(X, y, effective, ours.coef_[0], ours.intercept_[0], alpha)
+    f_theirs = objective(X, y, effective, theirs.coef_[0], float(theirs.intercept_[0]), alpha)
+    assert f_ours == pytest.approx(f_theirs, rel=1e-8, abs=0)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)
+    # and the weights matter: without them the intercept is far lower
+    assert ours.intercept_[0] > sklearn_fit(X, y, w, alpha).intercept_[0] + 0.3
+
+
+def test_class_weight_is_saved_and_loaded(client, imbalanced, tmp_path):
+    path, X, _, _ = imbalanced
+    model = dasklr.LogisticRegression(alpha=1e-3, class_weight={0: 1.0, 1: 2.0}, client=client)
+    model.fit(dasklr.read_parquet(path, label="y", weight="w"))
+    model.save(tmp_path / "m")
+    loaded = dasklr.load_model(tmp_path / "m")
+    assert loaded.class_weight == {0: 1.0, 1: 2.0}
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_invalid_class_weight():
+    with pytest.raises(ValueError, match="class_weight must be"):
+        dasklr.LogisticRegression(class_weight={2: 1.0})._validate_params()
