@@ -41,6 +41,10 @@ def _at_least(low: float, strict: bool = False) -> Callable[[Any], str | None]:
     return check
 
 
+def _between(low: float, high: float) -> Callable[[Any], str | None]:
+    return lambda value: None if low <= value <= high else f"must be between {low} and {high}"
+
+
 def _one_of(choices: Sequence[str]) -> Callable[[Any], str | None]:
     return lambda value: None if value in choices else f"must be one of {list(choices)}"
 
@@ -65,8 +69,8 @@ KEYS: tuple[Key, ...] = (
         "model.l1_ratio",
         "number",
         0.0,
-        "share of L1 in the penalty (0 only, for now)",
-        _at_least(0),
+        "share of L1 in the penalty, 0 to 1 (needs solver newton or auto)",
+        _between(0, 1),
     ),
     Key("model.fit_intercept", "boolean", True, "fit an unpenalised intercept"),
     Key("model.solver", "string", "auto", "auto, newton, lbfgs or gd", _one_of(SOLVER_NAMES)),

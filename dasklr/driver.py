@@ -25,7 +25,7 @@ from dasklr.errors import ConvergenceWarning, DataError
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective, Scaling
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
-from dasklr.solvers import SOLVERS, choose_solver
+from dasklr.solvers import SOLVERS, L1Penalty, choose_solver
 
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
 NUMPY_CHUNK_BYTES = 64 * 2**20
@@ -87,7 +87,7 @@ def train(
     (n / (2·n_c), counted in the summary pass) or a dict {0: c₀, 1: c₁}.
     """
     n_features = X.shape[1]
-    name = choose_solver(solver, n_features)
+    name = choose_solver(solver, n_features, l1=l1_ratio > 0 and alpha > 0)
     spec = SOLVERS[name]
     started = time.perf_counter()
     with connect(client) as active:
@@ -121,7 +121,9 @@ def train(
         history: list[dict] = []
         state = None
         stopped_early = False
-        for state in spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter):
+        l1 = objective.l1_strength
+        extra = {"penalty": L1Penalty(l1)} if l1 is not None else {}
+        for state in spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra):
             record = IterationRecord(
                 iteration=state.iteration,
                 objective=state.objective,

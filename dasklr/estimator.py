@@ -63,15 +63,17 @@ class ParamsMixin:
 class LogisticRegression(ParamsMixin):
     """Binary logistic regression trained by tree reductions over Dask chunks.
 
-    Minimises ``(1/Σw)·Σ w·[log(1+e^z) − y·z] + alpha·(1−l1_ratio)/2·‖coef‖²`` with
-    ``z = X·coef + intercept``; scikit-learn's ``C`` is ``1 / (alpha·Σw)``.
+    Minimises ``(1/Σw)·Σ w·[log(1+e^z) − y·z] + alpha·(l1_ratio·‖coef‖₁ +
+    (1−l1_ratio)/2·‖coef‖²)`` with ``z = X·coef + intercept``; scikit-learn's ``C`` is
+    ``1 / (alpha·Σw)``.
 
     Parameters
     ----------
     alpha : float
         Penalty strength (0 for none).
     l1_ratio : float
-        Share of L1 in the penalty; only 0 is supported so far.
+        Share of L1 in the penalty, in [0, 1]. L1 is solved by proximal Newton
+        (``solver="newton"``, or ``"auto"``), with exact zeros in ``coef_``.
     fit_intercept : bool
         Fit an unpenalised intercept.
     solver : {"auto", "newton", "lbfgs", "gd"}

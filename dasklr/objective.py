@@ -1,9 +1,12 @@
 """The objective of DESIGN.md, assembled on the driver from the raw sums of one pass.
 
-    F(θ, b) = (1/Σw)·Σ w·[softplus(z) − y·z] + alpha·(1 − l1_ratio)/2·‖θ‖²,   z = Xθ + b
+    F(θ, b) = (1/Σw)·Σ w·[softplus(z) − y·z] + alpha·(1 − l1_ratio)/2·‖θ‖²   (smooth part)
+              + alpha·l1_ratio·‖θ‖₁                                          (L1 part)
 
-The intercept b is never penalised. Solvers see a flat parameter vector ``[θ, b]`` (or
-``θ`` alone without an intercept) and call ``evaluate``; they never see Dask.
+with z = Xθ + b. The intercept b is never penalised. Solvers see a flat parameter vector
+``[θ, b]`` (or ``θ`` alone without an intercept) and call ``evaluate`` for the smooth
+part; the L1 part is separable and known in closed form (``l1_strength``), so solvers
+that support it handle it themselves (proximal steps). They never see Dask.
 
 With ``standardize``, the parameters are those of the standardised features
 x̃ = (x − μ)/σ (μ = 0 without an intercept), as in Spark MLlib: the penalty applies to
@@ -70,11 +73,10 @@ class LogisticObjective:
         scaling: Scaling | None = None,
         class_weight: tuple[float, float] | None = None,
     ) -> None:
-        if l1_ratio != 0.0:
-            raise NotImplementedError("l1_ratio > 0 (L1 / elastic net) is not implemented yet")
         self.sums = sums
         self.n_features = n_features
-        self.alpha = alpha
+        self.l2 = alpha * (1.0 - l1_ratio)
+        self.l1 = alpha * l1_ratio
         self.fit_intercept = fit_intercept
         self.scaling = scaling or Scaling(np.zeros(n_features), np.ones(n_features))
         self.class_weight = class_weight
@@ -82,6 +84,15 @@ class LogisticObjective:
     @property
     def n_params(self) -> int:
         return self.n_features + int(self.fit_intercept)
+
+    @property
+    def l1_strength(self) -> np.ndarray | None:
+        """Per-parameter weight of |·| in the L1 part (0 for the intercept); None without L1."""
+        if self.l1 == 0:
+            return None
+        strength = np.full(self.n_params, self.l1)
+        strength[self.n_features :] = 0.0
+        return strength
 
     # -- parameters ↔ coefficients on the original features ------------------------------
 
@@ -150,7 +161,7 @@ class LogisticObjective:
             raise DataError(f"the total sample weight is {s.weight}; nothing to train on")
         theta = params[: self.n_features]
         grad = self._gradient_to_params(s.grad_coef / s.weight, s.grad_intercept / s.weight)
-        grad[: self.n_features] += self.alpha * theta
+        grad[: self.n_features] += self.l2 * theta
         step_losses = s.step_losses / s.weight
         for k, step in enumerate(steps):
             step_losses[k] += self._penalty(theta + step * direction[: self.n_features])
@@ -208,11 +219,11 @@ class LogisticObjective:
         s, mu = self.scaling.inverse_scale, self.scaling.mean
         shifted = summary.spread + summary.weight * (summary.mean - mu) ** 2
         diagonal = np.full(self.n_params, curvature * summary.weight)
-        diagonal[: self.n_features] = curvature * s**2 * shifted + self.alpha
+        diagonal[: self.n_features] = curvature * s**2 * shifted + self.l2
         return diagonal
 
     def _penalty(self, theta: np.ndarray) -> float:
-        return 0.5 * self.alpha * float(theta @ theta)
+        return 0.5 * self.l2 * float(theta @ theta)
 
     def _hessian(self, data_part: np.ndarray) -> np.ndarray:
         """(d+1)² data curvature over [x, 1] → ∇²F over the parameters, penalty added."""
@@ -220,5 +231,5 @@ class LogisticObjective:
         n = self.n_params
         hessian = (jacobian.T @ data_part @ jacobian)[:n, :n]
         diagonal = np.arange(self.n_features)
-        hessian[diagonal, diagonal] += self.alpha
+        hessian[diagonal, diagonal] += self.l2
         return hessian

@@ -7,11 +7,15 @@ early. A solver stops by itself when ``max|∇F| <= tol`` or after ``max_iter`` 
 ``evaluate(params, hessian=False, direction=None, steps=())`` returns an ``Evaluation``:
 F and ∇F at ``params`` (∇²F when ``hessian``), and F at ``params + s·direction`` for each
 ``s`` in ``steps`` — in the same pass, which is how line searches avoid extra passes.
+
+An L1 part, Σ λⱼ·|xⱼ| (``L1Penalty``), is added by the solver: its value in the
+objective and the line search, and its minimum-norm subgradient in the stopping test.
+With all λⱼ = 0 it is the plain smooth problem. Newton handles it as proximal Newton.
 """
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +35,8 @@ ROUNDING_ULPS = 8
 NEWTON_MAX_FEATURES = 4096
 #: ``solver="auto"`` picks Newton up to this many features, L-BFGS beyond.
 AUTO_NEWTON_MAX_FEATURES = 1024
+#: Coordinate-descent sweeps for one proximal Newton direction, at most.
+PROXIMAL_SWEEPS = 500
 #: Memory of L-BFGS (pairs of steps and gradient changes).
 LBFGS_MEMORY = 10
 
@@ -58,6 +64,38 @@ def max_norm(vector: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class L1Penalty:
+    """Σ λⱼ·|xⱼ|: the non-smooth part of the objective (λ = 0 for the intercept)."""
+
+    strength: np.ndarray
+
+    def value(self, params: np.ndarray) -> float:
+        return float(self.strength @ np.abs(params))
+
+    def change(self, params: np.ndarray, move: np.ndarray) -> float:
+        """value(params + move) − value(params), term by term: no cancellation of totals."""
+        return float(self.strength @ (np.abs(params + move) - np.abs(params)))
+
+    def optimality(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """The minimum-norm subgradient of smooth + L1: zero exactly at the optimum.
+
+        g + λ·sign(x) where x ≠ 0; where x = 0, |g| shrunk by λ (0 when |g| ≤ λ).
+        """
+        out = grad + self.strength * np.sign(params)
+        zero = params == 0
+        out[zero] = np.sign(grad[zero]) * np.maximum(np.abs(grad[zero]) - self.strength[zero], 0)
+        return out
+
+    @property
+    def active(self) -> bool:
+        return bool(np.any(self.strength > 0))
+
+
+def no_penalty(n_params: int) -> L1Penalty:
+    return L1Penalty(np.zeros(n_params))
+
+
+@dataclass(frozen=True)
 class Step:
     """An accepted line-search step: its length, the new point, and the evaluation there."""
 
@@ -74,6 +112,7 @@ def line_search(
     trial: float,
     *,
     hessian: bool,
+    penalty: L1Penalty | None = None,
 ) -> Step | None:
     """Backtracking (Armijo) search along ``direction``, several step lengths per pass.
 
@@ -88,14 +127,26 @@ def line_search(
     of F itself; F can then neither confirm nor refute it. There, a full trial step is
     accepted when it lowers max|∇F| instead (the gradient is still exact), which lets
     tolerances far below √(rounding of F) be reached.
+
+    With an L1 part h, the promised decrease is Δ = ∇Fᵀp + h(x + p) − h(x) (proximal
+    Newton's condition; Δ = ∇Fᵀp without one) and F + h is compared at each point.
     """
-    slope = float(current.grad @ direction)
+    penalty = penalty or no_penalty(x.size)
+    slope = float(current.grad @ direction) + penalty.change(x, direction)
     if not slope < 0:
         return None
     rounding = ROUNDING_ULPS * np.finfo(np.float64).eps * max(abs(current.loss), 1e-300)
 
+    def gain(loss: float, length: float) -> float:
+        """(F + h)(x + length·p) − (F + h)(x)."""
+        return loss - current.loss + penalty.change(x, length * direction)
+
     def sufficient(loss: float, length: float) -> bool:
-        return bool(np.isfinite(loss)) and loss <= current.loss + ARMIJO_C * length * slope
+        change = gain(loss, length)
+        return bool(np.isfinite(change)) and change <= ARMIJO_C * length * slope
+
+    def stationarity(point: np.ndarray, evaluation: Evaluation) -> float:
+        return max_norm(penalty.optimality(point, evaluation.grad))
 
     t = trial
     for _ in range(MAX_LINE_PASSES):
@@ -103,8 +154,8 @@ def line_search(
         at_t = evaluate(point, hessian=hessian, direction=direction, steps=t * (LADDER - 1.0))
         if sufficient(at_t.loss, t):
             return Step(t, point, at_t)
-        below_rounding = -t * slope <= rounding and at_t.loss <= current.loss + rounding
-        if below_rounding and max_norm(at_t.grad) < max_norm(current.grad):
+        below_rounding = -t * slope <= rounding and gain(at_t.loss, t) <= rounding
+        if below_rounding and stationarity(point, at_t) < stationarity(x, current):
             return Step(t, point, at_t)
         for fraction, loss in zip(LADDER, at_t.step_losses, strict=True):
             if sufficient(loss, t * fraction):
@@ -132,12 +183,15 @@ class StallDetector:
     def __init__(self) -> None:
         self.count = 0
 
-    def stalled(self, before: Evaluation, after: Evaluation) -> bool:
-        rounding = ROUNDING_ULPS * np.finfo(np.float64).eps * max(abs(before.loss), 1e-300)
-        flat = before.loss - after.loss <= rounding
-        flat = flat and max_norm(after.grad) >= max_norm(before.grad)
+    def check(self, before: SolverState, after: SolverState) -> SolverState:
+        """``after``, marked with a message when progress has stalled."""
+        scale = max(abs(before.objective), 1e-300)
+        flat = before.objective - after.objective <= ROUNDING_ULPS * np.finfo(float).eps * scale
+        flat = flat and after.grad_norm >= before.grad_norm
         self.count = self.count + 1 if flat else 0
-        return self.count >= STALL_STEPS
+        if self.count >= STALL_STEPS and not after.converged:
+            return replace(after, message=_STALLED)
+        return after
 
 
 def gradient_descent(
@@ -153,56 +207,99 @@ def gradient_descent(
     """
     x = np.array(x0, dtype=np.float64)
     current = start or evaluate(x)
-    yield _state(0, x, current, 0.0, tol)
+    state = _state(0, x, current, 0.0, tol)
+    yield state
     step = 0.5  # the first trial is 2 × step = 1
     previous: tuple[np.ndarray, np.ndarray] | None = None
     detector = StallDetector()
     for iteration in range(1, max_iter + 1):
-        if max_norm(current.grad) <= tol:
+        if state.converged:
             return
         trial = _barzilai_borwein(x, current.grad, previous) or 2.0 * step
         found = line_search(evaluate, x, current, -current.grad, trial, hessian=False)
         if found is None:
-            yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
+            yield _state(iteration, x, current, 0.0, tol, message=_NO_DECREASE)
             return
         previous = (x, current.grad)
-        stalled = detector.stalled(current, found.evaluation)
         x, current, step = found.params, found.evaluation, found.length
-        yield _state(iteration, x, current, step, tol, _STALLED if stalled else "")
-        if stalled:
+        state = detector.check(state, _state(iteration, x, current, step, tol))
+        yield state
+        if state.message:
             return
 
 
 def newton(
-    evaluate: Evaluate, x0: np.ndarray, start: Evaluation | None, *, tol: float, max_iter: int
+    evaluate: Evaluate,
+    x0: np.ndarray,
+    start: Evaluation | None,
+    *,
+    tol: float,
+    max_iter: int,
+    penalty: L1Penalty | None = None,
 ) -> Iterator[SolverState]:
     """Newton's method with the exact Hessian and a backtracking line search.
 
     1. Start from ``start`` (from the summary pass: its Hessian is exact at the log-odds
        start) or evaluate F, ∇F, ∇²F at ``x0``.
-    2. Solve ∇²F·p = −∇F (``newton_direction``: Cholesky, eigenvalues as a safeguard).
+    2. Solve ∇²F·p = −∇F (``newton_direction``: Cholesky, eigenvalues as a safeguard);
+       with an L1 part, minimise the quadratic model plus L1 instead
+       (``proximal_newton_direction``: proximal Newton).
     3. ``line_search`` from the full step t = 1, evaluating ∇F and ∇²F at the new point in
        the same pass: near the optimum every iteration is exactly one pass.
-    4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
+    4. Stop when the max-norm of the (minimum-norm sub)gradient is <= tol, or after
+       ``max_iter`` steps.
     """
     x = np.array(x0, dtype=np.float64)
+    penalty = penalty or no_penalty(x.size)
     current = start if start is not None and start.hessian is not None else None
     current = current or evaluate(x, hessian=True)
-    yield _state(0, x, current, 0.0, tol)
+    state = _state(0, x, current, 0.0, tol, penalty)
+    yield state
     detector = StallDetector()
     for iteration in range(1, max_iter + 1):
-        if max_norm(current.grad) <= tol:
+        if state.converged:
             return
-        direction = newton_direction(current.hessian, current.grad)
-        found = line_search(evaluate, x, current, direction, 1.0, hessian=True)
+        if penalty.active:
+            direction = proximal_newton_direction(current.hessian, current.grad, x, penalty)
+        else:
+            direction = newton_direction(current.hessian, current.grad)
+        found = line_search(evaluate, x, current, direction, 1.0, hessian=True, penalty=penalty)
         if found is None:
-            yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
+            yield _state(iteration, x, current, 0.0, tol, penalty, _NO_DECREASE)
             return
-        stalled = detector.stalled(current, found.evaluation)
         x, current = found.params, found.evaluation
-        yield _state(iteration, x, current, found.length, tol, _STALLED if stalled else "")
-        if stalled:
+        state = detector.check(state, _state(iteration, x, current, found.length, tol, penalty))
+        yield state
+        if state.message:
             return
+
+
+def proximal_newton_direction(
+    hessian: np.ndarray, grad: np.ndarray, x: np.ndarray, penalty: L1Penalty
+) -> np.ndarray:
+    """p minimising ∇Fᵀp + ½·pᵀ∇²F·p + Σ λⱼ|xⱼ + pⱼ|, by cyclic coordinate descent.
+
+    Works on u = x + p, keeping ∇²F·(u − x) up to date column by column; each
+    coordinate is a one-dimensional quadratic plus |·|, solved by soft-thresholding.
+    Coordinates that end at exactly 0 give exact zeros in ``coef_`` once t = 1.
+    """
+    u = x.copy()
+    curvature = np.diag(hessian).copy()
+    moved = np.zeros_like(x)  # ∇²F·(u − x)
+    for _ in range(PROXIMAL_SWEEPS):
+        largest = 0.0
+        for j in np.flatnonzero(curvature > 0):
+            target = u[j] - (grad[j] + moved[j]) / curvature[j]
+            threshold = penalty.strength[j] / curvature[j]
+            new = np.sign(target) * max(abs(target) - threshold, 0.0)
+            change = new - u[j]
+            if change:
+                moved += change * hessian[:, j]
+                u[j] = new
+                largest = max(largest, abs(change))
+        if largest <= 1e-13 * max(1.0, max_norm(u)):
+            break
+    return u - x
 
 
 def newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -241,14 +338,15 @@ def lbfgs(
     """
     x = np.array(x0, dtype=np.float64)
     current = start or evaluate(x)
-    yield _state(0, x, current, 0.0, tol)
+    state = _state(0, x, current, 0.0, tol)
+    yield state
     inverse_diagonal = None
     if current.hessian_diagonal is not None and np.all(current.hessian_diagonal > 0):
         inverse_diagonal = 1.0 / current.hessian_diagonal
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
     detector = StallDetector()
     for iteration in range(1, max_iter + 1):
-        if max_norm(current.grad) <= tol:
+        if state.converged:
             return
         direction = _two_loop(current.grad, pairs, inverse_diagonal)
         found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
@@ -257,16 +355,16 @@ def lbfgs(
             direction = _two_loop(current.grad, pairs, inverse_diagonal)
             found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
         if found is None:
-            yield _state(iteration, x, current, 0.0, tol, _NO_DECREASE)
+            yield _state(iteration, x, current, 0.0, tol, message=_NO_DECREASE)
             return
         s = found.params - x
         r = found.evaluation.grad - current.grad
         if float(s @ r) > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(r)):
             pairs.append((s, r))
-        stalled = detector.stalled(current, found.evaluation)
         x, current = found.params, found.evaluation
-        yield _state(iteration, x, current, found.length, tol, _STALLED if stalled else "")
-        if stalled:
+        state = detector.check(state, _state(iteration, x, current, found.length, tol))
+        yield state
+        if state.message:
             return
 
 
@@ -306,10 +404,17 @@ def _barzilai_borwein(
     return float(s @ s) / curvature if curvature > 0 else None
 
 
-def _state(iteration, x, current: Evaluation, step, tol, message="") -> SolverState:
-    converged = max_norm(current.grad) <= tol
-    message = "" if converged else message
-    return SolverState(iteration, x, current.loss, current.grad, step, converged, message)
+def _state(
+    iteration, x, current: Evaluation, step, tol, penalty: L1Penalty | None = None, message=""
+) -> SolverState:
+    """The state at ``x``: objective with its L1 part, and the minimum-norm subgradient."""
+    penalty = penalty or no_penalty(x.size)
+    gradient = penalty.optimality(x, current.grad)
+    converged = max_norm(gradient) <= tol
+    objective = current.loss + penalty.value(x)
+    return SolverState(
+        iteration, x, objective, gradient, step, converged, "" if converged else message
+    )
 
 
 @dataclass(frozen=True)
@@ -318,23 +423,29 @@ class SolverSpec:
 
     run: Callable[..., Iterator[SolverState]]
     uses_hessian: bool
+    supports_l1: bool = False
 
 
 #: Solver name (the ``solver`` parameter) → solver.
 SOLVERS = {
     "gd": SolverSpec(gradient_descent, uses_hessian=False),
     "lbfgs": SolverSpec(lbfgs, uses_hessian=False),
-    "newton": SolverSpec(newton, uses_hessian=True),
+    "newton": SolverSpec(newton, uses_hessian=True, supports_l1=True),
 }
 SOLVER_NAMES = ("auto", *SOLVERS)
 
 
-def choose_solver(name: str, n_features: int) -> str:
-    """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES``, else L-BFGS."""
+def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
+    """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES`` (or with an
+    L1 part, which only Newton supports so far), else L-BFGS."""
     if name == "auto":
-        return "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES else "lbfgs"
+        return "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES or l1 else "lbfgs"
     if name not in SOLVERS:
         raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {name!r}")
+    if l1 and not SOLVERS[name].supports_l1:
+        raise NotImplementedError(
+            f"solver='{name}' does not support l1_ratio > 0 yet; use 'newton' or 'auto'"
+        )
     if name == "newton" and n_features > NEWTON_MAX_FEATURES:
         raise ValueError(
             f"solver='newton' handles at most {NEWTON_MAX_FEATURES} features (its Hessian has "

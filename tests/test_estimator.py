@@ -122,10 +122,11 @@ def test_invalid_params_raise_value_error(client, params, message):
     assert not hasattr(model, "coef_")
 
 
-def test_l1_ratio_is_not_implemented(client):
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_l1_ratio_needs_newton_for_now(client, solver):
     X, y = make_data(n=20)
     with pytest.raises(NotImplementedError, match="l1_ratio"):
-        dasklr.LogisticRegression(l1_ratio=0.5, client=client).fit(X, y)
+        dasklr.LogisticRegression(alpha=0.1, l1_ratio=0.5, solver=solver, client=client).fit(X, y)
 
 
 # -- fitted attributes -----------------------------------------------------------------

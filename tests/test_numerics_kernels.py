@@ -281,6 +281,10 @@ def test_zero_total_weight_is_a_data_error():
         objective.loss_and_grad(np.append(coef, b))
 
 
-def test_l1_ratio_is_not_implemented():
-    with pytest.raises(NotImplementedError, match="l1_ratio"):
-        LogisticObjective(lambda probe: None, 3, alpha=1.0, l1_ratio=0.5)
+def test_l1_ratio_splits_the_penalty():
+    # alpha·(1 − l1_ratio) stays in the smooth part, alpha·l1_ratio goes to the L1 part,
+    # which never touches the intercept
+    objective = LogisticObjective(lambda probe: None, 3, alpha=2.0, l1_ratio=0.25)
+    assert (objective.l2, objective.l1) == (1.5, 0.5)
+    np.testing.assert_array_equal(objective.l1_strength, [0.5, 0.5, 0.5, 0.0])
+    assert LogisticObjective(lambda probe: None, 3, alpha=2.0).l1_strength is None

@@ -374,3 +374,60 @@ def test_class_weight_is_saved_and_loaded(client, imbalanced, tmp_path):
 def test_invalid_class_weight():
     with pytest.raises(ValueError, match="class_weight must be"):
         dasklr.LogisticRegression(class_weight={2: 1.0})._validate_params()
+
+
+# -- L1 and elastic net ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sparse_truth(tmp_path_factory):
+    """Standardised features, of which only 3 of 10 enter the true model."""
+    rng = np.random.default_rng(31)
+    X = rng.normal(size=(4000, 10))
+    truth = np.array([1.5, 0, 0, -2.0, 0, 0, 0, 0.8, 0, 0])
+    y = (rng.uniform(size=4000) < 1 / (1 + np.exp(-(X @ truth - 0.3)))).astype(np.int8)
+    path = tmp_path_factory.mktemp("sparse")
+    write_parquet_dataset(path, X, y, n_files=2, row_group_rows=1000)
+    return path, X, y.astype(np.float64), truth
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_elastic_net_matches_sklearn_saga(client, sparse_truth, l1_ratio):
+    path, X, y, truth = sparse_truth
+    alpha = 0.02
+    ours = dasklr.LogisticRegression(alpha=alpha, l1_ratio=l1_ratio, tol=1e-10, client=client)
+    ours.fit(dasklr.read_parquet(path, label="y"))
+    # scikit-learn: C·Σ loss + (1 − l1_ratio)/2·‖θ‖² + l1_ratio·‖θ‖₁, i.e. ours times C·n
+    # with C = 1/(alpha·n)
+    theirs = SkLogisticRegression(
+        C=1.0 / (alpha * len(y)),
+        l1_ratio=l1_ratio,  # scikit-learn >= 1.8: l1_ratio alone selects the penalty
+        solver="saga",
+        tol=1e-12,
+        max_iter=100_000,
+    ).fit(X, y)
+    assert ours.converged_ and ours.solver_ == "newton"
+    # the same support: exact zeros in coef_, where scikit-learn has (near) zeros
+    support = np.flatnonzero(ours.coef_[0])
+    np.testing.assert_array_equal(support, np.flatnonzero(np.abs(theirs.coef_[0]) > 1e-8))
+    assert set(support) >= set(np.flatnonzero(truth))  # the true features survive
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)  # the issue's tolerance
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-4)
+    assert ours.n_passes_ <= 15  # proximal Newton: a handful of passes
+
+
+def test_l1_optimality_conditions_hold(client, sparse_truth):
+    """At the optimum |∂F/∂θⱼ| ≤ λ where θⱼ = 0 and ∂F/∂θⱼ = −λ·sign(θⱼ) elsewhere."""
+    path, X, y, _ = sparse_truth
+    alpha, l1_ratio = 0.05, 0.8
+    model = dasklr.LogisticRegression(alpha=alpha, l1_ratio=l1_ratio, tol=1e-10, client=client)
+    model.fit(dasklr.read_parquet(path, label="y"))
+    coef, b = model.coef_[0], model.intercept_[0]
+    p = 1 / (1 + np.exp(-(X @ coef + b)))
+    smooth = X.T @ (p - y) / len(y) + alpha * (1 - l1_ratio) * coef  # plain NumPy
+    lam = alpha * l1_ratio
+    zero = coef == 0
+    assert zero.any() and (~zero).any()
+    assert np.all(np.abs(smooth[zero]) <= lam + 1e-9)
+    np.testing.assert_allclose(smooth[~zero], -lam * np.sign(coef[~zero]), atol=1e-9)
+    assert abs(np.mean(p - y)) < 1e-10  # the unpenalised intercept
