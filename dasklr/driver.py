@@ -12,7 +12,7 @@
 import functools
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import dask.array as da
@@ -25,7 +25,7 @@ from dasklr.errors import ConvergenceWarning, DataError
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective, Scaling
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
-from dasklr.solvers import SOLVERS, L1Penalty, choose_solver
+from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
 NUMPY_CHUNK_BYTES = 64 * 2**20
@@ -91,16 +91,12 @@ def train(
     spec = SOLVERS[name]
     started = time.perf_counter()
     with connect(client) as active:
-        chunks = ChunkGraph.from_arrays(*_on_cluster(active, X, y, sample_weight))
-        passes = 0
-
-        def run_pass(kernel: Callable, *shared):
-            nonlocal passes
-            if check_chunks and passes == 0:
-                kernel = functools.partial(checked_call, kernel)
-            passes += 1
-            return tree_reduce(active, chunks, kernel, shared, merge_sums, split_every=split_every)
-
+        run_pass = PassRunner(
+            active,
+            ChunkGraph.from_arrays(*_on_cluster(active, X, y, sample_weight)),
+            split_every=split_every,
+            check_first=check_chunks,
+        )
         summary = None
         if init is None or standardize or class_weight == "balanced":
             full_moments = spec.uses_hessian and init is None and class_weight is None
@@ -118,25 +114,10 @@ def train(
             x0, start = objective.start(summary)
         else:
             x0, start = objective.from_original(*init), None
-        history: list[dict] = []
-        state = None
-        stopped_early = False
         l1 = objective.l1_strength
         extra = {"penalty": L1Penalty(l1)} if l1 is not None else {}
-        for state in spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra):
-            record = IterationRecord(
-                iteration=state.iteration,
-                objective=state.objective,
-                grad_norm=state.grad_norm,
-                step=state.step,
-                seconds=time.perf_counter() - started,
-                passes=passes,
-            )
-            history.append(asdict(record))
-            if any([callback(record) for callback in callbacks]):  # every callback sees it
-                stopped_early = not state.converged
-                break
-    assert state is not None  # a solver always yields its starting point
+        states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
+        state, history, stopped_early = _follow(states, run_pass, callbacks, started)
     coef, intercept = objective.to_original(state.params)
     if stopped_early:
         message = f"stopped by a callback after {state.iteration} iterations"
@@ -155,11 +136,55 @@ def train(
         intercept=intercept,
         converged=state.converged,
         n_iter=state.iteration,
-        n_passes=passes,
+        n_passes=run_pass.count,
         history=history,
         message=message,
         solver=name,
     )
+
+
+class PassRunner:
+    """Runs one pass (a tree reduction of a kernel over every chunk) and counts passes.
+
+    With ``check_first``, the first pass also checks every chunk's values.
+    """
+
+    def __init__(self, client: Client, chunks: ChunkGraph, *, split_every: int, check_first: bool):
+        self.client = client
+        self.chunks = chunks
+        self.split_every = split_every
+        self.check_first = check_first
+        self.count = 0
+
+    def __call__(self, kernel: Callable, *shared):
+        if self.check_first and self.count == 0:
+            kernel = functools.partial(checked_call, kernel)
+        self.count += 1
+        return tree_reduce(
+            self.client, self.chunks, kernel, shared, merge_sums, split_every=self.split_every
+        )
+
+
+def _follow(
+    states: Iterator[SolverState], run_pass: PassRunner, callbacks: Sequence[Callback], started
+) -> tuple[SolverState, list[dict], bool]:
+    """Record every state the solver yields and call the callbacks; True ones stop it."""
+    history: list[dict] = []
+    state = None
+    for state in states:
+        record = IterationRecord(
+            iteration=state.iteration,
+            objective=state.objective,
+            grad_norm=state.grad_norm,
+            step=state.step,
+            seconds=time.perf_counter() - started,
+            passes=run_pass.count,
+        )
+        history.append(asdict(record))
+        if any([callback(record) for callback in callbacks]):  # every callback sees it
+            return state, history, not state.converged
+    assert state is not None  # a solver always yields its starting point
+    return state, history, False
 
 
 def resolve_class_weight(class_weight, summary) -> tuple[float, float] | None:
