@@ -5,6 +5,7 @@ table validates configs, applies ``--set`` overrides and writes the README refer
 Errors name the file, the key path and what was expected.
 """
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Sequence
@@ -35,8 +36,8 @@ class Key:
 
 def _at_least(low: float, strict: bool = False) -> Callable[[Any], str | None]:
     def check(value):
-        ok = value > low if strict else value >= low
-        return None if ok else f"must be {'>' if strict else '>='} {low}"
+        ok = (value > low if strict else value >= low) and math.isfinite(value)
+        return None if ok else f"must be finite and {'>' if strict else '>='} {low}"
 
     return check
 
@@ -87,6 +88,11 @@ KEYS: tuple[Key, ...] = (
         "class weights",
         None,
         '"balanced" or a table {0 = w0, 1 = w1}; multiplies the sample weights',
+        lambda value: (
+            None
+            if value == "balanced" or all(0 < w < math.inf for w in value.values())
+            else "weights must be finite and > 0"
+        ),
     ),
     Key(
         "model.standardize",

@@ -7,6 +7,7 @@ for Dask input and NumPy arrays for NumPy input.
 
 import copy
 import inspect
+import math
 import os
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -215,23 +216,22 @@ class LogisticRegression(ParamsMixin):
         return self.coef_[0].copy(), float(self.intercept_[0])
 
     def _validate_params(self) -> None:
-        if not (isinstance(self.alpha, Real) and self.alpha >= 0):
+        if not (isinstance(self.alpha, Real) and 0 <= self.alpha < math.inf):
             raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
         if not (isinstance(self.l1_ratio, Real) and 0 <= self.l1_ratio <= 1):
             raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
         weights = self.class_weight
         valid_dict = isinstance(weights, dict) and all(
-            key in (0, 1) and isinstance(value, Real) and value >= 0
-            for key, value in weights.items()
+            key in (0, 1) and _positive_number(value) for key, value in weights.items()
         )
         if not (weights is None or weights == "balanced" or valid_dict):
             raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict {{0: w0, 1: w1}} of weights "
-                f">= 0, got {weights!r}"
+                f"class_weight must be None, 'balanced' or a dict {{0: w0, 1: w1}} of finite "
+                f"weights > 0, got {weights!r}"
             )
         if self.solver not in SOLVER_NAMES:
             raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {self.solver!r}")
-        if not (isinstance(self.tol, Real) and self.tol > 0):
+        if not _positive_number(self.tol):
             raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
         if not (isinstance(self.max_iter, Integral) and self.max_iter >= 0):
             raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
@@ -299,6 +299,10 @@ class LogisticRegression(ParamsMixin):
         from dasklr.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def _positive_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 def _margins(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:

@@ -50,12 +50,20 @@ class Scaling:
 
     @classmethod
     def from_summary(cls, summary: SummarySums, *, center: bool) -> "Scaling":
-        """Weighted mean and population standard deviation (ddof = 0), as StandardScaler."""
+        """Weighted mean and population standard deviation (ddof = 0), as StandardScaler.
+
+        A constant feature gets 1/σ = 0 (coefficient 0) when the data is centred: the
+        intercept carries it. Without an intercept a constant non-zero feature is the
+        intercept, so it keeps its original scale (1/σ = 1) instead of being dropped.
+        """
+        if not summary.weight > 0:
+            raise DataError(f"the total sample weight is {summary.weight}; nothing to train on")
         mean = summary.mean
         std = np.sqrt(summary.spread / summary.weight)
         # a spread within rounding of the mean is no spread: the feature is constant
         constant = std <= 1e-10 * np.abs(mean) + 1e-300
-        inverse = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, std))
+        kept = 0.0 if center else np.where(mean != 0, 1.0, 0.0)
+        inverse = np.where(constant, kept, 1.0 / np.where(constant, 1.0, std))
         return cls(mean=mean if center else np.zeros_like(mean), inverse_scale=inverse)
 
 
@@ -111,14 +119,8 @@ class LogisticObjective:
             params[-1] = intercept + float(coef @ self.scaling.mean)
         return params
 
-    def _jacobian(self) -> np.ndarray:
-        """J = ∂(θ, b)/∂(θ̃, b̃) over the augmented vectors (d + 1 entries)."""
-        d = self.n_features
-        jacobian = np.zeros((d + 1, d + 1))
-        jacobian[np.arange(d), np.arange(d)] = self.scaling.inverse_scale
-        jacobian[d, :d] = -self.scaling.inverse_scale * self.scaling.mean
-        jacobian[d, d] = 1.0
-        return jacobian
+    # J = ∂(θ, b)/∂(θ̃, b̃) = [[diag(s), 0], [−(s·μ)ᵀ, 1]] over the augmented vectors
+    # (s = 1/σ): diagonal plus one row, so it is applied in O(d), never built.
 
     def _gradient_to_params(self, grad_coef: np.ndarray, grad_intercept: float) -> np.ndarray:
         """Jᵀ·∇ over the augmented vector, cut to the parameters."""
@@ -132,9 +134,11 @@ class LogisticObjective:
 
     def _direction_to_original(self, direction: np.ndarray) -> np.ndarray:
         """J·p: a direction over the parameters → over the augmented original [θ, b]."""
-        line = np.zeros(self.n_features + 1)
-        line[: self.n_params] = direction
-        return self._jacobian() @ line
+        d, s = self.n_features, self.scaling.inverse_scale
+        line = np.empty(d + 1)
+        line[:d] = s * direction[:d]
+        line[d] = (direction[d] if self.fit_intercept else 0.0) - line[:d] @ self.scaling.mean
+        return line
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -226,10 +230,14 @@ class LogisticObjective:
         return 0.5 * self.l2 * float(theta @ theta)
 
     def _hessian(self, data_part: np.ndarray) -> np.ndarray:
-        """(d+1)² data curvature over [x, 1] → ∇²F over the parameters, penalty added."""
-        jacobian = self._jacobian()
-        n = self.n_params
-        hessian = (jacobian.T @ data_part @ jacobian)[:n, :n]
+        """(d+1)² data curvature over [x, 1] → Jᵀ·H·J over the parameters, penalty added."""
+        d, n = self.n_features, self.n_params
+        s, shift = self.scaling.inverse_scale, self.scaling.inverse_scale * self.scaling.mean
+        right = data_part.copy()  # H·J: columns j < d scaled, minus the intercept column
+        right[:, :d] = data_part[:, :d] * s - np.outer(data_part[:, d], shift)
+        both = right.copy()  # Jᵀ·(H·J): the same on the rows
+        both[:d, :] = right[:d, :] * s[:, None] - np.outer(shift, right[d, :])
+        hessian = both[:n, :n]
         diagonal = np.arange(self.n_features)
         hessian[diagonal, diagonal] += self.l2
         return hessian

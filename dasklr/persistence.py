@@ -7,9 +7,10 @@
       intercept.npy   (1,) float64
 
 The directory is written under a temporary name beside the target, every file fsynced,
-then renamed into place, so a reader sees either the old model or the new one, never a
-half-written one. Loading checks the format version and every hash, and reads the
-arrays with ``allow_pickle=False``: loading a model cannot execute code.
+then renamed into place, so a reader never sees a half-written model (replacing an old
+one takes two renames; between them the path is briefly empty). Loading checks the
+format version and every hash, and reads the arrays with ``allow_pickle=False``:
+loading a model cannot execute code.
 """
 
 import hashlib
@@ -61,7 +62,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "versions": _versions(),
-            "params": {name: getattr(model, name) for name in _SAVED_PARAMS},
+            "params": {name: _plain(getattr(model, name)) for name in _SAVED_PARAMS},
             "n_features_in": model.n_features_in_,
             "feature_names_in": _feature_names(model),
             "classes": model.classes_.tolist(),
@@ -174,15 +175,31 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the finished directory into place; an old model is moved aside first."""
+    """Rename the finished directory into place; an old model is moved aside first.
+
+    Between the two renames a reader finds no model (never a half-written one); if the
+    second rename fails, the old model is put back.
+    """
     retired = None
     if target.exists():
         retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
         os.rename(target, retired)
-    os.rename(staging, target)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        if retired is not None:
+            os.rename(retired, target)
+        raise
     _fsync_dir(target.parent)
     if retired is not None:
-        shutil.rmtree(retired)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _plain(value):
+    """NumPy scalars (accepted as parameters) → Python numbers JSON can write."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _feature_names(model) -> list[str] | None:

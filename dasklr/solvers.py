@@ -341,8 +341,11 @@ def lbfgs(
     state = _state(0, x, current, 0.0, tol)
     yield state
     inverse_diagonal = None
-    if current.hessian_diagonal is not None and np.all(current.hessian_diagonal > 0):
-        inverse_diagonal = 1.0 / current.hessian_diagonal
+    diagonal = current.hessian_diagonal
+    if diagonal is not None and np.any(diagonal > 0):
+        # a flat direction (an all-zero column without L2) keeps the mean scale
+        diagonal = np.where(diagonal > 0, diagonal, np.mean(diagonal[diagonal > 0]))
+        inverse_diagonal = 1.0 / diagonal
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
     detector = StallDetector()
     for iteration in range(1, max_iter + 1):
@@ -439,7 +442,7 @@ def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
     """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES`` (or with an
     L1 part, which only Newton supports so far), else L-BFGS."""
     if name == "auto":
-        return "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES or l1 else "lbfgs"
+        name = "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES or l1 else "lbfgs"
     if name not in SOLVERS:
         raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {name!r}")
     if l1 and not SOLVERS[name].supports_l1:
@@ -447,8 +450,9 @@ def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
             f"solver='{name}' does not support l1_ratio > 0 yet; use 'newton' or 'auto'"
         )
     if name == "newton" and n_features > NEWTON_MAX_FEATURES:
+        advice = "L1 with more features is not supported yet" if l1 else "use 'lbfgs' or 'auto'"
         raise ValueError(
             f"solver='newton' handles at most {NEWTON_MAX_FEATURES} features (its Hessian has "
-            f"(d+1)² entries per chunk); this data has {n_features}: use 'lbfgs' or 'auto'"
+            f"(d+1)² entries per chunk); this data has {n_features}: {advice}"
         )
     return name

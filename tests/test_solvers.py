@@ -291,9 +291,12 @@ def test_standardize_matches_sklearn_on_scaled_features(client, unscaled, solver
     # intercept (as Spark MLlib) the features are scaled but not centred
     mean = np.average(X, axis=0, weights=w)
     std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
-    std[5] = 1.0  # the constant column: zero in both fits
+    # the constant column: dropped (coefficient 0) beside an intercept; without one it
+    # plays the intercept's part and keeps its original scale
+    std[5] = 1.0
     scaled = (X - (mean if fit_intercept else 0.0)) / std
-    scaled[:, 5] = 0.0
+    if fit_intercept:
+        scaled[:, 5] = 0.0
     theirs = sklearn_fit(scaled, y, w, alpha, fit_intercept)
     # coef_ is in original units: θ = θ̃/σ, b = b̃ − θ·μ
     ours_scaled = ours.coef_[0] * std
@@ -302,7 +305,8 @@ def test_standardize_matches_sklearn_on_scaled_features(client, unscaled, solver
     f_theirs = objective(scaled, y, w, theirs.coef_[0], float(theirs.intercept_[0]), alpha)
     assert f_ours == pytest.approx(f_theirs, rel=1e-8, abs=0)
     np.testing.assert_allclose(ours_scaled, theirs.coef_[0], atol=1e-4)
-    assert ours.coef_[0, 5] == 0.0  # the constant feature, exactly
+    if fit_intercept:
+        assert ours.coef_[0, 5] == 0.0  # the constant feature, exactly
     # predictions on the original features equal the reference's on the scaled ones
     np.testing.assert_allclose(
         ours.predict_proba(X)[:, 1], theirs.predict_proba(scaled)[:, 1], atol=1e-6
@@ -431,3 +435,29 @@ def test_l1_optimality_conditions_hold(client, sparse_truth):
     assert np.all(np.abs(smooth[zero]) <= lam + 1e-9)
     np.testing.assert_allclose(smooth[~zero], -lam * np.sign(coef[~zero]), atol=1e-9)
     assert abs(np.mean(p - y)) < 1e-10  # the unpenalised intercept
+
+
+def test_invalid_weights_and_penalties_are_refused():
+    for params in ({"class_weight": {0: 0.0, 1: 1.0}}, {"alpha": float("inf")}, {"tol": 0.0}):
+        with pytest.raises(ValueError):
+            dasklr.LogisticRegression(**params)._validate_params()
+    with pytest.raises(ValueError, match="L1 with more features is not supported"):
+        choose_solver("auto", NEWTON_MAX_FEATURES + 1, l1=True)
+
+
+def test_standardize_hessian_transform_equals_the_dense_jacobian():
+    """Jᵀ·H·J applied in O(d²) equals the product with J built densely (rtol 1e-13)."""
+    from dasklr.objective import Scaling
+
+    rng = np.random.default_rng(8)
+    A = rng.normal(size=(5, 5))
+    H = A @ A.T
+    scaling = Scaling(mean=rng.normal(size=4), inverse_scale=rng.uniform(0.5, 2.0, size=4))
+    objective = LogisticObjective(lambda probe: None, 4, alpha=0.0, scaling=scaling)
+    J = np.zeros((5, 5))
+    J[np.arange(4), np.arange(4)] = scaling.inverse_scale
+    J[4, :4] = -scaling.inverse_scale * scaling.mean
+    J[4, 4] = 1.0
+    np.testing.assert_allclose(objective._hessian(H), J.T @ H @ J, rtol=1e-13)
+    p = rng.normal(size=5)
+    np.testing.assert_allclose(objective._direction_to_original(p), J @ p, rtol=1e-13)
