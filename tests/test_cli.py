@@ -70,7 +70,7 @@ def test_set_overrides_config_keys(tmp_path, dataset):
         ('l1_ratio = "none"', [], r"key 'model.l1_ratio' must be a number, got str 'none'"),
         ("split_every = 1.5", [], r"key 'model.split_every' must be an integer, got float"),
         ('solver = "sgd"', [], r"key 'model.solver' must be one of \['auto'"),
-        ("", ["model.alpha=-1"], r"key 'model.alpha' must be >= 0"),
+        ("", ["model.alpha=-1"], r"key 'model.alpha' must be finite and >= 0"),
         ("", ["nonsense"], r"--set 'nonsense': expected section.key=value"),
     ],
 )
