@@ -29,18 +29,8 @@ from dasklr.errors import ModelFormatError
 FORMAT = "dasklr-model"
 FORMAT_VERSION = 1
 ARRAYS = ("coef", "intercept")
-_SAVED_PARAMS = (
-    "alpha",
-    "l1_ratio",
-    "fit_intercept",
-    "solver",
-    "tol",
-    "max_iter",
-    "split_every",
-    "warm_start",
-    "standardize",
-    "class_weight",
-)
+#: Parameters that describe where and how loudly a fit ran, not the model: not saved.
+_RUNTIME_PARAMS = ("client", "verbose")
 
 
 def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -62,7 +52,11 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "versions": _versions(),
-            "params": {name: _plain(getattr(model, name)) for name in _SAVED_PARAMS},
+            "params": {
+                name: _plain(value)
+                for name, value in model.get_params().items()
+                if name not in _RUNTIME_PARAMS
+            },
             "n_features_in": model.n_features_in_,
             "feature_names_in": _feature_names(model),
             "classes": model.classes_.tolist(),
