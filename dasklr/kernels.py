@@ -39,6 +39,8 @@ class LogisticSums:
     weight: float
     rows: int
     hessian: np.ndarray | None = None
+    #: Σw·y: with ``weight``, tells a one-class dataset apart on any pass
+    weighted_labels: float = 0.0
     step_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __add__(self, other: "LogisticSums") -> "LogisticSums":
@@ -49,6 +51,7 @@ class LogisticSums:
             weight=self.weight + other.weight,
             rows=self.rows + other.rows,
             hessian=None if self.hessian is None else self.hessian + other.hessian,
+            weighted_labels=self.weighted_labels + other.weighted_labels,
             step_losses=self.step_losses + other.step_losses,
         )
 
@@ -125,6 +128,7 @@ def logistic_sums(
         rows=int(z.shape[0]),
         hessian=curvature,
         step_losses=step_losses,
+        weighted_labels=float(y.sum()) if w is None else float(w @ y),
     )
 
 

@@ -161,8 +161,7 @@ class LogisticObjective:
             line = self._direction_to_original(direction)
         probe = Probe(coef, intercept, hessian, line, steps, class_weight=self.class_weight)
         s = self.sums(probe)
-        if not s.weight > 0:
-            raise DataError(f"the total sample weight is {s.weight}; nothing to train on")
+        _check_classes(s.weight, s.weighted_labels)
         theta = params[: self.n_features]
         grad = self._gradient_to_params(s.grad_coef / s.weight, s.grad_intercept / s.weight)
         grad[: self.n_features] += self.l2 * theta
@@ -190,14 +189,7 @@ class LogisticObjective:
         not split by class, so the evaluation there is left to a pass (None).
         """
         W, Y = summary.weight, summary.weighted_labels
-        if not W > 0:
-            raise DataError(f"the total sample weight is {W}; nothing to train on")
-        if not 0 < Y < W:
-            present = "1" if Y > 0 else "0"
-            raise DataError(
-                f"the label column holds a single class ({present}); logistic regression "
-                "needs rows of both classes"
-            )
+        _check_classes(W, Y)
         params = np.zeros(self.n_params)
         if self.class_weight is not None:
             if self.fit_intercept:
@@ -241,3 +233,15 @@ class LogisticObjective:
         diagonal = np.arange(self.n_features)
         hessian[diagonal, diagonal] += self.l2
         return hessian
+
+
+def _check_classes(weight: float, weighted_labels: float) -> None:
+    """Refuse data without weight, or whose weight is all in one class."""
+    if not weight > 0:
+        raise DataError(f"the total sample weight is {weight}; nothing to train on")
+    if not 0 < weighted_labels < weight:
+        present = "1" if weighted_labels > 0 else "0"
+        raise DataError(
+            f"the label column holds a single class ({present}); logistic regression "
+            "needs rows of both classes"
+        )

@@ -461,3 +461,15 @@ def test_standardize_hessian_transform_equals_the_dense_jacobian():
     np.testing.assert_allclose(objective._hessian(H), J.T @ H @ J, rtol=1e-13)
     p = rng.normal(size=5)
     np.testing.assert_allclose(objective._direction_to_original(p), J @ p, rtol=1e-13)
+
+
+def test_single_class_is_an_error_on_a_warm_start_too(client, tmp_path):
+    # a warm start skips the summary pass; the first evaluation must still refuse it
+    X = np.random.default_rng(1).normal(size=(60, 2))
+    both, single = tmp_path / "both", tmp_path / "single"
+    write_parquet_dataset(both, X, (X[:, 0] > 0).astype(np.int8))
+    write_parquet_dataset(single, X, np.zeros(60, dtype=np.int8))
+    model = dasklr.LogisticRegression(alpha=0.1, warm_start=True, client=client)
+    model.fit(dasklr.read_parquet(both, label="y"))
+    with pytest.raises(dasklr.DataError, match="single class"):
+        model.fit(dasklr.read_parquet(single, label="y"))
