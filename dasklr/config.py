@@ -70,7 +70,7 @@ KEYS: tuple[Key, ...] = (
         "model.l1_ratio",
         "number",
         0.0,
-        "share of L1 in the penalty, 0 to 1 (needs solver newton or auto)",
+        "share of L1 in the penalty, 0 to 1 (not with solver gd)",
         _between(0, 1),
     ),
     Key("model.fit_intercept", "boolean", True, "fit an unpenalised intercept"),

@@ -74,7 +74,7 @@ class LogisticRegression(ParamsMixin):
         Penalty strength (0 for none).
     l1_ratio : float
         Share of L1 in the penalty, in [0, 1]. L1 is solved by proximal Newton
-        (``solver="newton"``, or ``"auto"``), with exact zeros in ``coef_``.
+        (``"newton"``) or OWL-QN (``"lbfgs"``), with exact zeros in ``coef_``.
     fit_intercept : bool
         Fit an unpenalised intercept.
     solver : {"auto", "newton", "lbfgs", "gd"}

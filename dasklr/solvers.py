@@ -10,7 +10,8 @@ F and ∇F at ``params`` (∇²F when ``hessian``), and F at ``params + s·direc
 
 An L1 part, Σ λⱼ·|xⱼ| (``L1Penalty``), is added by the solver: its value in the
 objective and the line search, and its minimum-norm subgradient in the stopping test.
-With all λⱼ = 0 it is the plain smooth problem. Newton handles it as proximal Newton.
+With all λⱼ = 0 it is the plain smooth problem. Newton handles it as proximal Newton,
+L-BFGS as OWL-QN; gradient descent refuses it.
 """
 
 from collections import deque
@@ -37,6 +38,8 @@ NEWTON_MAX_FEATURES = 4096
 AUTO_NEWTON_MAX_FEATURES = 1024
 #: Coordinate-descent sweeps for one proximal Newton direction, at most.
 PROXIMAL_SWEEPS = 500
+#: Halvings of OWL-QN's projected step (one pass each) before it gives up.
+MAX_ORTHANT_PASSES = 30
 #: Memory of L-BFGS (pairs of steps and gradient changes).
 LBFGS_MEMORY = 10
 
@@ -323,7 +326,13 @@ def newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def lbfgs(
-    evaluate: Evaluate, x0: np.ndarray, start: Evaluation | None, *, tol: float, max_iter: int
+    evaluate: Evaluate,
+    x0: np.ndarray,
+    start: Evaluation | None,
+    *,
+    tol: float,
+    max_iter: int,
+    penalty: L1Penalty | None = None,
 ) -> Iterator[SolverState]:
     """Limited-memory BFGS with a backtracking line search, for many features.
 
@@ -335,10 +344,16 @@ def lbfgs(
        the diagonal Newton step −D⁻¹∇F before any pair exists.
     3. ``line_search`` from the unit step; keep the pair when sᵀr > 0 (curvature).
     4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
+
+    With an L1 part this is OWL-QN (Andrew & Gao, 2007): the two-loop recursion runs on
+    the minimum-norm subgradient, the direction keeps only the components that descend
+    along it, and ``orthant_search`` keeps every step inside the orthant it starts in,
+    setting to exactly 0 the coefficients that would cross zero.
     """
     x = np.array(x0, dtype=np.float64)
+    penalty = penalty or no_penalty(x.size)
     current = start or evaluate(x)
-    state = _state(0, x, current, 0.0, tol)
+    state = _state(0, x, current, 0.0, tol, penalty)
     yield state
     inverse_diagonal = None
     diagonal = current.hessian_diagonal
@@ -351,24 +366,71 @@ def lbfgs(
     for iteration in range(1, max_iter + 1):
         if state.converged:
             return
-        direction = _two_loop(current.grad, pairs, inverse_diagonal)
-        found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
+        found = _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty)
         if found is None and pairs:  # a stale memory can point uphill: restart once
             pairs.clear()
-            direction = _two_loop(current.grad, pairs, inverse_diagonal)
-            found = line_search(evaluate, x, current, direction, 1.0, hessian=False)
+            found = _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty)
         if found is None:
-            yield _state(iteration, x, current, 0.0, tol, message=_NO_DECREASE)
+            yield _state(iteration, x, current, 0.0, tol, penalty, _NO_DECREASE)
             return
         s = found.params - x
         r = found.evaluation.grad - current.grad
         if float(s @ r) > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(r)):
             pairs.append((s, r))
         x, current = found.params, found.evaluation
-        state = detector.check(state, _state(iteration, x, current, found.length, tol))
+        state = detector.check(state, _state(iteration, x, current, found.length, tol, penalty))
         yield state
         if state.message:
             return
+
+
+def _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty) -> Step | None:
+    """One L-BFGS step: plain line search, or OWL-QN's projected one with an L1 part."""
+    if not penalty.active:
+        direction = _two_loop(current.grad, pairs, inverse_diagonal)
+        return line_search(evaluate, x, current, direction, 1.0, hessian=False)
+    pseudo = penalty.optimality(x, current.grad)
+    direction = _two_loop(pseudo, pairs, inverse_diagonal)
+    penalised = penalty.strength > 0
+    direction[penalised & (direction * pseudo >= 0)] = 0.0  # only components that descend
+    return orthant_search(evaluate, x, current, pseudo, direction, penalty)
+
+
+def orthant_search(
+    evaluate: Evaluate,
+    x: np.ndarray,
+    current: Evaluation,
+    pseudo: np.ndarray,
+    direction: np.ndarray,
+    penalty: L1Penalty,
+) -> Step | None:
+    """OWL-QN's backtracking: each trial point is projected onto the starting orthant.
+
+    The orthant is sign(x), or sign(−pseudo-gradient) where x = 0; penalised
+    coordinates that would leave it are set to 0. Accept when F + h decreases by at
+    least c·pseudoᵀ(x_new − x). The path bends at the projections, so the losses along
+    a line cannot be shared: one pass per trial.
+    """
+    penalised = penalty.strength > 0
+    orthant = np.where(x != 0, np.sign(x), -np.sign(pseudo))
+    rounding = ROUNDING_ULPS * np.finfo(np.float64).eps * max(abs(current.loss), 1e-300)
+    t = 1.0
+    for _ in range(MAX_ORTHANT_PASSES):
+        point = x + t * direction
+        point[penalised & (np.sign(point) != orthant)] = 0.0
+        predicted = float(pseudo @ (point - x))
+        if not predicted < 0:
+            return None
+        at_t = evaluate(point)
+        change = at_t.loss - current.loss + penalty.change(x, point - x)
+        if np.isfinite(change) and change <= ARMIJO_C * predicted:
+            return Step(t, point, at_t)
+        if -predicted <= rounding and change <= rounding:
+            before = max_norm(pseudo)
+            if max_norm(penalty.optimality(point, at_t.grad)) < before:
+                return Step(t, point, at_t)
+        t *= 0.5
+    return None
 
 
 def _two_loop(grad: np.ndarray, pairs: deque, inverse_diagonal: np.ndarray | None) -> np.ndarray:
@@ -432,27 +494,26 @@ class SolverSpec:
 #: Solver name (the ``solver`` parameter) → solver.
 SOLVERS = {
     "gd": SolverSpec(gradient_descent, uses_hessian=False),
-    "lbfgs": SolverSpec(lbfgs, uses_hessian=False),
+    "lbfgs": SolverSpec(lbfgs, uses_hessian=False, supports_l1=True),
     "newton": SolverSpec(newton, uses_hessian=True, supports_l1=True),
 }
 SOLVER_NAMES = ("auto", *SOLVERS)
 
 
 def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
-    """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES`` (or with an
-    L1 part, which only Newton supports so far), else L-BFGS."""
+    """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES``, else L-BFGS
+    (OWL-QN with an L1 part)."""
     if name == "auto":
-        name = "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES or l1 else "lbfgs"
+        name = "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES else "lbfgs"
     if name not in SOLVERS:
         raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {name!r}")
     if l1 and not SOLVERS[name].supports_l1:
         raise NotImplementedError(
-            f"solver='{name}' does not support l1_ratio > 0 yet; use 'newton' or 'auto'"
+            f"solver='{name}' does not support l1_ratio > 0; use 'newton', 'lbfgs' or 'auto'"
         )
     if name == "newton" and n_features > NEWTON_MAX_FEATURES:
-        advice = "L1 with more features is not supported yet" if l1 else "use 'lbfgs' or 'auto'"
         raise ValueError(
             f"solver='newton' handles at most {NEWTON_MAX_FEATURES} features (its Hessian has "
-            f"(d+1)² entries per chunk); this data has {n_features}: {advice}"
+            f"(d+1)² entries per chunk); this data has {n_features}: use 'lbfgs' or 'auto'"
         )
     return name

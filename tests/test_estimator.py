@@ -122,8 +122,8 @@ def test_invalid_params_raise_value_error(client, params, message):
     assert not hasattr(model, "coef_")
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
-def test_l1_ratio_needs_newton_for_now(client, solver):
+@pytest.mark.parametrize("solver", ["gd"])
+def test_l1_ratio_is_refused_by_gradient_descent(client, solver):
     X, y = make_data(n=20)
     with pytest.raises(NotImplementedError, match="l1_ratio"):
         dasklr.LogisticRegression(alpha=0.1, l1_ratio=0.5, solver=solver, client=client).fit(X, y)
