@@ -1,4 +1,4 @@
-"""Value checks shared by every input path: finite features, 0/1 labels, weights >= 0.
+"""Value checks shared by every input path: finite features, class indices, weights >= 0.
 
 Pure NumPy. ``where`` says where the rows came from (a file and its row groups, or
 "rows of the input array"), so the error can name it.
@@ -20,17 +20,26 @@ def check_values(
     label: str = "y",
     weight: str = "sample_weight",
     where: str = "the input",
+    n_classes: int = 2,
 ) -> None:
-    """Raise ``DataError`` naming the first column (and ``where``) that holds a bad value."""
+    """Raise ``DataError`` naming the first column (and ``where``) that holds a bad value.
+
+    Labels must be class indices 0..``n_classes``−1 (0/1 for binary).
+    """
     finite = np.isfinite(X)
     if not finite.all():
         column = int(np.argmin(finite.all(axis=0)))
         bad = X[~finite[:, column], column][0]
         raise DataError(f"feature column '{feature_names[column]}' holds {bad} in {where}")
-    invalid = (y != 0) & (y != 1)
+    if n_classes == 2:
+        invalid = (y != 0) & (y != 1)
+        expected = "0/1 or bool values"
+    else:
+        invalid = ~((y >= 0) & (y < n_classes) & (y == np.floor(y)))
+        expected = f"class indices 0..{n_classes - 1}"
     if invalid.any():
         raise DataError(
-            f"label column '{label}' must hold 0/1 or bool values; found {y[invalid][0]} in {where}"
+            f"label column '{label}' must hold {expected}; found {y[invalid][0]} in {where}"
         )
     if sample_weight is not None:
         invalid = ~np.isfinite(sample_weight) | (sample_weight < 0)
@@ -39,3 +48,20 @@ def check_values(
                 f"weight column '{weight}' must hold finite non-negative values; "
                 f"found {sample_weight[invalid][0]} in {where}"
             )
+
+
+def checked_classes(classes: np.ndarray, where: str) -> np.ndarray:
+    """Sorted distinct labels, refused when they are not classes.
+
+    Like scikit-learn, float labels must be whole numbers: a float column with
+    fractions (a feature, a score) is more likely a wrong label column than a
+    classification target with a class per distinct value.
+    """
+    if classes.dtype.kind == "f":
+        bad = classes[~np.isfinite(classes) | (classes != np.round(classes))]
+        if bad.size:
+            raise DataError(
+                f"{where} holds {bad[0]}: labels must be classes (integers, whole-number "
+                "floats, bools or strings); is it the right column?"
+            )
+    return classes

@@ -92,11 +92,12 @@ def train_command(args: argparse.Namespace) -> int:
         label=config["data"]["label"],
         features=config["data"]["features"],
         weight=config["data"]["weight"],
+        classes=config["data"]["classes"],
     )
     n_rows = data.X.shape[0]
     print(
         f"data: {len(data.files)} files, {n_rows} rows, {len(data.feature_names)} features, "
-        f"{data.X.numblocks[0]} chunks",
+        f"{len(data.classes)} classes, {data.X.numblocks[0]} chunks",
         flush=True,
     )
     scheduler = config["cluster"]["scheduler"]

@@ -57,7 +57,18 @@ KEYS: tuple[Key, ...] = (
         _REQUIRED,
         "Parquet file, directory, glob or list; fsspec URLs work",
     ),
-    Key("data.label", "string", _REQUIRED, "label column: 0/1 or bool"),
+    Key(
+        "data.label",
+        "string",
+        _REQUIRED,
+        "label column (integers, bools or strings): two classes are binary, more multinomial",
+    ),
+    Key(
+        "data.classes",
+        "label list",
+        None,
+        "the allowed labels; default: found by reading the label column once",
+    ),
     Key(
         "data.features",
         "string list",
@@ -87,7 +98,7 @@ KEYS: tuple[Key, ...] = (
         "model.class_weight",
         "class weights",
         None,
-        '"balanced" or a table {0 = w0, 1 = w1}; multiplies the sample weights',
+        '"balanced" or a table {label = weight, ...}; multiplies the sample weights',
         lambda value: (
             None
             if value == "balanced" or all(0 < w < math.inf for w in value.values())
@@ -175,7 +186,7 @@ def _checked(key: Key, value: Any, source: str) -> Any:
     if key.kind == "number":
         value = float(value)
     if key.kind == "class weights" and isinstance(value, dict):
-        value = {int(label): float(weight) for label, weight in value.items()}
+        value = {label: float(weight) for label, weight in value.items()}
     problem = key.check(value) if key.check else None
     if problem:
         raise ConfigError(f"{source}: key '{key.path}' {problem}, got {value!r}")
@@ -199,8 +210,13 @@ def _has_kind(value: Any, kind: str) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "class weights":
         return value == "balanced" or (
-            isinstance(value, dict)
-            and all(k in ("0", "1") and _has_kind(v, "number") for k, v in value.items())
+            isinstance(value, dict) and all(_has_kind(v, "number") for v in value.values())
+        )
+    if kind == "label list":
+        return isinstance(value, list) and (
+            all(isinstance(v, str) for v in value)
+            or all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            or all(isinstance(v, bool) for v in value)
         )
     if kind == "path or list":
         return isinstance(value, str) or _has_kind(value, "string list")

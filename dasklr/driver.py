@@ -21,9 +21,9 @@ from distributed import Client
 
 from dasklr.checks import check_values
 from dasklr.cluster import connect
-from dasklr.errors import ConvergenceWarning, DataError
+from dasklr.errors import ConvergenceWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
-from dasklr.objective import LogisticObjective, Scaling
+from dasklr.objective import LogisticObjective, Scaling, check_classes
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
 from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
@@ -48,8 +48,10 @@ Callback = Callable[[IterationRecord], bool | None]
 
 @dataclass
 class FitResult:
+    """Coefficients (B, d) and intercepts (B,): B = 1 for binary, K for multinomial."""
+
     coef: np.ndarray
-    intercept: float
+    intercept: np.ndarray
     converged: bool
     n_iter: int
     n_passes: int
@@ -75,7 +77,8 @@ def train(
     check_chunks: bool = True,
     init: tuple[np.ndarray, float] | None = None,
     standardize: bool = False,
-    class_weight: str | dict | None = None,
+    class_weight: str | dict | tuple | None = None,
+    n_classes: int = 2,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -84,10 +87,13 @@ def train(
     intercept) starts there (warm start) instead of at the log-odds of the labels.
     ``standardize`` fits (and penalises) the coefficients of standardised features; the
     result is reported in the original units. ``class_weight`` is None, "balanced"
-    (n / (2·n_c), counted in the summary pass) or a dict {0: c₀, 1: c₁}.
+    (W / (K·W_k), counted in the summary pass), a dict {k: c_k} by class index, or a
+    tuple of K weights. y holds class indices 0..K−1 (``n_classes`` = K); K = 2 is
+    binary logistic regression, K > 2 the multinomial (softmax) model.
     """
     n_features = X.shape[1]
-    name = choose_solver(solver, n_features, l1=l1_ratio > 0 and alpha > 0)
+    n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
+    name = choose_solver(solver, n_coefficients, l1=l1_ratio > 0 and alpha > 0)
     spec = SOLVERS[name]
     started = time.perf_counter()
     with connect(client) as active:
@@ -96,11 +102,12 @@ def train(
             ChunkGraph.from_arrays(*_on_cluster(active, X, y, sample_weight)),
             split_every=split_every,
             check_first=check_chunks,
+            n_classes=n_classes,
         )
         summary = None
         if init is None or standardize or class_weight == "balanced":
             full_moments = spec.uses_hessian and init is None and class_weight is None
-            summary = run_pass(summary_sums, full_moments)
+            summary = run_pass(summary_sums, full_moments, n_classes)
         objective = LogisticObjective(
             functools.partial(run_pass, probe_sums),
             n_features,
@@ -108,7 +115,8 @@ def train(
             l1_ratio=l1_ratio,
             fit_intercept=fit_intercept,
             scaling=Scaling.from_summary(summary, center=fit_intercept) if standardize else None,
-            class_weight=resolve_class_weight(class_weight, summary),
+            class_weight=resolve_class_weight(class_weight, summary, n_classes),
+            n_classes=n_classes,
         )
         if init is None:
             x0, start = objective.start(summary)
@@ -149,16 +157,25 @@ class PassRunner:
     With ``check_first``, the first pass also checks every chunk's values.
     """
 
-    def __init__(self, client: Client, chunks: ChunkGraph, *, split_every: int, check_first: bool):
+    def __init__(
+        self,
+        client: Client,
+        chunks: ChunkGraph,
+        *,
+        split_every: int,
+        check_first: bool,
+        n_classes: int = 2,
+    ):
         self.client = client
         self.chunks = chunks
         self.split_every = split_every
         self.check_first = check_first
+        self.n_classes = n_classes
         self.count = 0
 
     def __call__(self, kernel: Callable, *shared):
         if self.check_first and self.count == 0:
-            kernel = functools.partial(checked_call, kernel)
+            kernel = functools.partial(checked_call, kernel, self.n_classes)
         self.count += 1
         return tree_reduce(
             self.client, self.chunks, kernel, shared, merge_sums, split_every=self.split_every
@@ -187,31 +204,37 @@ def _follow(
     return state, history, False
 
 
-def resolve_class_weight(class_weight, summary) -> tuple[float, float] | None:
-    """(c₀, c₁) from None, a dict (missing classes weigh 1), or "balanced": W / (2·W_c).
+def resolve_class_weight(class_weight, summary, n_classes: int = 2) -> tuple[float, ...] | None:
+    """(c₀, …, c_K−1) from None, a tuple, a dict by class index (missing classes weigh
+    1), or "balanced": W / (K·W_k).
 
-    W_c is the class's total sample weight (its row count without weights), as
+    W_k is the class's total sample weight (its row count without weights), as
     scikit-learn's ``compute_class_weight`` counts it when given sample weights.
     """
     if class_weight is None:
         return None
     if class_weight == "balanced":
-        labels = summary.weighted_labels
-        counts = (summary.weight - labels, labels)
-        if min(counts) == 0:
-            present = "1" if counts[1] else "0"
-            raise DataError(
-                f"the label column holds a single class ({present}); logistic regression "
-                "needs rows of both classes"
-            )
-        return tuple(summary.weight / (2.0 * count) for count in counts)
-    return float(class_weight.get(0, 1.0)), float(class_weight.get(1, 1.0))
+        totals = np.asarray(summary.weighted_labels, dtype=np.float64)
+        if n_classes == 2:
+            totals = np.array([summary.weight - float(totals), float(totals)])
+        check_classes(summary.weight, totals)
+        return tuple(float(summary.weight / (n_classes * total)) for total in totals)
+    if isinstance(class_weight, dict):
+        return tuple(float(class_weight.get(k, 1.0)) for k in range(n_classes))
+    return tuple(float(c) for c in class_weight)
 
 
-def checked_call(kernel: Callable, X, y, sample_weight, *shared):
+def checked_call(kernel: Callable, n_classes: int, X, y, sample_weight, *shared):
     """Check a chunk's values, then run ``kernel`` on it (first pass over array input)."""
     names = [f"column {j}" for j in range(X.shape[1])]
-    check_values(X, y, sample_weight, feature_names=names, where="a chunk of the input arrays")
+    check_values(
+        X,
+        y,
+        sample_weight,
+        feature_names=names,
+        where="a chunk of the input arrays",
+        n_classes=n_classes,
+    )
     return kernel(X, y, sample_weight, *shared)
 
 

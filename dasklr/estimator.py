@@ -1,8 +1,9 @@
 """``LogisticRegression``: a scikit-learn-shaped shell around the driver.
 
-``__init__`` only stores parameters; ``fit`` validates them and the input, calls the
-driver, and stores fitted attributes (ending in ``_``). Predictions are lazy Dask arrays
-for Dask input and NumPy arrays for NumPy input.
+``__init__`` only stores parameters; ``fit`` validates them and the input, maps the
+labels to class indices (``classes_``, sorted, as scikit-learn), calls the driver, and
+stores fitted attributes (ending in ``_``). Predictions are lazy Dask arrays for Dask
+input and NumPy arrays for NumPy input.
 """
 
 import copy
@@ -17,9 +18,11 @@ import dask.array as da
 import numpy as np
 
 from dasklr.callbacks import ProgressPrinter
-from dasklr.checks import check_values
+from dasklr.checks import check_values, checked_classes
+from dasklr.cluster import connect
 from dasklr.driver import Callback, train
-from dasklr.numerics import sigmoid
+from dasklr.errors import DataError
+from dasklr.numerics import logsumexp, sigmoid
 from dasklr.parquet import ParquetData
 from dasklr.reduction import DEFAULT_SPLIT_EVERY
 from dasklr.solvers import SOLVER_NAMES
@@ -62,11 +65,15 @@ class ParamsMixin:
 
 
 class LogisticRegression(ParamsMixin):
-    """Binary logistic regression trained by tree reductions over Dask chunks.
+    """Logistic regression, binary or multinomial, trained by tree reductions over Dask chunks.
 
     Minimises ``(1/Σw)·Σ w·[log(1+e^z) − y·z] + alpha·(l1_ratio·‖coef‖₁ +
     (1−l1_ratio)/2·‖coef‖²)`` with ``z = X·coef + intercept``; scikit-learn's ``C`` is
-    ``1 / (alpha·Σw)``.
+    ``1 / (alpha·Σw)``. With more than two classes the loss is the softmax's
+    ``logsumexp(z) − z_y`` over one coefficient row per class (``coef_`` of shape
+    (K, d)), penalised the same way, as scikit-learn's multinomial model; the intercepts
+    are centred (they sum to 0). Labels may be of any integer, float, bool or string
+    type: ``classes_`` holds them sorted.
 
     Parameters
     ----------
@@ -80,7 +87,8 @@ class LogisticRegression(ParamsMixin):
     solver : {"auto", "newton", "lbfgs", "gd"}
         "newton": Newton's method with the exact Hessian (few passes; up to 4096
         features). "lbfgs": limited-memory BFGS (any number of features). "gd": gradient
-        descent, the baseline. "auto": Newton up to 1024 features, L-BFGS beyond.
+        descent, the baseline. "auto": Newton up to 1024 coefficients (features ×
+        classes for multinomial), L-BFGS beyond.
     tol : float
         Stop when the max-norm of the gradient is at most ``tol``.
     max_iter : int
@@ -91,9 +99,10 @@ class LogisticRegression(ParamsMixin):
         Start the next ``fit`` from this model's coefficients instead of the log-odds.
     class_weight : None, "balanced" or dict
         Multiply each row's weight by its class's: "balanced" gives class c the weight
-        W / (2·W_c), W_c its total sample weight (its row count without weights, from the
-        summary pass); a dict {0: w0, 1: w1} gives them as is. As in scikit-learn, on
-        top of ``sample_weight``.
+        W / (K·W_c), W_c its total sample weight (its row count without weights, from the
+        summary pass); a dict {label: weight} gives them as is (missing classes weigh
+        1; keys may also be the labels' strings, as TOML writes them). As in
+        scikit-learn, on top of ``sample_weight``.
     standardize : bool
         Fit on features scaled to mean 0 and standard deviation 1 (weighted, ddof = 0),
         penalising those coefficients, as Spark MLlib does; no scaled copy is made and
@@ -148,50 +157,39 @@ class LogisticRegression(ParamsMixin):
     def fit(self, X, y=None, sample_weight=None, *, callbacks: Sequence[Callback] = ()):
         """Fit on Dask or NumPy arrays, a pandas DataFrame, or ``read_parquet``'s result.
 
-        ``fit(dasklr.read_parquet(path, label="y"))`` takes y, the weights and the feature
-        names from the data. ``callbacks`` are called after each iteration with an
+        ``fit(dasklr.read_parquet(path, label="y"))`` takes y, the weights, the feature
+        names and the classes from the data. For Dask input, finding the classes costs
+        one pass over y. ``callbacks`` are called after each iteration with an
         ``IterationRecord``; one returning True stops the fit.
         """
         self._validate_params()
-        feature_names = None
-        check_chunks = True
-        if isinstance(X, ParquetData):
-            if y is not None:
-                raise TypeError("fit(read_parquet(...)) takes y and weights from the data")
-            X, y, sample_weight, feature_names = X.X, X.y, X.sample_weight, X.feature_names
-            check_chunks = False  # read_parquet checks every chunk it decodes
-        else:
-            if y is None:
-                raise TypeError("fit(X, y) needs y unless X comes from dasklr.read_parquet")
-            X, feature_names = _columns_of(X)
-            y = _as_array(y)
-            sample_weight = None if sample_weight is None else _as_array(sample_weight)
-            if not any(isinstance(a, da.Array) for a in (X, y, sample_weight)):
-                X, y, sample_weight = _checked_numpy(X, y, sample_weight)
-                check_chunks = False
-        _check_shapes(X, y, sample_weight)
-        callbacks = [*callbacks, *([ProgressPrinter()] if self.verbose else [])]
-        result = train(
-            X,
-            y,
-            sample_weight,
-            alpha=float(self.alpha),
-            l1_ratio=float(self.l1_ratio),
-            fit_intercept=bool(self.fit_intercept),
-            solver=self.solver,
-            tol=float(self.tol),
-            max_iter=int(self.max_iter),
-            split_every=int(self.split_every),
-            client=self.client,
-            callbacks=callbacks,
-            check_chunks=check_chunks,
-            init=self._warm_start_point(X.shape[1]),
-            standardize=bool(self.standardize),
-            class_weight=self.class_weight,
-        )
-        self.coef_ = result.coef.reshape(1, -1)
-        self.intercept_ = np.array([result.intercept])
-        self.classes_ = np.array([0, 1])
+        with connect(self.client) as client:
+            X, y, sample_weight, feature_names, classes, check_chunks = self._training_data(
+                X, y, sample_weight, client
+            )
+            callbacks = [*callbacks, *([ProgressPrinter()] if self.verbose else [])]
+            result = train(
+                X,
+                y,
+                sample_weight,
+                alpha=float(self.alpha),
+                l1_ratio=float(self.l1_ratio),
+                fit_intercept=bool(self.fit_intercept),
+                solver=self.solver,
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+                split_every=int(self.split_every),
+                client=client,
+                callbacks=callbacks,
+                check_chunks=check_chunks,
+                init=self._warm_start_point(X.shape[1], classes),
+                standardize=bool(self.standardize),
+                class_weight=_class_weight_by_index(self.class_weight, classes),
+                n_classes=len(classes),
+            )
+        self.coef_ = result.coef
+        self.intercept_ = result.intercept
+        self.classes_ = classes
         self.n_features_in_ = int(X.shape[1])
         if feature_names is not None:
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
@@ -204,16 +202,50 @@ class LogisticRegression(ParamsMixin):
         self.history_ = result.history
         return self
 
-    def _warm_start_point(self, n_features: int) -> tuple[np.ndarray, float] | None:
+    def _training_data(self, X, y, sample_weight, client):
+        """(X, class indices, w, feature names, classes, check_chunks) from any input."""
+        if isinstance(X, ParquetData):
+            if y is not None:
+                raise TypeError("fit(read_parquet(...)) takes y and weights from the data")
+            classes = _at_least_two(X.classes, f"label column '{X.label}'")
+            # read_parquet checks every chunk it decodes
+            return X.X, X.y, X.sample_weight, X.feature_names, classes, False
+        if y is None:
+            raise TypeError("fit(X, y) needs y unless X comes from dasklr.read_parquet")
+        X, feature_names = _columns_of(X)
+        y = _labels_of(y)
+        sample_weight = None if sample_weight is None else _as_array(sample_weight)
+        _check_shapes(X, y, sample_weight)
+        if isinstance(y, da.Array):
+            found = np.unique(_label_values(client.compute(da.unique(y)).result()))
+            classes = checked_classes(found, "y")
+            y = y.map_blocks(_index_in, classes, dtype=np.float64)
+        else:
+            found, index = np.unique(_label_values(y), return_inverse=True)
+            classes = checked_classes(found, "y")
+            y = index.astype(np.float64)
+        classes = _at_least_two(classes, "y")
+        check_chunks = True
+        if not any(isinstance(a, da.Array) for a in (X, y, sample_weight)):
+            X, y, sample_weight = _checked_numpy(X, y, sample_weight, len(classes))
+            check_chunks = False
+        return X, y, sample_weight, feature_names, classes, check_chunks
+
+    def _warm_start_point(self, n_features: int, classes) -> tuple[np.ndarray, np.ndarray] | None:
         """The previous fit's (coef, intercept) when ``warm_start`` and the shapes agree."""
         if not (self.warm_start and hasattr(self, "coef_")):
             return None
-        if self.coef_.shape != (1, n_features):
+        if self.coef_.shape[1] != n_features:
             raise ValueError(
                 f"warm_start: the previous fit had {self.coef_.shape[1]} features, X has "
                 f"{n_features}"
             )
-        return self.coef_[0].copy(), float(self.intercept_[0])
+        if not _same_classes(self.classes_, classes):
+            raise ValueError(
+                f"warm_start: the previous fit had classes {self.classes_.tolist()}, the data "
+                f"has {classes.tolist()}"
+            )
+        return self.coef_.copy(), self.intercept_.copy()
 
     def _validate_params(self) -> None:
         if not (isinstance(self.alpha, Real) and 0 <= self.alpha < math.inf):
@@ -222,11 +254,11 @@ class LogisticRegression(ParamsMixin):
             raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
         weights = self.class_weight
         valid_dict = isinstance(weights, dict) and all(
-            key in (0, 1) and _positive_number(value) for key, value in weights.items()
+            _positive_number(value) for value in weights.values()
         )
         if not (weights is None or weights == "balanced" or valid_dict):
             raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict {{0: w0, 1: w1}} of finite "
+                f"class_weight must be None, 'balanced' or a dict {{label: weight}} of finite "
                 f"weights > 0, got {weights!r}"
             )
         if self.solver not in SOLVER_NAMES:
@@ -241,37 +273,60 @@ class LogisticRegression(ParamsMixin):
     # -- predicting ----------------------------------------------------------------------
 
     def decision_function(self, X):
-        """Margins ``X·coef + intercept``, shape (n,)."""
+        """Margins ``X·coefᵀ + intercept``: shape (n,) for binary, (n, K) for K classes."""
         X = self._features(X)
-        coef, intercept = self.coef_[0], float(self.intercept_[0])
         if isinstance(X, da.Array):
-            return X.map_blocks(_margins, coef, intercept, drop_axis=1, dtype=np.float64)
-        return _margins(X, coef, intercept)
+            if self._binary:
+                return X.map_blocks(
+                    _margins, self.coef_, self.intercept_, drop_axis=1, dtype=np.float64
+                )
+            K = self.coef_.shape[0]
+            return X.map_blocks(
+                _margins, self.coef_, self.intercept_, chunks=(X.chunks[0], (K,)), dtype=float
+            )
+        return _margins(X, self.coef_, self.intercept_)
 
     def predict_proba(self, X):
-        """Columns P(y=0), P(y=1), shape (n, 2)."""
+        """Class probabilities, one column per class of ``classes_``: shape (n, K)."""
         X = self._features(X)
-        coef, intercept = self.coef_[0], float(self.intercept_[0])
         if isinstance(X, da.Array):
+            K = len(self.classes_)
             return X.map_blocks(
-                _probabilities, coef, intercept, chunks=(X.chunks[0], (2,)), dtype=np.float64
+                _probabilities,
+                self.coef_,
+                self.intercept_,
+                chunks=(X.chunks[0], (K,)),
+                dtype=np.float64,
             )
-        return _probabilities(X, coef, intercept)
+        return _probabilities(X, self.coef_, self.intercept_)
 
     def predict(self, X):
-        """The class of highest probability (1 where the margin is positive)."""
-        margins = self.decision_function(X)
-        return (margins > 0).astype(self.classes_.dtype)
+        """The class of highest probability, from ``classes_``."""
+        X = self._features(X)
+        if isinstance(X, da.Array):
+            return X.map_blocks(
+                _predict,
+                self.coef_,
+                self.intercept_,
+                self.classes_,
+                drop_axis=1,
+                dtype=self.classes_.dtype,
+            )
+        return _predict(X, self.coef_, self.intercept_, self.classes_)
 
     def score(self, X, y=None) -> Any:
         """Mean accuracy (a lazy Dask scalar for Dask input); y comes with ``read_parquet`` data."""
         if isinstance(X, ParquetData):
-            y = X.y
-        elif y is None:
+            # y holds indices into the data's classes: compare labels, not indices
+            labels = X.y.map_blocks(_take, X.classes, dtype=X.classes.dtype)
+            return (self.predict(X) == labels).mean()
+        if y is None:
             raise TypeError("score(X, y) needs y unless X comes from dasklr.read_parquet")
-        else:
-            y = _as_array(y)
-        return (self.predict(X) == y).mean()
+        return (self.predict(X) == _labels_of(y)).mean()
+
+    @property
+    def _binary(self) -> bool:
+        return self.coef_.shape[0] == 1
 
     def _features(self, X):
         if not hasattr(self, "coef_"):
@@ -305,13 +360,84 @@ def _positive_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and 0 < value < math.inf
 
 
-def _margins(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    return np.asarray(X @ coef, dtype=np.float64) + intercept
+def _margins(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """(n,) margins for one coefficient row (binary), (n, K) for K rows."""
+    if coef.shape[0] == 1:
+        return np.asarray(X @ coef[0], dtype=np.float64) + float(intercept[0])
+    return np.asarray(X @ coef.T, dtype=np.float64) + intercept
 
 
-def _probabilities(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    p1 = sigmoid(_margins(X, coef, intercept))
-    return np.column_stack([1.0 - p1, p1])
+def _probabilities(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    margins = _margins(X, coef, intercept)
+    if coef.shape[0] == 1:
+        p1 = sigmoid(margins)
+        return np.column_stack([1.0 - p1, p1])
+    return np.exp(margins - logsumexp(margins)[:, None])
+
+
+def _predict(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray):
+    margins = _margins(X, coef, intercept)
+    index = (margins > 0).astype(np.intp) if coef.shape[0] == 1 else margins.argmax(axis=1)
+    return classes[index]
+
+
+def _take(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    return classes[index.astype(np.intp)]
+
+
+def _index_in(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each label's index in the sorted ``classes`` (all labels are known to be there)."""
+    return np.searchsorted(classes, labels).astype(np.float64)
+
+
+def _labels_of(y):
+    """y as an array of labels: numbers, bools or strings keep their type."""
+    if isinstance(y, da.Array):
+        return y
+    return np.asarray(y)
+
+
+def _label_values(y: np.ndarray) -> np.ndarray:
+    """Labels with Python-object strings (pandas) as NumPy strings, so they sort and compare."""
+    return y.astype(str) if y.dtype.kind == "O" else y
+
+
+def _at_least_two(classes: np.ndarray, where: str) -> np.ndarray:
+    if classes.size < 2:
+        found = classes.tolist()[0] if classes.size else "no rows"
+        raise DataError(
+            f"{where} holds a single class ({found}); logistic regression needs rows of at "
+            "least two classes"
+        )
+    return classes
+
+
+def _same_classes(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.all(a == b))
+
+
+def _class_weight_by_index(class_weight, classes: np.ndarray):
+    """A dict by label → a tuple by class index; "balanced" and None pass through.
+
+    A key matches a class by value, or else by its string (TOML keys are strings).
+    """
+    if not isinstance(class_weight, dict):
+        return class_weight
+    by_text = {str(key): key for key in class_weight}
+    weights, used = [], set()
+    for label in classes.tolist():
+        key = label if label in class_weight else by_text.get(str(label))
+        if key is None:
+            weights.append(1.0)
+            continue
+        used.add(key)
+        weights.append(float(class_weight[key]))
+    unknown = [key for key in class_weight if key not in used]
+    if unknown:
+        raise ValueError(
+            f"class_weight names {unknown}, which are not classes of the data {classes.tolist()}"
+        )
+    return tuple(weights)
 
 
 def _columns_of(X) -> tuple[Any, Sequence[str] | None]:
@@ -327,11 +453,13 @@ def _as_array(a):
     return np.asarray(a, dtype=np.float64)
 
 
-def _checked_numpy(X, y, sample_weight):
+def _checked_numpy(X, y, sample_weight, n_classes: int):
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {X.shape}")
     names = [f"column {j}" for j in range(X.shape[1])]
-    check_values(X, y, sample_weight, feature_names=names, where="the input arrays")
+    check_values(
+        X, y, sample_weight, feature_names=names, where="the input arrays", n_classes=n_classes
+    )
     return X, y, sample_weight
 
 

@@ -13,13 +13,17 @@ Two kernels:
   the augmented rows [x, 1], and the loss at further points (θ, b) + s·direction along
   a line, so a line search costs no extra pass: the margins of the line are
   z + s·(X·p), from one more product with X.
+- ``softmax_sums``: the same for K > 2 classes (multinomial): margins Z = X·Θᵀ + b of
+  shape (n, K), loss Σ w·[logsumexp(z) − z_y], gradient (P − Y)ᵀ·w·X of shape (K, d),
+  and the K(d+1) × K(d+1) Hessian whose (k, l) block is
+  Σ w·p_k·(δ_kl − p_l)·[x, 1][x, 1]ᵀ. Labels reach every kernel as class indices.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dasklr.numerics import log_loss_terms, sigmoid
+from dasklr.numerics import log_loss_terms, sigmoid, softmax_loss_terms
 
 #: Rows per block when accumulating a Gram matrix: bounds the temporary to block × d.
 GRAM_BLOCK_ROWS = 4096
@@ -30,17 +34,18 @@ class LogisticSums:
     """Sums over rows of ``w·[softplus(z) − y·z]``, ``w·(σ(z) − y)·x``, ``w·(σ(z) − y)``, ``w``.
 
     ``hessian`` (when asked) is Σ w·σ(1−σ)·[x, 1][x, 1]ᵀ; ``step_losses[k]`` is the loss
-    sum at the k-th point along the line.
+    sum at the k-th point along the line. From ``softmax_sums`` (K classes),
+    ``grad_coef`` is (K, d) and ``grad_intercept`` and ``weighted_labels`` are (K,).
     """
 
     loss: float
     grad_coef: np.ndarray
-    grad_intercept: float
+    grad_intercept: float | np.ndarray
     weight: float
     rows: int
     hessian: np.ndarray | None = None
-    #: Σw·y: with ``weight``, tells a one-class dataset apart on any pass
-    weighted_labels: float = 0.0
+    #: Σw·y (per class for K classes): with ``weight``, tells a one-class dataset apart
+    weighted_labels: float | np.ndarray = 0.0
     step_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __add__(self, other: "LogisticSums") -> "LogisticSums":
@@ -61,14 +66,15 @@ class Probe:
     """What one pass evaluates; scattered to every worker once per pass.
 
     ``direction`` is over ``[θ, b]`` (length d + 1; its last entry moves the intercept).
+    For K classes ``coef`` is (K, d), ``intercept`` (K,) and ``direction`` (K, d + 1).
     """
 
     coef: np.ndarray
-    intercept: float
+    intercept: float | np.ndarray
     hessian: bool = False
     direction: np.ndarray | None = None
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    class_weight: tuple[float, float] | None = None
+    class_weight: tuple[float, ...] | None = None
 
 
 def logistic_sums(
@@ -133,8 +139,10 @@ def logistic_sums(
 
 
 def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
-    """``logistic_sums`` for a ``Probe``: the form a pass ships to the workers."""
-    return logistic_sums(
+    """The kernel for a ``Probe`` (the form a pass ships to the workers): ``softmax_sums``
+    when it holds one coefficient row per class, else ``logistic_sums``."""
+    kernel = softmax_sums if np.ndim(probe.coef) == 2 else logistic_sums
+    return kernel(
         X,
         y,
         sample_weight,
@@ -145,6 +153,85 @@ def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
         steps=probe.steps,
         class_weight=probe.class_weight,
     )
+
+
+def softmax_sums(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    *,
+    hessian: bool = False,
+    direction: np.ndarray | None = None,
+    steps: np.ndarray | tuple = (),
+    class_weight: tuple[float, ...] | None = None,
+) -> LogisticSums:
+    """``logistic_sums`` for K classes: y holds class indices 0..K−1, ``coef`` is (K, d).
+
+    One product X·[Θᵀ, Dᵀ] gives the margins of the point and of the line; the
+    multiplier w·(P − Y) then gives the gradient in one transposed product.
+    """
+    X = np.require(X, requirements="A")
+    labels = np.asarray(y).astype(np.intp)
+    K = coef.shape[0]
+    rows = np.arange(labels.shape[0])
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if class_weight is not None:
+        per_row = np.asarray(class_weight, dtype=np.float64)[labels]
+        w = per_row if w is None else w * per_row
+    steps = np.asarray(steps, dtype=np.float64)
+    if direction is not None and steps.size:
+        both = np.asarray(X @ np.vstack([coef, direction[:, :-1]]).T, dtype=np.float64)
+        Z = both[:, :K] + intercept
+        Z_line = both[:, K:] + direction[:, -1]
+    else:
+        Z = np.asarray(X @ coef.T, dtype=np.float64) + intercept
+        Z_line = None
+    terms, P = softmax_loss_terms(Z, labels)
+    residual = P.copy()
+    residual[rows, labels] -= 1.0
+    if w is not None:
+        residual *= w[:, None]
+        terms *= w
+    step_losses = np.zeros(steps.size)
+    for k, step in enumerate(steps):
+        at_step, _ = softmax_loss_terms(Z + step * Z_line, labels)
+        step_losses[k] = float(at_step @ w) if w is not None else float(at_step.sum())
+    curvature = None
+    if hessian:
+        curvature = softmax_curvature(X, P, np.ones(rows.size) if w is None else w)
+    counts = np.bincount(labels, weights=w, minlength=K).astype(np.float64)
+    return LogisticSums(
+        loss=float(terms.sum()),
+        grad_coef=np.asarray(X.T @ residual, dtype=np.float64).T.copy(),
+        grad_intercept=residual.sum(axis=0),
+        weight=float(labels.size) if w is None else float(w.sum()),
+        rows=int(labels.size),
+        hessian=curvature,
+        step_losses=step_losses,
+        weighted_labels=counts,
+    )
+
+
+def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σ w·(diag(p) − p·pᵀ) ⊗ [x, 1][x, 1]ᵀ, as K × K blocks of (d+1)².
+
+    Block (k, k) is ``gram`` with weights w·p_k·(1 − p_k) and block (k, j) is minus
+    ``gram`` with w·p_k·p_j: every ``gram`` weight stays >= 0, and no block is the small
+    difference of two large ones.
+    """
+    K, m = P.shape[1], X.shape[1] + 1
+    out = np.empty((K * m, K * m))
+    for k in range(K):
+        for j in range(k, K):
+            if k == j:
+                block = gram(X, w * P[:, k] * (1.0 - P[:, k]))
+            else:
+                block = -gram(X, w * P[:, k] * P[:, j])
+            out[k * m : (k + 1) * m, j * m : (j + 1) * m] = block
+            out[j * m : (j + 1) * m, k * m : (k + 1) * m] = block
+    return out
 
 
 def gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -172,7 +259,7 @@ class SummarySums:
     """
 
     weight: float
-    weighted_labels: float
+    weighted_labels: float | np.ndarray
     rows: int
     mean: np.ndarray
     spread: np.ndarray
@@ -205,12 +292,29 @@ class SummarySums:
 
 
 def summary_sums(
-    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, full_moments: bool
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    full_moments: bool,
+    n_classes: int = 2,
 ) -> SummarySums:
-    """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ."""
+    """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ.
+
+    For K > 2 classes, ``weighted_labels`` is Σw per class (K,) and ``label_first`` is
+    Σw·x per class (K, d).
+    """
     X = np.require(X, requirements="A")
     y = np.asarray(y, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if n_classes > 2:
+        labels = y.astype(np.intp)
+        by_class = np.zeros((X.shape[0], n_classes))
+        by_class[np.arange(labels.size), labels] = w
+        weighted_labels = by_class.sum(axis=0)
+        label_first = np.asarray(X.T @ by_class, dtype=np.float64).T.copy()
+    else:
+        weighted_labels = float(w @ y)
+        label_first = np.asarray(X.T @ (w * y), dtype=np.float64)
     weight = float(w.sum())
     mean = np.asarray(X.T @ w, dtype=np.float64) / weight if weight > 0 else np.zeros(X.shape[1])
     spread = np.zeros(X.shape[1])
@@ -219,11 +323,11 @@ def summary_sums(
         spread += (deviation * deviation).T @ w[start : start + GRAM_BLOCK_ROWS]
     return SummarySums(
         weight=weight,
-        weighted_labels=float(w @ y),
+        weighted_labels=weighted_labels,
         rows=int(X.shape[0]),
         mean=mean,
         spread=spread,
-        label_first=np.asarray(X.T @ (w * y), dtype=np.float64),
+        label_first=label_first,
         moments=gram(X, w) if full_moments else None,
     )
 

@@ -1,9 +1,11 @@
 """Read Parquet into Dask arrays: files → footers → chunk plan → lazy (X, y, w).
 
 Everything that can be checked without reading data (files exist, are Parquet, hold the
-label and feature columns with numeric types) is checked here, on the driver, before any
-pass. Values (NaN/inf, labels outside {0, 1}, negative weights) are checked by the task
-that decodes each chunk, so the error names the file and row groups it came from.
+label and feature columns with usable types) is checked here, on the driver, before any
+pass. Unless ``classes`` is given, the label column alone is read once to find the
+classes (a column of one value per row: a small share of a pass). Values (NaN/inf,
+labels outside the classes, negative weights) are checked by the task that decodes each
+chunk, so the error names the file and row groups it came from.
 """
 
 import operator
@@ -18,11 +20,12 @@ import dask.array as da
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from dasklr.checks import check_values
+from dasklr.checks import check_values, checked_classes
 from dasklr.errors import DataError
 
 #: Consecutive row groups of one file are merged into a chunk up to this decoded size.
@@ -62,18 +65,22 @@ class _Arrays(NamedTuple):
 class ParquetData(_Arrays):
     """``(X, y, sample_weight)`` as Dask arrays; ``sample_weight`` is None without a weight column.
 
-    Unpacks like a tuple (``X, y, w = data``) and also carries where the arrays come from:
-    ``feature_names``, ``label`` and ``files``. ``LogisticRegression.fit(data)`` uses them.
+    ``y`` holds class indices (float64): row i's label is ``classes[y[i]]``. Unpacks like
+    a tuple (``X, y, w = data``) and also carries where the arrays come from:
+    ``feature_names``, ``label``, ``classes`` (sorted) and ``files``.
+    ``LogisticRegression.fit(data)`` uses them.
     """
 
     feature_names: tuple[str, ...]
     label: str
+    classes: np.ndarray
     files: tuple[ParquetFileInfo, ...]
 
-    def __new__(cls, X, y, sample_weight, *, feature_names, label, files):
+    def __new__(cls, X, y, sample_weight, *, feature_names, label, classes, files):
         self = super().__new__(cls, X, y, sample_weight)
         self.feature_names = tuple(feature_names)
         self.label = label
+        self.classes = classes
         self.files = tuple(files)
         return self
 
@@ -84,6 +91,7 @@ def read_parquet(
     features: Sequence[str] | None = None,
     weight: str | None = None,
     *,
+    classes: Sequence | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     storage_options: dict[str, Any] | None = None,
 ) -> ParquetData:
@@ -96,12 +104,16 @@ def read_parquet(
         names starting with ``.`` or ``_`` and ``.crc`` files are skipped), a glob, or a
         list of these. Local paths or any fsspec URL.
     label
-        The 0/1 (or bool) label column.
+        The label column: integers, floats, bools or strings; its distinct values are
+        the classes (two for binary, more for multinomial).
     features
         Feature columns, in order. ``None`` takes every numeric or bool column of the first
         file except ``label`` and ``weight``.
     weight
         Optional column of non-negative sample weights.
+    classes
+        The allowed labels. None reads the label column once to find them; given, that
+        read is skipped and a label outside them is an error naming its file.
     chunk_bytes
         Small consecutive row groups of a file are grouped into one chunk up to this many
         decoded bytes; a larger row group is a chunk of its own.
@@ -117,11 +129,16 @@ def read_parquet(
         raise DataError(f"weight column '{weight}' is also the label column")
     feature_names = _choose_features(infos[0].path, schemas[0], label, weight, features)
     for info, schema in zip(infos, schemas, strict=True):
-        _check_columns(info.path, schema, [label, *feature_names, *([weight] if weight else [])])
+        _check_columns(info.path, schema, [*feature_names, *([weight] if weight else [])])
+    label_kind = _check_label(infos, schemas, label)
     chunks = plan_chunks(infos, bytes_per_row=8 * (len(feature_names) + 2), chunk_bytes=chunk_bytes)
     if not chunks:
         raise DataError(f"{shown}: the Parquet files hold no rows")
-    return _build_arrays(fs, chunks, feature_names, label, weight, infos)
+    if classes is None:
+        classes = _find_classes(fs, [i.path for i in infos if i.rows], label, label_kind)
+    else:
+        classes = _given_classes(classes, label, label_kind)
+    return _build_arrays(fs, chunks, feature_names, label, classes, weight, infos)
 
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
@@ -216,6 +233,85 @@ def _check_columns(path: str, schema: pa.Schema, columns: list[str]) -> None:
             raise DataError(f"{path}: column '{name}' has type {dtype}; expected numeric or bool")
 
 
+def _label_kind(dtype: pa.DataType) -> str | None:
+    """ "number" (integers, floats, bools), "string", or None for a type labels cannot have."""
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    if _is_numeric(dtype):
+        return "number"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    return None
+
+
+def _check_label(infos, schemas, label: str) -> str:
+    """The label column's kind, the same in every file (numbers or strings)."""
+    kinds = {}
+    for info, schema in zip(infos, schemas, strict=True):
+        index = schema.get_field_index(label)
+        if index < 0:
+            raise DataError(
+                f"{info.path}: column '{label}' is missing (file has: {', '.join(schema.names)})"
+            )
+        dtype = schema.field(index).type
+        kind = _label_kind(dtype)
+        if kind is None:
+            raise DataError(
+                f"{info.path}: label column '{label}' has type {dtype}; expected integers, "
+                "floats, bools or strings"
+            )
+        kinds.setdefault(kind, info.path)
+    if len(kinds) > 1:
+        raise DataError(
+            f"label column '{label}' holds numbers in {kinds['number']} but strings in "
+            f"{kinds['string']}"
+        )
+    return next(iter(kinds))
+
+
+def _find_classes(fs, paths: list[str], label: str, kind: str) -> np.ndarray:
+    """The sorted distinct labels of every file, reading the label column alone."""
+
+    def one(path: str) -> np.ndarray:
+        try:
+            with pq.ParquetFile(path, filesystem=fs) as parquet:
+                column = parquet.read(columns=[label]).column(label)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read label column '{label}' of {path}: {exc}") from None
+        if column.null_count:
+            raise DataError(
+                f"label column '{label}' has {column.null_count} null values in file {path}"
+            )
+        values = np.sort(_label_values(pc.unique(_plain_labels(column, kind)), kind))
+        return checked_classes(values, f"label column '{label}' in file {path}")
+
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(paths)))) as pool:
+        found = list(pool.map(one, paths))
+    return np.unique(np.concatenate(found))
+
+
+def _given_classes(classes: Sequence, label: str, kind: str) -> np.ndarray:
+    values = np.unique(np.asarray(list(classes)))
+    wanted = "string" if values.dtype.kind in "US" else "number"
+    if values.dtype.kind not in "USbiuf" or wanted != kind or values.size == 0:
+        raise DataError(
+            f"classes {list(classes)!r} do not match label column '{label}', which holds {kind}s"
+        )
+    return values
+
+
+def _plain_labels(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
+    """Dictionary-encoded labels decoded; strings as plain (not large) strings."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column.cast(pa.string()) if kind == "string" else column
+
+
+def _label_values(array, kind: str) -> np.ndarray:
+    values = array.to_numpy(zero_copy_only=False)
+    return values.astype(str) if kind == "string" else values
+
+
 def plan_chunks(
     infos: Sequence[ParquetFileInfo], *, bytes_per_row: int, chunk_bytes: int
 ) -> list[ChunkSpec]:
@@ -242,11 +338,17 @@ def plan_chunks(
 
 
 def read_chunk(
-    fs, spec: ChunkSpec, features: tuple[str, ...], label: str, weight: str | None
+    fs,
+    spec: ChunkSpec,
+    features: tuple[str, ...],
+    label: str,
+    classes: np.ndarray,
+    weight: str | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Decode one chunk into (X, y, w) and check its values; runs on a worker.
 
-    ``X`` is Fortran-ordered so each Parquet column is written straight into its place.
+    ``X`` is Fortran-ordered so each Parquet column is written straight into its place;
+    ``y`` holds each label's index in ``classes``.
     """
     columns = [*features, label, *([weight] if weight else [])]
     where = f"file {spec.path}, row groups {list(spec.row_groups)}"
@@ -264,14 +366,38 @@ def read_chunk(
     X = np.empty((spec.rows, len(features)), dtype=np.float64, order="F")
     for j, name in enumerate(features):
         _column_into(table.column(name), X[:, j], name, where)
-    y = np.empty(spec.rows, dtype=np.float64)
-    _column_into(table.column(label), y, label, where)
+    y = _class_indices(table.column(label), classes, label, where)
     w = None
     if weight is not None:
         w = np.empty(spec.rows, dtype=np.float64)
         _column_into(table.column(weight), w, weight, where)
-    check_values(X, y, w, feature_names=features, label=label, weight=weight or "", where=where)
+    check_values(
+        X,
+        y,
+        w,
+        feature_names=features,
+        label=label,
+        weight=weight or "",
+        where=where,
+        n_classes=max(2, classes.size),
+    )
     return X, y, w
+
+
+def _class_indices(column: pa.ChunkedArray, classes: np.ndarray, name: str, where: str):
+    """Each label's index in the sorted ``classes``, as float64; unknown labels are an error."""
+    if column.null_count:
+        raise DataError(f"column '{name}' has {column.null_count} null values in {where}")
+    kind = "string" if classes.dtype.kind in "US" else "number"
+    labels = _label_values(_plain_labels(column, kind), kind)
+    index = np.minimum(np.searchsorted(classes, labels), classes.size - 1)
+    unknown = classes[index] != labels
+    if unknown.any():
+        raise DataError(
+            f"label column '{name}' holds {labels[unknown].tolist()[0]!r}, which is not one of the "
+            f"classes {classes.tolist()}, in {where}"
+        )
+    return index.astype(np.float64)
 
 
 def _column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str) -> None:
@@ -285,7 +411,7 @@ def _column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str
         start = stop
 
 
-def _build_arrays(fs, chunks, features, label, weight, infos) -> ParquetData:
+def _build_arrays(fs, chunks, features, label, classes, weight, infos) -> ParquetData:
     """One read task per chunk; X, y and w are views of its result, so a pass reads once."""
     token = tokenize(
         fs.protocol,
@@ -293,11 +419,12 @@ def _build_arrays(fs, chunks, features, label, weight, infos) -> ParquetData:
         chunks,
         features,
         label,
+        classes,
         weight,
     )
     read_name = f"dasklr-read-{token}"
     reads = {
-        (read_name, i): (read_chunk, fs, spec, features, label, weight)
+        (read_name, i): (read_chunk, fs, spec, features, label, classes, weight)
         for i, spec in enumerate(chunks)
     }
     rows = tuple(spec.rows for spec in chunks)
@@ -320,5 +447,6 @@ def _build_arrays(fs, chunks, features, label, weight, infos) -> ParquetData:
         sample_weight=view(2, "w", 1) if weight else None,
         feature_names=features,
         label=label,
+        classes=classes,
         files=tuple(infos),
     )

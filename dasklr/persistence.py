@@ -3,8 +3,8 @@
     model/
       metadata.json   format and version, parameters, features, classes, history,
                       and the sha256 of every array file
-      coef.npy        (1, d) float64
-      intercept.npy   (1,) float64
+      coef.npy        (B, d) float64: B = 1 for two classes, K for K > 2
+      intercept.npy   (B,) float64
 
 The directory is written under a temporary name beside the target, every file fsynced,
 then renamed into place, so a reader never sees a half-written model (replacing an old
@@ -96,12 +96,12 @@ def load_model(path: str | os.PathLike):
         )
     try:
         params = dict(metadata["params"])
-        if isinstance(params.get("class_weight"), dict):  # JSON keys are strings
-            params["class_weight"] = {int(k): v for k, v in params["class_weight"].items()}
         model = LogisticRegression(**params)
         for name in ARRAYS:
             setattr(model, f"{name}_", _read_array(root, metadata["arrays"][name]))
         model.classes_ = np.asarray(metadata["classes"])
+        if isinstance(params.get("class_weight"), dict):  # JSON keys are strings
+            model.class_weight = _label_keys(params["class_weight"], model.classes_)
         model.n_features_in_ = int(metadata["n_features_in"])
         if metadata["feature_names_in"] is not None:
             model.feature_names_in_ = np.asarray(metadata["feature_names_in"], dtype=object)
@@ -111,11 +111,23 @@ def load_model(path: str | os.PathLike):
         model.history_ = metadata["history"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
-    if model.coef_.shape != (1, model.n_features_in_):
+    rows = 1 if model.classes_.size == 2 else model.classes_.size
+    if model.classes_.size < 2 or model.coef_.shape != (rows, model.n_features_in_):
         raise ModelFormatError(
-            f"{root / 'coef.npy'}: shape {model.coef_.shape}, expected (1, {model.n_features_in_})"
+            f"{root / 'coef.npy'}: shape {model.coef_.shape}, expected ({rows}, "
+            f"{model.n_features_in_}) for {model.classes_.size} classes"
+        )
+    if model.intercept_.shape != (rows,):
+        raise ModelFormatError(
+            f"{root / 'intercept.npy'}: shape {model.intercept_.shape}, expected ({rows},)"
         )
     return model
+
+
+def _label_keys(weights: dict[str, Any], classes: np.ndarray) -> dict:
+    """JSON's string keys back to the classes' own values where one matches by its text."""
+    by_text = {str(label): label for label in classes.tolist()}
+    return {by_text.get(key, key): value for key, value in weights.items()}
 
 
 def _write_array(path: Path, value: np.ndarray) -> dict[str, Any]:

@@ -32,9 +32,10 @@ LADDER = 2.0 ** -np.arange(1, 5)
 MAX_LINE_PASSES = 8
 #: Changes of F within this many ulps of F are rounding, not progress.
 ROUNDING_ULPS = 8
-#: Newton refuses more parameters than this: the (d+1)² Hessian travels in every partial.
+#: Newton refuses more coefficients than this (features × classes for multinomial): the
+#: Hessian over them travels in every partial.
 NEWTON_MAX_FEATURES = 4096
-#: ``solver="auto"`` picks Newton up to this many features, L-BFGS beyond.
+#: ``solver="auto"`` picks Newton up to this many coefficients, L-BFGS beyond.
 AUTO_NEWTON_MAX_FEATURES = 1024
 #: Coordinate-descent sweeps for one proximal Newton direction, at most.
 PROXIMAL_SWEEPS = 500
@@ -502,7 +503,11 @@ SOLVER_NAMES = ("auto", *SOLVERS)
 
 def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
     """Resolve ``"auto"`` by shape: Newton up to ``AUTO_NEWTON_MAX_FEATURES``, else L-BFGS
-    (OWL-QN with an L1 part)."""
+    (OWL-QN with an L1 part).
+
+    ``n_features`` counts coefficients: d for binary, K·d for K classes, whose Hessian
+    grows as (K·d)².
+    """
     if name == "auto":
         name = "newton" if n_features <= AUTO_NEWTON_MAX_FEATURES else "lbfgs"
     if name not in SOLVERS:
@@ -513,7 +518,8 @@ def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
         )
     if name == "newton" and n_features > NEWTON_MAX_FEATURES:
         raise ValueError(
-            f"solver='newton' handles at most {NEWTON_MAX_FEATURES} features (its Hessian has "
-            f"(d+1)² entries per chunk); this data has {n_features}: use 'lbfgs' or 'auto'"
+            f"solver='newton' handles at most {NEWTON_MAX_FEATURES} coefficients (features × "
+            f"classes for multinomial; its Hessian has their square of entries per chunk); "
+            f"this model has {n_features}: use 'lbfgs' or 'auto'"
         )
     return name

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import dasklr
@@ -191,10 +193,48 @@ def test_quickstart_in_a_real_process(tmp_path):
 def test_class_weight_config_values(tmp_path, dataset):
     data_dir, _, _ = dataset
     config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m")
+    # TOML keys are strings; the estimator matches them to the classes by their text
     loaded = load_config(config, ["model.class_weight={0 = 1, 1 = 2.5}"])
-    assert loaded["model"]["class_weight"] == {0: 1.0, 1: 2.5}
+    assert loaded["model"]["class_weight"] == {"0": 1.0, "1": 2.5}
     assert load_config(config, ["model.class_weight=balanced"])["model"]["class_weight"] == (
         "balanced"
     )
-    with pytest.raises(dasklr.ConfigError, match=r"model\.class_weight"):
-        load_config(config, ["model.class_weight={2 = 1}"])
+    with pytest.raises(dasklr.ConfigError, match=r"model\.class_weight.*finite and > 0"):
+        load_config(config, ["model.class_weight={0 = -1}"])
+    assert load_config(config, ["data.classes=['a', 'b']"])["data"]["classes"] == ["a", "b"]
+    with pytest.raises(dasklr.ConfigError, match=r"data\.classes.*label list"):
+        load_config(config, ["data.classes=[1, 'b']"])
+
+
+def test_train_multinomial_with_string_labels_and_class_weights(tmp_path, cluster, capsys):
+    """Three string classes through the config; the reference is the same fit from Python."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(900, 3))
+    names = np.array(["ant", "bee", "cat"])[np.argmax(X @ rng.normal(size=(3, 3)), axis=1)]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(3):
+        rows = slice(300 * i, 300 * (i + 1))
+        columns = {f"x{j}": X[rows, j] for j in range(3)} | {"y": names[rows]}
+        pq.write_table(pa.table(columns), folder / f"part-{i}.parquet", row_group_size=100)
+    config = _write_config(
+        tmp_path / "c.toml",
+        folder,
+        tmp_path / "model",
+        cluster.scheduler_address,
+        extra="class_weight = { bee = 2.0 }",
+    )
+    assert main(["train", str(config)]) == 0
+    assert "3 classes" in capsys.readouterr().out
+    model = dasklr.load_model(tmp_path / "model")
+    assert model.classes_.tolist() == ["ant", "bee", "cat"] and model.coef_.shape == (3, 3)
+    reference = dasklr.LogisticRegression(
+        alpha=0.01,
+        tol=1e-7,
+        max_iter=2000,
+        class_weight={"bee": 2.0},
+        client=cluster.scheduler_address,
+    ).fit(X, names)
+    # same data in another order of rows and chunks: equal up to rounding
+    np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-10)
+    assert model.class_weight == {"bee": 2.0}

@@ -273,12 +273,14 @@ def test_nan_in_array_input_is_a_data_error(client, kind):
 
 def test_bad_labels_and_weights_in_arrays(client):
     X, y = make_data(n=50)
-    bad = y.copy()
-    bad[3] = 2.0
-    with pytest.raises(
-        DataError, match=r"label column 'y' must hold 0/1 or bool values; found 2\.0"
-    ):
-        dasklr.LogisticRegression(client=client).fit(X, bad)
+    for value in (np.nan, 0.5):  # a third class would be fine, but not these
+        bad = y.copy()
+        bad[3] = value
+        with pytest.raises(DataError, match=rf"y holds {value}: labels must be classes"):
+            dasklr.LogisticRegression(client=client).fit(X, bad)
+    single = np.ones(50)
+    with pytest.raises(DataError, match=r"y holds a single class \(1\.0\)"):
+        dasklr.LogisticRegression(client=client).fit(X, single)
     w = np.ones(50)
     w[9] = -0.5
     with pytest.raises(DataError, match=r"non-negative values; found -0\.5"):

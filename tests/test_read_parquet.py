@@ -243,12 +243,38 @@ def test_string_feature_column(tmp_path):
         dasklr.read_parquet(str(tmp_path), label="y", features=["x0", "city"])
 
 
-def test_string_label_column(tmp_path):
+def test_string_labels_become_sorted_classes_across_files(client, tmp_path):
     t = small_table()
-    t["y"] = ["yes", "no"] * 20
-    write(tmp_path / "a.parquet", t)
-    with pytest.raises(DataError, match=r"a\.parquet: column 'y' has type string"):
+    labels = np.array(["yes", "no", "maybe", "no"] * 10)
+    first, second = dict(t, y=labels), dict(t, y=pa.array(labels[::-1]).dictionary_encode())
+    write(tmp_path / "a.parquet", {k: v[:20] for k, v in first.items()})
+    write(tmp_path / "b.parquet", {k: v[20:] for k, v in second.items()})
+    data = dasklr.read_parquet(str(tmp_path), label="y", features=["x0"])
+    assert data.classes.tolist() == ["maybe", "no", "yes"]
+    _, yc, _ = compute(client, data)
+    expected = np.concatenate([labels[:20], labels[::-1][20:]])
+    np.testing.assert_array_equal(data.classes[yc.astype(int)], expected)
+
+
+def test_label_errors_name_the_file(client, tmp_path):
+    t = small_table()
+    write(tmp_path / "a.parquet", dict(t, y=np.linspace(0, 1, 40)))
+    with pytest.raises(DataError, match=r"'y' in file .*a\.parquet holds 0\.0256.*right column"):
         dasklr.read_parquet(str(tmp_path), label="y")
+    write(tmp_path / "a.parquet", dict(t, y=pa.array([[1]] * 40)))
+    with pytest.raises(DataError, match=r"a\.parquet: label column 'y' has type list"):
+        dasklr.read_parquet(str(tmp_path), label="y")
+    write(tmp_path / "a.parquet", t)
+    write(tmp_path / "b.parquet", dict(t, y=["a"] * 40))
+    with pytest.raises(DataError, match=r"numbers in .*a\.parquet but strings in .*b\.parquet"):
+        dasklr.read_parquet(str(tmp_path), label="y")
+    (tmp_path / "b.parquet").unlink()
+    write(tmp_path / "b.parquet", dict(t, y=np.full(40, 7, dtype=np.int8)))
+    data = dasklr.read_parquet(str(tmp_path), label="y", classes=[0, 1])  # no scan: no 7
+    with pytest.raises(
+        DataError, match=r"holds 7, which is not one of the classes \[0, 1\].*b\.parq"
+    ):
+        compute(client, data)
 
 
 @pytest.mark.parametrize(
@@ -318,8 +344,9 @@ def bad_values(column, index, value):
         ("x1", np.nan, False, "feature column 'x1' holds nan"),
         ("x1", np.inf, False, "feature column 'x1' holds inf"),
         ("x0", -np.inf, False, "feature column 'x0' holds -inf"),
-        ("y", 2.0, False, "label column 'y' must hold 0/1 or bool values; found 2.0"),
-        ("y", 0.5, False, "label column 'y' must hold 0/1 or bool values; found 0.5"),
+        # with classes given, read_parquet does not scan the labels: the pass finds them
+        ("y", 2.0, False, "label column 'y' holds 2.0, which is not one of the classes [0, 1],"),
+        ("y", 0.5, False, "label column 'y' holds 0.5, which is not one of the classes [0, 1],"),
         ("w", -1.0, True, "weight column 'w' must hold finite non-negative values; found -1.0"),
         ("w", np.nan, True, "weight column 'w' must hold finite non-negative values; found nan"),
     ],
@@ -327,7 +354,9 @@ def bad_values(column, index, value):
 def test_bad_values_fail_the_first_pass(client, tmp_path, column, value, weighted, message):
     write(tmp_path / "a.parquet", small_table(seed=1), row_group_size=10)
     write(tmp_path / "b.parquet", bad_values(column, 25, value), row_group_size=10)
-    data = dasklr.read_parquet(str(tmp_path), label="y", weight="w" if weighted else None)
+    data = dasklr.read_parquet(
+        str(tmp_path), label="y", weight="w" if weighted else None, classes=[0, 1]
+    )
     model = dasklr.LogisticRegression(client=client)
     expected = re.escape(message) + r" in file .*b\.parquet, row groups \[0, 1, 2, 3\]"
     iterations = []  # the driver calls callbacks after each iteration, from iteration 0 on

@@ -146,7 +146,7 @@ def test_single_class_is_an_error(client, tmp_path):
 def test_auto_chooses_by_number_of_features():
     assert choose_solver("auto", AUTO_NEWTON_MAX_FEATURES) == "newton"
     assert choose_solver("auto", AUTO_NEWTON_MAX_FEATURES + 1) == "lbfgs"
-    with pytest.raises(ValueError, match="at most 4096 features"):
+    with pytest.raises(ValueError, match="at most 4096 coefficients"):
         choose_solver("newton", NEWTON_MAX_FEATURES + 1)
 
 
@@ -375,9 +375,14 @@ def test_class_weight_is_saved_and_loaded(client, imbalanced, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
-def test_invalid_class_weight():
+def test_invalid_class_weight(client):
     with pytest.raises(ValueError, match="class_weight must be"):
-        dasklr.LogisticRegression(class_weight={2: 1.0})._validate_params()
+        dasklr.LogisticRegression(class_weight={0: -1.0})._validate_params()
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = dasklr.LogisticRegression(class_weight={2: 1.0}, client=client)
+    with pytest.raises(ValueError, match=r"names \[2\], which are not classes of the data"):
+        model.fit(X, y)
 
 
 # -- L1 and elastic net ----------------------------------------------------------------
