@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, field
 import dask.array as da
 import numpy as np
 from distributed import Client
+from threadpoolctl import threadpool_limits
 
+from dasklr.cache import cached_chunks, choose_cache
 from dasklr.checks import check_values
 from dasklr.cluster import connect
 from dasklr.errors import ConvergenceWarning
@@ -58,6 +60,7 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     message: str = ""
     solver: str = ""
+    cache: str = "none"
 
 
 def train(
@@ -79,6 +82,8 @@ def train(
     standardize: bool = False,
     class_weight: str | dict | tuple | None = None,
     n_classes: int = 2,
+    cache: str = "auto",
+    cache_dir: str | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -89,7 +94,9 @@ def train(
     result is reported in the original units. ``class_weight`` is None, "balanced"
     (W / (K·W_k), counted in the summary pass), a dict {k: c_k} by class index, or a
     tuple of K weights. y holds class indices 0..K−1 (``n_classes`` = K); K = 2 is
-    binary logistic regression, K > 2 the multinomial (softmax) model.
+    binary logistic regression, K > 2 the multinomial (softmax) model. ``cache`` says
+    where decoded chunks live between passes (``dasklr.cache``); ``cache_dir`` is the
+    base folder of the disk cache on each worker (default: its temporary folder).
     """
     n_features = X.shape[1]
     n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
@@ -97,35 +104,40 @@ def train(
     spec = SOLVERS[name]
     started = time.perf_counter()
     with connect(client) as active:
-        run_pass = PassRunner(
-            active,
-            ChunkGraph.from_arrays(*_on_cluster(active, X, y, sample_weight)),
-            split_every=split_every,
-            check_first=check_chunks,
-            n_classes=n_classes,
-        )
-        summary = None
-        if init is None or standardize or class_weight == "balanced":
-            full_moments = spec.uses_hessian and init is None and class_weight is None
-            summary = run_pass(summary_sums, full_moments, n_classes)
-        objective = LogisticObjective(
-            functools.partial(run_pass, probe_sums),
-            n_features,
-            alpha=alpha,
-            l1_ratio=l1_ratio,
-            fit_intercept=fit_intercept,
-            scaling=Scaling.from_summary(summary, center=fit_intercept) if standardize else None,
-            class_weight=resolve_class_weight(class_weight, summary, n_classes),
-            n_classes=n_classes,
-        )
-        if init is None:
-            x0, start = objective.start(summary)
-        else:
-            x0, start = objective.from_original(*init), None
-        l1 = objective.l1_strength
-        extra = {"penalty": L1Penalty(l1)} if l1 is not None else {}
-        states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
-        state, history, stopped_early = _follow(states, run_pass, callbacks, started)
+        arrays, scattered = _on_cluster(active, X, y, sample_weight)
+        mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
+        with cached_chunks(active, ChunkGraph.from_arrays(*arrays), mode, cache_dir) as chunks:
+            run_pass = PassRunner(
+                active,
+                chunks,
+                split_every=split_every,
+                check_first=check_chunks,
+                n_classes=n_classes,
+            )
+            summary = None
+            if init is None or standardize or class_weight == "balanced":
+                full_moments = spec.uses_hessian and init is None and class_weight is None
+                summary = run_pass(summary_sums, full_moments, n_classes)
+            objective = LogisticObjective(
+                functools.partial(run_pass, probe_sums),
+                n_features,
+                alpha=alpha,
+                l1_ratio=l1_ratio,
+                fit_intercept=fit_intercept,
+                scaling=Scaling.from_summary(summary, center=fit_intercept)
+                if standardize
+                else None,
+                class_weight=resolve_class_weight(class_weight, summary, n_classes),
+                n_classes=n_classes,
+            )
+            if init is None:
+                x0, start = objective.start(summary)
+            else:
+                x0, start = objective.from_original(*init), None
+            l1 = objective.l1_strength
+            extra = {"penalty": L1Penalty(l1)} if l1 is not None else {}
+            states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
+            state, history, stopped_early = _follow(states, run_pass, callbacks, started)
     coef, intercept = objective.to_original(state.params)
     if stopped_early:
         message = f"stopped by a callback after {state.iteration} iterations"
@@ -148,6 +160,7 @@ def train(
         history=history,
         message=message,
         solver=name,
+        cache=mode,
     )
 
 
@@ -174,6 +187,7 @@ class PassRunner:
         self.count = 0
 
     def __call__(self, kernel: Callable, *shared):
+        kernel = functools.partial(one_blas_thread, kernel)
         if self.check_first and self.count == 0:
             kernel = functools.partial(checked_call, kernel, self.n_classes)
         self.count += 1
@@ -224,6 +238,13 @@ def resolve_class_weight(class_weight, summary, n_classes: int = 2) -> tuple[flo
     return tuple(float(c) for c in class_weight)
 
 
+def one_blas_thread(kernel: Callable, *args):
+    """Run a chunk kernel with one BLAS thread: Dask runs one kernel per worker thread,
+    and BLAS threads on top of those would fight for the same cores."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return kernel(*args)
+
+
 def checked_call(kernel: Callable, n_classes: int, X, y, sample_weight, *shared):
     """Check a chunk's values, then run ``kernel`` on it (first pass over array input)."""
     names = [f"column {j}" for j in range(X.shape[1])]
@@ -238,15 +259,22 @@ def checked_call(kernel: Callable, n_classes: int, X, y, sample_weight, *shared)
     return kernel(X, y, sample_weight, *shared)
 
 
+def _decoded_bytes(arrays) -> int:
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
 def _on_cluster(client: Client, X, y, sample_weight):
-    """Dask arrays stay as they are (lazy, out-of-core); NumPy arrays are scattered once."""
+    """Dask arrays stay as they are (lazy, out-of-core); NumPy arrays are scattered once.
+
+    Returns the arrays and whether they were scattered (then they are in memory already).
+    """
     arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
     if all(isinstance(a, da.Array) for a in arrays):
-        return X, y, sample_weight
+        return (X, y, sample_weight), False
     rows = max(1, NUMPY_CHUNK_BYTES // (8 * max(1, X.shape[1])))
     converted = [
         a if isinstance(a, da.Array) else da.from_array(np.asarray(a), chunks=(rows, *a.shape[1:]))
         for a in arrays
     ]
     converted = client.persist(converted)
-    return converted[0], converted[1], converted[2] if sample_weight is not None else None
+    return (converted[0], converted[1], converted[2] if sample_weight is not None else None), True

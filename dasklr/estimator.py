@@ -17,6 +17,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from dasklr.cache import CACHE_CHOICES
 from dasklr.callbacks import ProgressPrinter
 from dasklr.checks import check_values, checked_classes
 from dasklr.cluster import connect
@@ -107,6 +108,15 @@ class LogisticRegression(ParamsMixin):
         Fit on features scaled to mean 0 and standard deviation 1 (weighted, ddof = 0),
         penalising those coefficients, as Spark MLlib does; no scaled copy is made and
         ``coef_`` is reported in the original units. Constant features get 0.
+    cache : {"auto", "memory", "disk", "none"}
+        Where decoded chunks live between passes, so that Parquet is decoded once:
+        "memory" keeps them in the workers' memory, "disk" writes them during the first
+        pass as ``.npy`` files under ``cache_dir`` on each worker and memory-maps them
+        afterwards (removed at the end of the fit), "none" re-reads Parquet every pass.
+        "auto" picks memory when the decoded data takes at most 40% of the workers'
+        total memory limit, else disk. NumPy input is in memory already.
+    cache_dir : str or None
+        Base folder of the disk cache on each worker (default: its temporary folder).
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -136,6 +146,8 @@ class LogisticRegression(ParamsMixin):
         warm_start: bool = False,
         standardize: bool = False,
         class_weight: str | dict | None = None,
+        cache: str = "auto",
+        cache_dir: str | None = None,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -149,6 +161,8 @@ class LogisticRegression(ParamsMixin):
         self.warm_start = warm_start
         self.standardize = standardize
         self.class_weight = class_weight
+        self.cache = cache
+        self.cache_dir = cache_dir
         self.client = client
         self.verbose = verbose
 
@@ -186,6 +200,8 @@ class LogisticRegression(ParamsMixin):
                 standardize=bool(self.standardize),
                 class_weight=_class_weight_by_index(self.class_weight, classes),
                 n_classes=len(classes),
+                cache=self.cache,
+                cache_dir=self.cache_dir,
             )
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -196,6 +212,7 @@ class LogisticRegression(ParamsMixin):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.solver_ = result.solver
+        self.cache_ = result.cache
         self.n_iter_ = result.n_iter
         self.n_passes_ = result.n_passes
         self.converged_ = result.converged
@@ -261,6 +278,8 @@ class LogisticRegression(ParamsMixin):
                 f"class_weight must be None, 'balanced' or a dict {{label: weight}} of finite "
                 f"weights > 0, got {weights!r}"
             )
+        if self.cache not in CACHE_CHOICES:
+            raise ValueError(f"cache must be one of {list(CACHE_CHOICES)}, got {self.cache!r}")
         if self.solver not in SOLVER_NAMES:
             raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {self.solver!r}")
         if not _positive_number(self.tol):
@@ -448,9 +467,11 @@ def _columns_of(X) -> tuple[Any, Sequence[str] | None]:
 
 
 def _as_array(a):
+    """float32 stays float32 (the kernels widen it chunk by chunk); the rest → float64."""
     if isinstance(a, da.Array):
-        return a if a.dtype == np.float64 else a.astype(np.float64)
-    return np.asarray(a, dtype=np.float64)
+        return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+    a = np.asarray(a)
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
 
 
 def _checked_numpy(X, y, sample_weight, n_classes: int):

@@ -95,9 +95,7 @@ def logistic_sums(
     transposed product gives the gradient. Accumulates in float64 whatever ``X`` holds.
     ``class_weight`` = (c₀, c₁) multiplies each row's weight by the weight of its class.
     """
-    # A chunk that crossed the network may sit at an odd address; NumPy then skips BLAS
-    # and sums in another order, which would break bit-identical reruns.
-    X = np.require(X, requirements="A")
+    X = float64_rows(X)
     y = np.asarray(y, dtype=np.float64)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if class_weight is not None:
@@ -172,7 +170,7 @@ def softmax_sums(
     One product X·[Θᵀ, Dᵀ] gives the margins of the point and of the line; the
     multiplier w·(P − Y) then gives the gradient in one transposed product.
     """
-    X = np.require(X, requirements="A")
+    X = float64_rows(X)
     labels = np.asarray(y).astype(np.intp)
     K = coef.shape[0]
     rows = np.arange(labels.shape[0])
@@ -232,6 +230,14 @@ def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray) -> np.ndarray
             out[k * m : (k + 1) * m, j * m : (j + 1) * m] = block
             out[j * m : (j + 1) * m, k * m : (k + 1) * m] = block
     return out
+
+
+def float64_rows(X: np.ndarray) -> np.ndarray:
+    """X as an aligned float64 array: float32 chunks (``dtype="float32"``) are widened here,
+    one chunk at a time, so every product and sum runs and accumulates in float64."""
+    # A chunk that crossed the network may sit at an odd address; NumPy then skips BLAS
+    # and sums in another order, which would break bit-identical reruns.
+    return np.require(X, dtype=np.float64, requirements="A")
 
 
 def gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -303,7 +309,7 @@ def summary_sums(
     For K > 2 classes, ``weighted_labels`` is Σw per class (K,) and ``label_first`` is
     Σw·x per class (K, d).
     """
-    X = np.require(X, requirements="A")
+    X = float64_rows(X)
     y = np.asarray(y, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if n_classes > 2:

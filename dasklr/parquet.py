@@ -92,6 +92,7 @@ def read_parquet(
     weight: str | None = None,
     *,
     classes: Sequence | None = None,
+    dtype: str | np.dtype = "float64",
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     storage_options: dict[str, Any] | None = None,
 ) -> ParquetData:
@@ -114,6 +115,10 @@ def read_parquet(
     classes
         The allowed labels. None reads the label column once to find them; given, that
         read is skipped and a label outside them is an error naming its file.
+    dtype
+        "float64" (the default) or "float32" for X: float32 halves the memory of every
+        chunk and of the decoded-chunk cache; the kernels widen each chunk to float64
+        as they use it, so every sum still accumulates in float64.
     chunk_bytes
         Small consecutive row groups of a file are grouped into one chunk up to this many
         decoded bytes; a larger row group is a chunk of its own.
@@ -123,6 +128,9 @@ def read_parquet(
     >>> data = read_parquet("data/", label="y")          # doctest: +SKIP
     >>> X, y, w = data                                    # doctest: +SKIP
     """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
     fs, paths, shown = _resolve_paths(path, storage_options or {})
     infos, schemas = _read_footers(fs, paths)
     if weight is not None and weight == label:
@@ -131,14 +139,15 @@ def read_parquet(
     for info, schema in zip(infos, schemas, strict=True):
         _check_columns(info.path, schema, [*feature_names, *([weight] if weight else [])])
     label_kind = _check_label(infos, schemas, label)
-    chunks = plan_chunks(infos, bytes_per_row=8 * (len(feature_names) + 2), chunk_bytes=chunk_bytes)
+    bytes_per_row = dtype.itemsize * len(feature_names) + 16
+    chunks = plan_chunks(infos, bytes_per_row=bytes_per_row, chunk_bytes=chunk_bytes)
     if not chunks:
         raise DataError(f"{shown}: the Parquet files hold no rows")
     if classes is None:
         classes = _find_classes(fs, [i.path for i in infos if i.rows], label, label_kind)
     else:
         classes = _given_classes(classes, label, label_kind)
-    return _build_arrays(fs, chunks, feature_names, label, classes, weight, infos)
+    return _build_arrays(fs, chunks, feature_names, label, classes, weight, infos, dtype)
 
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
@@ -344,6 +353,7 @@ def read_chunk(
     label: str,
     classes: np.ndarray,
     weight: str | None,
+    dtype: np.dtype | str = "float64",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Decode one chunk into (X, y, w) and check its values; runs on a worker.
 
@@ -363,7 +373,7 @@ def read_chunk(
             f"{where}: footer says {spec.rows} rows but {table.num_rows} were read; "
             "was the file changed while training?"
         )
-    X = np.empty((spec.rows, len(features)), dtype=np.float64, order="F")
+    X = np.empty((spec.rows, len(features)), dtype=dtype, order="F")
     for j, name in enumerate(features):
         _column_into(table.column(name), X[:, j], name, where)
     y = _class_indices(table.column(label), classes, label, where)
@@ -411,7 +421,7 @@ def _column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str
         start = stop
 
 
-def _build_arrays(fs, chunks, features, label, classes, weight, infos) -> ParquetData:
+def _build_arrays(fs, chunks, features, label, classes, weight, infos, dtype) -> ParquetData:
     """One read task per chunk; X, y and w are views of its result, so a pass reads once."""
     token = tokenize(
         fs.protocol,
@@ -421,10 +431,11 @@ def _build_arrays(fs, chunks, features, label, classes, weight, infos) -> Parque
         label,
         classes,
         weight,
+        dtype.str,
     )
     read_name = f"dasklr-read-{token}"
     reads = {
-        (read_name, i): (read_chunk, fs, spec, features, label, classes, weight)
+        (read_name, i): (read_chunk, fs, spec, features, label, classes, weight, dtype)
         for i, spec in enumerate(chunks)
     }
     rows = tuple(spec.rows for spec in chunks)
@@ -439,7 +450,7 @@ def _build_arrays(fs, chunks, features, label, classes, weight, infos) -> Parque
             {read_name: reads, name: layer}, {read_name: set(), name: {read_name}}
         )
         shape_chunks = (rows, (len(features),)) if ndim == 2 else (rows,)
-        return da.Array(graph, name, shape_chunks, dtype=np.float64)
+        return da.Array(graph, name, shape_chunks, dtype=dtype if ndim == 2 else np.float64)
 
     return ParquetData(
         X=view(0, "X", 2),

@@ -30,7 +30,7 @@ FORMAT = "dasklr-model"
 FORMAT_VERSION = 1
 ARRAYS = ("coef", "intercept")
 #: Parameters that describe where and how loudly a fit ran, not the model: not saved.
-_RUNTIME_PARAMS = ("client", "verbose")
+_RUNTIME_PARAMS = ("client", "verbose", "cache_dir")
 
 
 def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

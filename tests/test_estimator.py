@@ -31,6 +31,8 @@ PARAMS = [
     "warm_start",
     "standardize",
     "class_weight",
+    "cache",
+    "cache_dir",
     "client",
     "verbose",
 ]
