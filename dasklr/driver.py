@@ -26,6 +26,7 @@ from dasklr.cluster import connect
 from dasklr.errors import ConvergenceWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective, Scaling, check_classes
+from dasklr.progress import PassProgress
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
 from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
@@ -84,6 +85,7 @@ def train(
     n_classes: int = 2,
     cache: str = "auto",
     cache_dir: str | None = None,
+    progress: PassProgress | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -97,6 +99,7 @@ def train(
     binary logistic regression, K > 2 the multinomial (softmax) model. ``cache`` says
     where decoded chunks live between passes (``dasklr.cache``); ``cache_dir`` is the
     base folder of the disk cache on each worker (default: its temporary folder).
+    ``progress`` hears of every chunk as it finishes (``dasklr.progress``).
     """
     n_features = X.shape[1]
     n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
@@ -113,6 +116,7 @@ def train(
                 split_every=split_every,
                 check_first=check_chunks,
                 n_classes=n_classes,
+                progress=progress,
             )
             summary = None
             if init is None or standardize or class_weight == "balanced":
@@ -178,7 +182,9 @@ class PassRunner:
         split_every: int,
         check_first: bool,
         n_classes: int = 2,
+        progress: PassProgress | None = None,
     ):
+        self.progress = progress
         self.client = client
         self.chunks = chunks
         self.split_every = split_every
@@ -192,7 +198,13 @@ class PassRunner:
             kernel = functools.partial(checked_call, kernel, self.n_classes)
         self.count += 1
         return tree_reduce(
-            self.client, self.chunks, kernel, shared, merge_sums, split_every=self.split_every
+            self.client,
+            self.chunks,
+            kernel,
+            shared,
+            merge_sums,
+            split_every=self.split_every,
+            progress=self.progress,
         )
 
 

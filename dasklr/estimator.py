@@ -25,6 +25,7 @@ from dasklr.driver import Callback, train
 from dasklr.errors import DataError
 from dasklr.numerics import logsumexp, sigmoid
 from dasklr.parquet import ParquetData
+from dasklr.progress import PassProgress
 from dasklr.reduction import DEFAULT_SPLIT_EVERY
 from dasklr.solvers import SOLVER_NAMES
 
@@ -121,7 +122,9 @@ class LogisticRegression(ParamsMixin):
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
     verbose : bool
-        Print one line per iteration.
+        Print one line per iteration (stdout) and the progress of each pass, chunks done
+        out of the total (stderr: a bar redrawn in place on a terminal, one line per
+        pass otherwise).
 
     Examples
     --------
@@ -202,6 +205,7 @@ class LogisticRegression(ParamsMixin):
                 n_classes=len(classes),
                 cache=self.cache,
                 cache_dir=self.cache_dir,
+                progress=PassProgress() if self.verbose else None,
             )
         self.coef_ = result.coef
         self.intercept_ = result.intercept

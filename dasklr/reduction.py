@@ -15,7 +15,7 @@ from typing import Any
 
 import dask.array as da
 from dask.highlevelgraph import HighLevelGraph
-from distributed import Client
+from distributed import Client, as_completed
 
 #: Fan-in of the reduction tree: 8 partials (a few KB each) per combine task.
 DEFAULT_SPLIT_EVERY = 8
@@ -59,12 +59,14 @@ def tree_reduce(
     combine: Callable[..., Any],
     *,
     split_every: int = DEFAULT_SPLIT_EVERY,
+    progress: Any = None,
 ) -> Any:
     """Return ``combine`` over ``kernel(X_i, y_i, w_i, *shared)`` for every chunk ``i``.
 
     ``combine(*parts)`` must be associative (plain addition of raw sums); it is applied
     to consecutive groups of at most ``split_every`` parts, level by level, until one
     value is left, which comes back to the driver. One call is one pass over the data.
+    ``progress`` (a ``dasklr.progress.PassProgress``) hears of every finished chunk.
     """
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2, got {split_every}")
@@ -76,6 +78,7 @@ def tree_reduce(
         key = (f"dasklr-partial-{token}", i)
         graph[key] = (kernel, x_key, y_key, w_key, *shared_futures)
         level.append(key)
+    partial_keys = list(level)
     depth = 0
     while len(level) > 1:
         depth += 1
@@ -86,7 +89,33 @@ def tree_reduce(
             graph[(name, j)] = (combine, *group)
             level.append((name, j))
     try:
-        return client.get(graph, level[0], sync=True)
+        if progress is None:
+            return client.get(graph, level[0], sync=True)
+        return _with_progress(client, graph, partial_keys, level[0], progress)
     finally:
         for future in shared_futures:
             future.release()
+
+
+def _with_progress(client: Client, graph, partial_keys: list[Key], final: Key, progress) -> Any:
+    """Run the pass, telling ``progress`` each time a chunk's kernel finishes.
+
+    Each chunk's future is dropped once counted, so no partial (a Hessian can be large)
+    outlives the combine task that needs it.
+    """
+    tracked = [key for key in partial_keys if key != final]  # one chunk: it is the result
+    *partials, result = client.get(graph, [*tracked, final], sync=False)
+    progress.start(len(partial_keys))
+    completed = as_completed(partials, loop=client.loop)
+    del partials
+    try:
+        for done, future in enumerate(completed, 1):
+            if future.status == "error":
+                break  # the result below raises the chunk's error
+            progress.advance(done)
+            del future
+        answer = result.result()
+        progress.advance(len(partial_keys))
+    finally:
+        progress.finish()
+    return answer

@@ -7,6 +7,7 @@ and once on the embedded cluster that ``fit`` starts when no client exists.
 import gc
 import itertools
 import math
+import re
 
 import dask.array as da
 import numpy as np
@@ -251,11 +252,16 @@ def test_verbose_prints_one_line_per_iteration(client, capsys):
     model = dasklr.LogisticRegression(
         alpha=0.1, tol=1e-6, max_iter=300, verbose=True, client=client
     ).fit(X, y)
-    lines = capsys.readouterr().out.splitlines()
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
     assert len(lines) == len(model.history_)
     p = y.mean()  # the log-odds start: F is the entropy of the label mean
     entropy = -p * math.log(p) - (1 - p) * math.log(1 - p)
     assert lines[0].startswith(f"iter     0  objective {entropy:.10g}"[:30])
+    # stderr is not a terminal here: one plain line per pass, with its chunk count
+    passes = err.splitlines()
+    assert len(passes) == model.n_passes_
+    assert all(re.fullmatch(r"pass +\d+: 1 chunks in \d+\.\d+ s", line) for line in passes)
 
 
 # -- bad input -------------------------------------------------------------------------

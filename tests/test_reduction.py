@@ -1,5 +1,6 @@
 """One pass = ``tree_reduce`` on the session LocalCluster, against the in-memory kernel."""
 
+import io
 import itertools
 
 import dask.array as da
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from dasklr.kernels import logistic_sums, merge_sums
+from dasklr.progress import PassProgress
 from dasklr.reduction import ChunkGraph, tree_reduce
 
 
@@ -157,3 +159,26 @@ def test_split_every_below_two_is_rejected(client):
 def test_chunk_graph_rejects_wrong_dimensions():
     with pytest.raises(ValueError, match="X must be 2-D and y 1-D"):
         ChunkGraph.from_arrays(da.zeros(4, chunks=2), da.zeros(4, chunks=2), None)
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as sys.stderr does in a shell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_every_chunk_of_a_pass(client):
+    X, y, _, coef, b = problem(n=1000)
+    chunks = ChunkGraph.from_arrays(da.from_array(X, chunks=(100, 5)), da.from_array(y, 100), None)
+    screen = Terminal()
+    progress = PassProgress(screen)
+    with_progress = tree_reduce(
+        client, chunks, logistic_sums, (coef, b), merge_sums, progress=progress
+    )
+    assert_same_bits(
+        with_progress, tree_reduce(client, chunks, logistic_sums, (coef, b), merge_sums)
+    )
+    drawn = screen.getvalue()
+    assert drawn.startswith("\rpass    1 [") and drawn.endswith("\n")
+    assert "10/10 chunks" in drawn  # the last redraw shows every chunk done

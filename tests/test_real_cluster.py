@@ -1,0 +1,182 @@
+"""dasklr on a cluster started the way operators start one: `dask scheduler` and two
+`dask worker` processes on 127.0.0.1, reached only through the scheduler's address.
+
+The bounded-memory test trains on a Parquet dataset four times larger than the
+workers' total memory limit and checks that no worker died or came near its limit.
+"""
+
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from distributed import Client
+from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
+
+import dasklr
+from dasklr.cli import main
+from dasklr.synthetic import make_classification, write_parquet_dataset
+
+#: Memory limit of each `dask worker` process.
+WORKER_MEMORY = 400 * 2**20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory):
+    """Start `dask scheduler` and two `dask worker` processes; stop them afterwards."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    folder = tmp_path_factory.mktemp("workers")
+    dask = [sys.executable, "-m", "dask"]
+    processes = [
+        subprocess.Popen(
+            [
+                *dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                address.rsplit(":", 1)[1],
+                "--no-dashboard",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    for _ in range(2):
+        processes.append(
+            subprocess.Popen(
+                [
+                    *dask,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--memory-limit",
+                    str(WORKER_MEMORY),
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(folder),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout=5) as client:
+                    client.wait_for_workers(2, timeout=max(1, deadline - time.monotonic()))
+                break
+            except (OSError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("real-small")
+    X, y, _, _ = make_classification(3000, 4, seed=21)
+    write_parquet_dataset(folder, X, y, n_files=2, row_group_rows=500)
+    return folder, X, y
+
+
+def test_train_through_the_scheduler_address(scheduler_address, small_dataset):
+    folder, X, y = small_dataset
+    model = dasklr.LogisticRegression(alpha=1e-2, tol=1e-9, client=scheduler_address)
+    model.fit(dasklr.read_parquet(folder, label="y"))
+    # reference: scikit-learn in memory, C = 1/(alpha·n)
+    reference = SklearnLogisticRegression(C=1 / (1e-2 * len(y)), tol=1e-12, max_iter=1000)
+    reference.fit(X, y)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-6)
+    np.testing.assert_allclose(model.intercept_, reference.intercept_, rtol=1e-6)
+
+
+def test_cli_trains_through_the_scheduler_key(scheduler_address, small_dataset, tmp_path):
+    folder = small_dataset[0]
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{folder}"\nlabel = "y"\n\n[model]\nalpha = 0.01\ntol = 1e-9\n\n'
+        f'[cluster]\nscheduler = "{scheduler_address}"\n\n[output]\npath = "{tmp_path / "m"}"\n'
+    )
+    assert main(["train", str(config), "--quiet"]) == 0
+    saved = dasklr.load_model(tmp_path / "m")
+    reference = dasklr.LogisticRegression(alpha=1e-2, tol=1e-9, client=scheduler_address)
+    reference.fit(dasklr.read_parquet(folder, label="y"))
+    np.testing.assert_array_equal(saved.coef_, reference.coef_)
+
+
+@pytest.fixture(scope="module")
+def large_dataset(tmp_path_factory):
+    """One block of rows written as many files: 4× the workers' total memory limit.
+
+    The mean loss over repeated copies of a block equals the block's own, so the
+    optimum is the block's, which scikit-learn finds in memory.
+    """
+    folder = tmp_path_factory.mktemp("real-large")
+    X, y, _, _ = make_classification(400_000, 14, seed=5)
+    table = pa.table({**{f"x{j}": X[:, j] for j in range(14)}, "y": y})
+    decoded = 8 * (X.shape[1] + 2) * X.shape[0]
+    copies = int(np.ceil(4 * 2 * WORKER_MEMORY / decoded))
+    for i in range(copies):
+        pq.write_table(table, folder / f"part-{i:03d}.parquet", row_group_size=100_000)
+    return folder, X, y, copies * decoded
+
+
+def test_data_four_times_the_memory_limit_trains_in_bounded_memory(
+    scheduler_address, large_dataset, tmp_path
+):
+    folder, X, y, decoded = large_dataset
+    assert decoded >= 4 * 2 * WORKER_MEMORY
+    with Client(scheduler_address, timeout=10) as client:
+        workers_before = set(client.scheduler_info(n_workers=-1)["workers"])
+        driver = psutil.Process()
+        driver_before = driver.memory_info().rss
+        data = dasklr.read_parquet(folder, label="y", chunk_bytes=16 * 2**20)
+        model = dasklr.LogisticRegression(
+            alpha=1e-3, tol=1e-8, cache="auto", cache_dir=str(tmp_path), client=client
+        )
+        model.fit(data)
+        driver_growth = driver.memory_info().rss - driver_before
+        # each worker process's peak resident memory (Linux reports kilobytes)
+        usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
+        peaks = {worker: u.ru_maxrss * 1024 for worker, u in usage.items()}
+        workers_after = set(client.scheduler_info(n_workers=-1)["workers"])
+    print(
+        f"decoded {decoded / 2**20:.0f} MiB, cache {model.cache_}, passes {model.n_passes_}, "
+        f"worker peaks {[p / 2**20 for p in peaks.values()]} MiB, "
+        f"driver growth {driver_growth / 2**20:.0f} MiB"
+    )
+    assert workers_after == workers_before  # no worker was killed and replaced
+    assert model.cache_ == "disk"  # the data does not fit in the workers' memory
+    # Dask pauses a worker at 80% of its limit: staying below means it never paused
+    assert max(peaks.values()) < 0.8 * WORKER_MEMORY
+    assert driver_growth < 100 * 2**20  # the driver holds no data
+    reference = SklearnLogisticRegression(C=1 / (1e-3 * len(y)), tol=1e-12, max_iter=1000)
+    reference.fit(X, y)
+    # tol = 1e-8 on the gradient leaves ~1e-7 in the coefficients (of size ~0.1)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-5, atol=1e-6)
+    assert list(Path(tmp_path).iterdir()) == []  # the disk cache is gone
