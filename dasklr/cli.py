@@ -93,6 +93,7 @@ def train_command(args: argparse.Namespace) -> int:
         features=config["data"]["features"],
         weight=config["data"]["weight"],
         classes=config["data"]["classes"],
+        dtype=config["data"]["dtype"],
     )
     n_rows = data.X.shape[0]
     print(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dasklr.cache import CACHE_CHOICES
 from dasklr.errors import ConfigError
 from dasklr.reduction import DEFAULT_SPLIT_EVERY
 from dasklr.solvers import SOLVER_NAMES
@@ -76,6 +77,13 @@ KEYS: tuple[Key, ...] = (
         "feature columns; default: every numeric column but label and weight",
     ),
     Key("data.weight", "string", None, "column of non-negative sample weights"),
+    Key(
+        "data.dtype",
+        "string",
+        "float64",
+        "float64 or float32 for the features (sums are float64 either way)",
+        _one_of(("float64", "float32")),
+    ),
     Key("model.alpha", "number", 0.0, "penalty strength", _at_least(0)),
     Key(
         "model.l1_ratio",
@@ -110,6 +118,19 @@ KEYS: tuple[Key, ...] = (
         "boolean",
         False,
         "fit on standardised features; coef_ in original units",
+    ),
+    Key(
+        "model.cache",
+        "string",
+        "auto",
+        "where decoded chunks live between passes: auto, memory, disk or none",
+        _one_of(CACHE_CHOICES),
+    ),
+    Key(
+        "model.cache_dir",
+        "string",
+        None,
+        "base folder of the disk cache on each worker; default: its temp folder",
     ),
     Key(
         "model.split_every",
