@@ -22,7 +22,6 @@ in NumPy on the block alone, while the systems read every file. All in this one 
 
 import argparse
 import logging
-import resource
 import shutil
 import tempfile
 import time
@@ -51,14 +50,19 @@ from dasklr.reduction import ChunkGraph, tree_reduce
 from dasklr.synthetic import make_classification
 
 
-def write_copies(folder: Path, X: np.ndarray, y: np.ndarray, copies: int, group: int) -> list:
+def write_copies(folder: Path, X, y, copies: int, files_per_copy: int, group: int) -> list:
+    """The block as ``files_per_copy`` files, then byte copies of them; copy by copy."""
     table = pa.table({**{f"x{j}": X[:, j] for j in range(X.shape[1])}, "y": y})
-    first = folder / "part-000.parquet"
-    pq.write_table(table, first, row_group_size=group)
-    paths = [first]
+    rows = -(-table.num_rows // files_per_copy)
+    originals = []
+    for k in range(files_per_copy):
+        originals.append(folder / f"part-000-{k:02d}.parquet")
+        pq.write_table(table.slice(k * rows, rows), originals[-1], row_group_size=group)
+    paths = list(originals)
     for i in range(1, copies):
-        paths.append(folder / f"part-{i:03d}.parquet")
-        shutil.copyfile(first, paths[-1])
+        for k, original in enumerate(originals):
+            paths.append(folder / f"part-{i:03d}-{k:02d}.parquet")
+            shutil.copyfile(original, paths[-1])
     return [str(p) for p in paths]
 
 
@@ -99,9 +103,18 @@ def pass_costs(files: list[str], args, cache_dir: str) -> dict[str, tuple[float,
 
 
 def peak_memory(client: Client) -> list[int]:
-    """Each worker process's peak resident memory, in bytes (Linux reports kB)."""
-    usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
-    return [u.ru_maxrss * 1024 for u in usage.values()]
+    """Each worker process's peak resident memory in bytes: VmHWM of /proc/self/status.
+
+    (Not getrusage's ru_maxrss, which Linux carries over from the parent process across
+    fork and exec: a spawned worker would report this script's peak.)
+    """
+    statuses = client.run(Path("/proc/self/status").read_text).values()
+    return [
+        int(line.split()[1]) * 1024
+        for text in statuses
+        for line in text.splitlines()
+        if line.startswith("VmHWM:")
+    ]
 
 
 def run_dasklr(files, args, reference: Reference, cache_dir: str) -> dict:
@@ -140,11 +153,25 @@ def run_dask_ml(folder: Path, solver: str, args, reference: Reference, n_rows: i
         }
 
 
+def failed(system: str, exc: Exception) -> dict:
+    message = f"FAILED: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+    nan = float("nan")
+    return {
+        "system": system,
+        "passes": nan,
+        "seconds": nan,
+        "gap": nan,
+        "peaks": [],
+        "note": message,
+    }
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--block-rows", type=int, default=1_000_000)
     parser.add_argument("--copies", type=int, default=16)
-    parser.add_argument("--pass-copies", type=int, default=1, help="files for the pass costs")
+    parser.add_argument("--pass-copies", type=int, default=1, help="copies for the pass costs")
+    parser.add_argument("--files-per-copy", type=int, default=8)
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--row-group-rows", type=int, default=131_072)
     parser.add_argument("--workers", type=int, default=2)
@@ -164,22 +191,28 @@ def main() -> None:
         folder = Path(tmp) / "data"
         folder.mkdir()
         X, y, _, _ = make_classification(args.block_rows, args.features, seed=0)
-        files = write_copies(folder, X, y, args.copies, args.row_group_rows)
+        files = write_copies(folder, X, y, args.copies, args.files_per_copy, args.row_group_rows)
         reference = Reference.compute(X, y.astype(np.float64), args.alpha)
         block_gb = 8 * X.size / 1e9
         del X
         n_rows = args.block_rows * args.copies
         cache_dir = str(Path(tmp) / "cache")
 
-        costs = pass_costs(files[: args.pass_copies], args, cache_dir)
-        bare_small = bare_seconds(files[: args.pass_copies], args.workers, args.repeat)
+        small = files[: args.pass_copies * args.files_per_copy]
+        costs = pass_costs(small, args, cache_dir)
+        bare_small = bare_seconds(small, args.workers, args.repeat)
         bare_all = bare_seconds(files, args.workers, 1)
         runs = [run_dasklr(files, args, reference, cache_dir)]
+        print(f"finished: {runs[-1]}", flush=True)
         for peer in args.peers:
             solver = peer.split(":", 1)[1]
             if solver not in DASK_ML_SOLVERS:
                 raise SystemExit(f"unknown peer {peer}; dask-ml solvers: {list(DASK_ML_SOLVERS)}")
-            runs.append(run_dask_ml(folder, solver, args, reference, n_rows))
+            try:
+                runs.append(run_dask_ml(folder, solver, args, reference, n_rows))
+            except Exception as exc:  # a peer that fails is a result to report, not a crash
+                runs.append(failed(f"dask-ml ({solver})", exc))
+            print(f"finished: {runs[-1]}", flush=True)
 
     small_gb = block_gb * args.pass_copies
     all_gb = block_gb * args.copies
@@ -196,7 +229,7 @@ def main() -> None:
         print(f"  {name:34s}{first:9.3f}{later:9.3f}{small_gb / later:7.2f}")
     print(
         f"\nto the optimum: {n_rows} rows x {args.features} = {all_gb:.2f} GB decoded "
-        f"({args.copies} copies of one block), {args.workers} workers x "
+        f"({args.copies} copies of one block, {len(files)} files), {args.workers} workers x "
         f"{format_bytes(limit)} = {format_bytes(args.workers * limit)} memory limit; "
         f"bare read of all files: {bare_all:.1f} s ({all_gb / bare_all:.2f} GB/s); "
         f"alpha={args.alpha:g}, tol={args.tol:g}, F* = {reference.f_star:.15g}"
@@ -208,8 +241,8 @@ def main() -> None:
             f"  {run['system']:34s}{run['passes']:7.3g}{run['seconds']:9.1f}{run['gap']:10.2e}"
             f"  {peaks}  {run.get('note', '')}"
         )
-    if len(runs) > 1:
-        print(f"  dasklr / {runs[1]['system']}: {runs[0]['seconds'] / runs[1]['seconds']:.3f}")
+    for other in runs[1:]:
+        print(f"  dasklr / {other['system']}: {runs[0]['seconds'] / other['seconds']:.3f}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ The bounded-memory test trains on a Parquet dataset four times larger than the
 workers' total memory limit and checks that no worker died or came near its limit.
 """
 
-import resource
 import socket
 import subprocess
 import sys
@@ -129,6 +128,21 @@ def test_cli_trains_through_the_scheduler_key(scheduler_address, small_dataset, 
     np.testing.assert_array_equal(saved.coef_, reference.coef_)
 
 
+def worker_peaks(client: Client) -> dict[str, int]:
+    """Each worker process's peak resident memory in bytes: VmHWM of /proc/self/status.
+
+    (Not getrusage's ru_maxrss: Linux carries it over from the parent across fork and
+    exec, so a worker would report the peak of the process that started it.)
+    """
+    status = client.run(Path("/proc/self/status").read_text)
+    return {worker: _vm_hwm(text) for worker, text in status.items()}
+
+
+def _vm_hwm(status: str) -> int:
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024  # reported in kB
+
+
 @pytest.fixture(scope="module")
 def large_dataset(tmp_path_factory):
     """One block of rows written as many files: 4× the workers' total memory limit.
@@ -161,9 +175,7 @@ def test_data_four_times_the_memory_limit_trains_in_bounded_memory(
         )
         model.fit(data)
         driver_growth = driver.memory_info().rss - driver_before
-        # each worker process's peak resident memory (Linux reports kilobytes)
-        usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
-        peaks = {worker: u.ru_maxrss * 1024 for worker, u in usage.items()}
+        peaks = worker_peaks(client)
         workers_after = set(client.scheduler_info(n_workers=-1)["workers"])
     print(
         f"decoded {decoded / 2**20:.0f} MiB, cache {model.cache_}, passes {model.n_passes_}, "
