@@ -1,10 +1,13 @@
-"""The ``dasklr`` command: train from a TOML config, or run the quickstart.
+"""The ``dasklr`` command: train from a TOML config, predict, evaluate, inspect a model,
+check a config, or run the quickstart.
 
 A thin shell: parse arguments, validate the config, call the library, and turn every
 ``DasklrError`` into one line on stderr and a non-zero exit code (see ``errors.py``).
 """
 
 import argparse
+import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,6 +19,11 @@ from dasklr.config import load_config
 from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimator import LogisticRegression
 from dasklr.parquet import read_parquet
+from dasklr.persistence import load_model, read_metadata
+from dasklr.scoring import evaluate_model, predict_to_parquet
+
+#: Environment variable with the scheduler address, when neither config nor flag gives one.
+SCHEDULER_VARIABLE = "DASKLR_SCHEDULER"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +73,51 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no per-iteration lines")
     train.set_defaults(command=train_command)
 
+    predict = commands.add_parser(
+        "predict", help="score a Parquet dataset into Parquet", description=predict_command.__doc__
+    )
+    predict.add_argument("model", help="model directory written by train")
+    predict.add_argument("data", help="Parquet file, folder, glob or URL to score")
+    predict.add_argument("--output", required=True, help="folder for the predictions")
+    predict.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column to copy into the predictions, e.g. a row key (repeatable)",
+    )
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _scheduler_flag(predict)
+    predict.set_defaults(command=predict_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="metrics of a model on labelled data", description=evaluate_command.__doc__
+    )
+    evaluate.add_argument("model", help="model directory written by train")
+    evaluate.add_argument("data", help="labelled Parquet file, folder, glob or URL")
+    evaluate.add_argument("--label", help="label column (default: the training one)")
+    evaluate.add_argument("--weight", help="weight column (default: the training one, if any)")
+    evaluate.add_argument("--threshold", type=float, default=0.5, help="binary: P(class 1) cut")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _scheduler_flag(evaluate)
+    evaluate.set_defaults(command=evaluate_command)
+
+    info = commands.add_parser(
+        "info", help="what a model file holds", description=info_command.__doc__
+    )
+    info.add_argument("model", help="model directory written by train")
+    info.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
+    info.set_defaults(command=info_command)
+
+    config = commands.add_parser("config", help="check a config file")
+    config_commands = config.add_subparsers(title="config commands", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a config file", description=check_command.__doc__
+    )
+    check.add_argument("config", help="path of the TOML config")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    check.set_defaults(command=check_command)
+
     quick = commands.add_parser(
         "quickstart",
         help="generate a synthetic dataset and train on it",
@@ -101,14 +154,17 @@ def train_command(args: argparse.Namespace) -> int:
         f"{len(data.classes)} classes, {data.X.numblocks[0]} chunks",
         flush=True,
     )
-    scheduler = config["cluster"]["scheduler"]
+    scheduler = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
     model = LogisticRegression(**config["model"], client=scheduler, verbose=not args.quiet)
     try:
         model.fit(data)
+        if config["output"]["metrics"]:
+            model.metrics_ = _training_metrics(config, data, model, scheduler)
     except ClusterError as exc:
         if scheduler is None:
             raise
-        raise ClusterError(f"{exc} (cluster.scheduler in {args.config})") from None
+        where = "cluster.scheduler" if config["cluster"]["scheduler"] else SCHEDULER_VARIABLE
+        raise ClusterError(f"{exc} ({where} in {args.config})") from None
     model.save(output, overwrite=overwrite)
     last = model.history_[-1]
     status = "converged" if model.converged_ else "NOT converged"
@@ -117,6 +173,126 @@ def train_command(args: argparse.Namespace) -> int:
         f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {output}"
     )
     return 0
+
+
+def _training_metrics(config, data, model, scheduler) -> dict:
+    """Metrics on the validation data when configured, else on the training data."""
+    source = config["data"]["validation"]
+    if source is not None:
+        data = read_parquet(
+            source,
+            label=config["data"]["label"],
+            features=list(model.feature_names_in_),
+            weight=config["data"]["weight"],
+            dtype=config["data"]["dtype"],
+        )
+    metrics = evaluate_model(model, data, client=scheduler)
+    return {"dataset": "validation" if source else "training", **metrics}
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Score every row of DATA with MODEL, chunk by chunk on the cluster, and write the
+    probabilities (proba_<class>), the predicted class and the --keep columns as Parquet
+    part files under --output (renamed into place when complete)."""
+    model = load_model(args.model)
+    rows = predict_to_parquet(
+        model,
+        args.data,
+        args.output,
+        keep=args.keep,
+        client=_scheduler(args),
+        overwrite=args.overwrite,
+    )
+    print(f"wrote predictions for {rows} rows to {args.output}")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Metrics of MODEL on the labelled DATA, in one pass: log-loss, accuracy, Brier
+    score, AUC, precision/recall/F1 and a calibration table (per class for more than two)."""
+    model = load_model(args.model)
+    trained_on = getattr(model, "training_data_", None) or {}
+    label = args.label or trained_on.get("label")
+    if label is None:
+        raise ConfigError("the model does not record its label column; pass --label")
+    data = read_parquet(
+        args.data,
+        label=label,
+        features=list(model.feature_names_in_),
+        weight=args.weight or trained_on.get("weight"),
+    )
+    metrics = evaluate_model(model, data, client=_scheduler(args), threshold=args.threshold)
+    print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
+    return 0
+
+
+def info_command(args: argparse.Namespace) -> int:
+    """What MODEL holds: versions, features, classes, parameters, convergence, training
+    data and metrics."""
+    metadata = read_metadata(args.model)
+    if args.json:
+        print(json.dumps(metadata, indent=2))
+        return 0
+    history = metadata["history"]
+    data = metadata.get("training_data") or {}
+    lines = [
+        f"model: {args.model} (format {metadata['format_version']}, "
+        f"dasklr {metadata['versions'].get('dasklr')})",
+        f"classes: {metadata['classes']}",
+        f"features ({metadata['n_features_in']}): {', '.join(metadata['feature_names_in'] or [])}",
+        "parameters: " + ", ".join(f"{k}={v!r}" for k, v in metadata["params"].items()),
+        f"{'converged' if metadata['converged'] else 'NOT converged'} after "
+        f"{metadata['n_iter']} iterations, {metadata['n_passes']} passes; objective "
+        f"{history[0]['objective']:.10g} -> {history[-1]['objective']:.10g}",
+    ]
+    if data:
+        lines.append(
+            f"trained on {data['rows']} rows in {len(data['files'])} files (label "
+            f"'{data['label']}'{', weight ' + repr(data['weight']) if data['weight'] else ''})"
+        )
+    if metadata.get("metrics"):
+        lines.append(f"metrics on the {metadata['metrics']['dataset']} data:")
+        lines.append(format_metrics(metadata["metrics"]))
+    print("\n".join(lines))
+    return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """Validate a config file (and --set overrides) without touching data or a cluster."""
+    config = load_config(args.config, args.overrides)
+    print(f"{args.config}: ok")
+    for section, table in config.items():
+        for key, value in table.items():
+            print(f"  {section}.{key} = {value!r}")
+    return 0
+
+
+def format_metrics(metrics: dict) -> str:
+    """The metrics as an aligned text table."""
+    lines = [
+        f"  log-loss {metrics['log_loss']:.6f}  accuracy {metrics['accuracy']:.6f}  "
+        f"Brier {metrics['brier']:.6f}",
+        f"  {'class':>12s} {'AUC':>9s} {'±':>8s} {'precision':>9s} {'recall':>8s} {'F1':>8s}",
+    ]
+    for row in metrics["classes"]:
+        cells = [row["auc"], row["auc_error_bound"], row["precision"], row["recall"], row["f1"]]
+        shown = ["-" if v is None else f"{v:.6f}" for v in cells]
+        lines.append(
+            f"  {row['class']!s:>12s} {shown[0]:>9s} {shown[1]:>8s} {shown[2]:>9s} "
+            f"{shown[3]:>8s} {shown[4]:>8s}"
+        )
+    return "\n".join(lines)
+
+
+def _scheduler_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        help=f"Dask scheduler address (default: ${SCHEDULER_VARIABLE}, else a local cluster)",
+    )
+
+
+def _scheduler(args: argparse.Namespace) -> str | None:
+    return args.scheduler or os.environ.get(SCHEDULER_VARIABLE)
 
 
 def quickstart_command(args: argparse.Namespace) -> int:

@@ -78,6 +78,12 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("data.weight", "string", None, "column of non-negative sample weights"),
     Key(
+        "data.validation",
+        "path or list",
+        None,
+        "Parquet data for the metrics stored with the model; default: the training data",
+    ),
+    Key(
         "data.dtype",
         "string",
         "float64",
@@ -147,6 +153,12 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("output.path", "string", _REQUIRED, "directory the model is written to"),
     Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
+    Key(
+        "output.metrics",
+        "boolean",
+        True,
+        "compute metrics after training (one more pass) and store them in the model",
+    ),
 )
 _BY_PATH = {key.path: key for key in KEYS}
 SECTIONS = tuple(dict.fromkeys(key.path.split(".")[0] for key in KEYS))

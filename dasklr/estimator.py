@@ -229,10 +229,12 @@ class LogisticRegression(ParamsMixin):
             if y is not None:
                 raise TypeError("fit(read_parquet(...)) takes y and weights from the data")
             classes = _at_least_two(X.classes, f"label column '{X.label}'")
+            self.training_data_ = data_manifest(X)
             # read_parquet checks every chunk it decodes
             return X.X, X.y, X.sample_weight, X.feature_names, classes, False
         if y is None:
             raise TypeError("fit(X, y) needs y unless X comes from dasklr.read_parquet")
+        self.training_data_ = None
         X, feature_names = _columns_of(X)
         y = _labels_of(y)
         sample_weight = None if sample_weight is None else _as_array(sample_weight)
@@ -377,6 +379,19 @@ class LogisticRegression(ParamsMixin):
         from dasklr.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def data_manifest(data: ParquetData) -> dict:
+    """What a model was trained on: columns, row count, and every file's size and version."""
+    return {
+        "label": data.label,
+        "weight": data.weight_column,
+        "rows": int(data.X.shape[0]),
+        "files": [
+            {"path": f.path, "size": f.size, "version": f.version, "rows": f.rows}
+            for f in data.files
+        ],
+    }
 
 
 def _positive_number(value) -> bool:

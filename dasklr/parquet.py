@@ -41,6 +41,8 @@ class ParquetFileInfo:
     path: str
     size: int
     row_group_rows: tuple[int, ...]
+    #: the modification time or ETag the filesystem reports: tells a changed file apart
+    version: str = ""
 
     @property
     def rows(self) -> int:
@@ -75,13 +77,17 @@ class ParquetData(_Arrays):
     label: str
     classes: np.ndarray
     files: tuple[ParquetFileInfo, ...]
+    weight_column: str | None
 
-    def __new__(cls, X, y, sample_weight, *, feature_names, label, classes, files):
+    def __new__(
+        cls, X, y, sample_weight, *, feature_names, label, classes, files, weight_column=None
+    ):
         self = super().__new__(cls, X, y, sample_weight)
         self.feature_names = tuple(feature_names)
         self.label = label
         self.classes = classes
         self.files = tuple(files)
+        self.weight_column = weight_column
         return self
 
 
@@ -196,12 +202,65 @@ def _read_footers(fs, paths: list[str]) -> tuple[list[ParquetFileInfo], list[pa.
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
         rows = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
-        info = ParquetFileInfo(path=path, size=int(fs.size(path)), row_group_rows=rows)
+        details = fs.info(path)
+        version = details.get("ETag") or details.get("mtime") or details.get("LastModified")
+        info = ParquetFileInfo(
+            path=path, size=int(details["size"]), row_group_rows=rows, version=str(version or "")
+        )
         return info, meta.schema.to_arrow_schema()
 
     with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
         results = list(pool.map(one, paths))
     return [r[0] for r in results], [r[1] for r in results]
+
+
+def plan_dataset(
+    path,
+    features: Sequence[str],
+    other_columns: Sequence[str] = (),
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    storage_options: dict[str, Any] | None = None,
+) -> tuple[Any, list[ChunkSpec], list[ParquetFileInfo]]:
+    """Files, footers and the chunk plan of a dataset to score (no label needed).
+
+    The features must be numeric in every file; ``other_columns`` (keys passed through
+    to predictions) must exist, of any type.
+    """
+    fs, paths, shown = _resolve_paths(path, storage_options or {})
+    infos, schemas = _read_footers(fs, paths)
+    for info, schema in zip(infos, schemas, strict=True):
+        _check_columns(info.path, schema, list(features))
+        missing = [name for name in other_columns if schema.get_field_index(name) < 0]
+        if missing:
+            raise DataError(
+                f"{info.path}: column '{missing[0]}' is missing "
+                f"(file has: {', '.join(schema.names)})"
+            )
+    chunks = plan_chunks(infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=chunk_bytes)
+    if not chunks:
+        raise DataError(f"{shown}: the Parquet files hold no rows")
+    return fs, chunks, infos
+
+
+def read_features(fs, spec: ChunkSpec, features: Sequence[str], other_columns=()):
+    """One chunk's features as float64 (checked) and its other columns as Arrow arrays."""
+    where = f"file {spec.path}, row groups {list(spec.row_groups)}"
+    try:
+        with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
+            table = parquet.read_row_groups(
+                list(spec.row_groups), columns=[*features, *other_columns]
+            )
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"cannot read {where}: {exc}") from None
+    X = np.empty((table.num_rows, len(features)), dtype=np.float64, order="F")
+    for j, name in enumerate(features):
+        _column_into(table.column(name), X[:, j], name, where)
+    finite = np.isfinite(X).all(axis=0)
+    if not finite.all():
+        name = features[int(np.argmin(finite))]
+        raise DataError(f"feature column '{name}' holds NaN or inf in {where}")
+    return X, {name: table.column(name) for name in other_columns}
 
 
 def _is_numeric(dtype: pa.DataType) -> bool:
@@ -460,4 +519,5 @@ def _build_arrays(fs, chunks, features, label, classes, weight, infos, dtype) ->
         label=label,
         classes=classes,
         files=tuple(infos),
+        weight_column=weight,
     )

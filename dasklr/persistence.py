@@ -1,15 +1,18 @@
 """Model artifacts: a directory of JSON metadata plus ``.npy`` arrays, never a pickle.
 
     model/
-      metadata.json   format and version, parameters, features, classes, history,
-                      and the sha256 of every array file
+      metadata.json   format and version, dasklr's and its dependencies' versions,
+                      parameters, features, classes, convergence, history, the
+                      training data's manifest (files, sizes, versions, rows),
+                      metrics, and the sha256 of every array file
       coef.npy        (B, d) float64: B = 1 for two classes, K for K > 2
       intercept.npy   (B,) float64
 
 The directory is written under a temporary name beside the target, every file fsynced,
 then renamed into place, so a reader never sees a half-written model (replacing an old
 one takes two renames; between them the path is briefly empty). Loading checks the
-format version and every hash, and reads the arrays with ``allow_pickle=False``:
+format version, the metadata's own checksum and every array's hash, and reads the
+arrays with ``allow_pickle=False``:
 loading a model cannot execute code.
 """
 
@@ -64,8 +67,11 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "n_iter": int(model.n_iter_),
             "n_passes": int(model.n_passes_),
             "history": model.history_,
+            "training_data": getattr(model, "training_data_", None),
+            "metrics": getattr(model, "metrics_", None),
             "arrays": arrays,
         }
+        metadata["checksum"] = metadata_checksum(metadata)
         _write_bytes(staging / "metadata.json", json.dumps(metadata, indent=2).encode())
         _fsync_dir(staging)
         _swap_into_place(staging, target)
@@ -75,10 +81,8 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     return target
 
 
-def load_model(path: str | os.PathLike):
-    """Read a model written by ``save_model``; refuses unknown formats and altered files."""
-    from dasklr.estimator import LogisticRegression
-
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The checked ``metadata.json`` of a model directory (format and version)."""
     root = Path(path)
     meta_path = root / "metadata.json"
     try:
@@ -94,6 +98,24 @@ def load_model(path: str | os.PathLike):
             f"{meta_path}: format version {metadata.get('format_version')!r}; this dasklr "
             f"reads version {FORMAT_VERSION}"
         )
+    if metadata.get("checksum") != metadata_checksum(metadata):
+        raise ModelFormatError(f"{meta_path}: checksum differs; the metadata was altered")
+    return metadata
+
+
+def metadata_checksum(metadata: dict[str, Any]) -> str:
+    """sha256 of the metadata's canonical JSON without its own checksum field."""
+    body = {key: value for key, value in metadata.items() if key != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def load_model(path: str | os.PathLike):
+    """Read a model written by ``save_model``; refuses unknown formats and altered files."""
+    from dasklr.estimator import LogisticRegression
+
+    root = Path(path)
+    meta_path = root / "metadata.json"
+    metadata = read_metadata(root)
     try:
         params = dict(metadata["params"])
         model = LogisticRegression(**params)
@@ -109,6 +131,9 @@ def load_model(path: str | os.PathLike):
         model.n_iter_ = int(metadata["n_iter"])
         model.n_passes_ = int(metadata["n_passes"])
         model.history_ = metadata["history"]
+        model.training_data_ = metadata.get("training_data")
+        if metadata.get("metrics") is not None:
+            model.metrics_ = metadata["metrics"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
     rows = 1 if model.classes_.size == 2 else model.classes_.size

@@ -7,6 +7,7 @@ import pytest
 
 import dasklr
 from dasklr import ModelFormatError
+from dasklr.persistence import metadata_checksum
 from dasklr.synthetic import write_parquet_dataset
 
 
@@ -165,6 +166,7 @@ def test_array_file_outside_the_model_is_refused(models, tmp_path):
     named.save(tmp_path / "model")
     metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
     metadata["arrays"]["coef"]["file"] = "../coef.npy"
+    metadata["checksum"] = metadata_checksum(metadata)  # as a forger would
     (tmp_path / "model" / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelFormatError, match="is outside"):
         dasklr.load_model(tmp_path / "model")

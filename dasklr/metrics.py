@@ -1,0 +1,225 @@
+"""Metrics of a fitted model over data of any size, in one pass.
+
+Each chunk returns sums (``MetricSums``) that merge by addition, like the training
+kernels: the weighted log-loss, Brier score and accuracy, per-class counts for
+precision, recall and F1, a calibration table, and — for AUC — histograms of each
+class's score for the rows of that class and of the others.
+
+AUC (one class against the rest; for binary, class 1) is exact when the data has at most
+``exact_rows`` rows: the scores themselves come back to the driver and are ranked, with
+tied scores counted as half a pair, as scikit-learn's ``roc_auc_score``. Beyond that it
+comes from the histograms, over ``AUC_BINS`` bins of the score's log-odds in
+[−``LOGIT_RANGE``, ``LOGIT_RANGE``] (bin width ≈ 0.0012; the end bins hold everything
+beyond, p below 2e-9 or above 1 − 2e-9).
+Every pair of a positive and a negative in different bins is ordered exactly; pairs in
+the same bin are counted as half, so the error is at most half the share of such pairs:
+``auc_error_bound`` = ½·Σ_b pos_b·neg_b / (P·N), reported beside the AUC (0 when exact).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dasklr.kernels import float64_rows
+from dasklr.numerics import logsumexp
+
+AUC_BINS = 32768
+LOGIT_RANGE = 20.0
+CALIBRATION_BINS = 10
+#: Up to this many rows, AUC is computed exactly from the scores on the driver.
+EXACT_AUC_ROWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class MetricSums:
+    """Sums over rows; per-class arrays have one entry per scored class (1 for binary)."""
+
+    weight: float
+    log_loss: float
+    brier: float
+    correct: float
+    true_weight: np.ndarray  # Σw of rows of the class
+    predicted_weight: np.ndarray  # Σw of rows predicted as the class
+    hit_weight: np.ndarray  # Σw of rows of the class predicted as it
+    positive_histogram: np.ndarray  # (classes, AUC_BINS): rows of the class
+    negative_histogram: np.ndarray  # (classes, AUC_BINS): rows of the others
+    calibration: np.ndarray  # (classes, 3, CALIBRATION_BINS): Σw·p, Σw·y, Σw per bin
+    #: (scores (n, classes), is-the-class (n, classes), w (n,)) when AUC is to be exact
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None)
+
+    def __add__(self, other: "MetricSums") -> "MetricSums":
+        rows = None
+        if self.rows is not None:
+            rows = tuple(np.concatenate([a, b]) for a, b in zip(self.rows, other.rows, strict=True))
+        return MetricSums(
+            weight=self.weight + other.weight,
+            log_loss=self.log_loss + other.log_loss,
+            brier=self.brier + other.brier,
+            correct=self.correct + other.correct,
+            true_weight=self.true_weight + other.true_weight,
+            predicted_weight=self.predicted_weight + other.predicted_weight,
+            hit_weight=self.hit_weight + other.hit_weight,
+            positive_histogram=self.positive_histogram + other.positive_histogram,
+            negative_histogram=self.negative_histogram + other.negative_histogram,
+            calibration=self.calibration + other.calibration,
+            rows=rows,
+        )
+
+
+def metric_sums(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    threshold: float,
+    keep_rows: bool,
+) -> MetricSums:
+    """The sums of one chunk for a model with ``coef`` (B, d) and ``intercept`` (B,).
+
+    ``y`` holds class indices (0/1 for binary). For binary the scored class is class 1
+    and a row is predicted positive when P(1) > ``threshold``; for K classes every class
+    is scored against the rest and the prediction is the most probable class.
+    """
+    X = float64_rows(X)
+    labels = np.asarray(y).astype(np.intp)
+    n = labels.size
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    margins = np.asarray(X @ coef.T, dtype=np.float64) + intercept
+    # binary: the margin is the log-odds of class 1 against class 0
+    Z = np.column_stack([np.zeros(n), margins[:, 0]]) if coef.shape[0] == 1 else margins
+    log_p = Z - logsumexp(Z)[:, None]
+    P = np.exp(log_p)
+    rows = np.arange(n)
+    truth = np.zeros_like(P)
+    truth[rows, labels] = 1.0
+    if coef.shape[0] == 1:
+        predicted = (P[:, 1] > threshold).astype(np.intp)
+        scored = slice(1, 2)  # class 1 against class 0
+    else:
+        predicted = P.argmax(axis=1)
+        scored = slice(None)
+    scores, is_class = P[:, scored], truth[:, scored]
+    logits = _log_odds(log_p[:, scored])
+    bins = np.clip(
+        ((logits + LOGIT_RANGE) * (AUC_BINS / (2 * LOGIT_RANGE))).astype(np.intp), 0, AUC_BINS - 1
+    )
+    calibration_bins = np.minimum((scores * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
+    classes = scores.shape[1]
+    positive = np.zeros((classes, AUC_BINS))
+    negative = np.zeros((classes, AUC_BINS))
+    calibration = np.zeros((classes, 3, CALIBRATION_BINS))
+    predicted_onehot = np.zeros_like(P)
+    predicted_onehot[rows, predicted] = 1.0
+    for k in range(classes):
+        mine = is_class[:, k] == 1
+        positive[k] = np.bincount(bins[mine, k], weights=w[mine], minlength=AUC_BINS)
+        negative[k] = np.bincount(bins[~mine, k], weights=w[~mine], minlength=AUC_BINS)
+        for j, values in enumerate((w * scores[:, k], w * is_class[:, k], w)):
+            calibration[k, j] = np.bincount(
+                calibration_bins[:, k], weights=values, minlength=CALIBRATION_BINS
+            )
+    return MetricSums(
+        weight=float(w.sum()),
+        log_loss=float(w @ -log_p[rows, labels]),
+        brier=float(w @ ((P - truth) ** 2).sum(axis=1)) / (2 if coef.shape[0] == 1 else 1),
+        correct=float(w @ (predicted == labels)),
+        true_weight=(w @ truth)[scored],
+        predicted_weight=(w @ predicted_onehot)[scored],
+        hit_weight=(w @ (truth * predicted_onehot))[scored],
+        positive_histogram=positive,
+        negative_histogram=negative,
+        calibration=calibration,
+        rows=(scores.copy(), is_class.copy(), w.copy()) if keep_rows else None,
+    )
+
+
+def _log_odds(log_p: np.ndarray) -> np.ndarray:
+    """log(p / (1 − p)) from log p, without log(0): 1 − p = −expm1(log p)."""
+    with np.errstate(divide="ignore"):
+        return log_p - np.log(-np.expm1(np.minimum(log_p, -1e-300)))
+
+
+def summarise(sums: MetricSums, classes: Sequence, threshold: float) -> dict:
+    """Plain numbers (JSON-ready): the overall metrics and one entry per scored class."""
+    W = sums.weight
+    binary = sums.true_weight.size == 1
+    scored = [classes[1]] if binary else list(classes)
+    per_class = []
+    for k, label in enumerate(scored):
+        precision = _ratio(sums.hit_weight[k], sums.predicted_weight[k])
+        recall = _ratio(sums.hit_weight[k], sums.true_weight[k])
+        f1 = None
+        if precision is not None and recall is not None:
+            f1 = _ratio(2 * precision * recall, precision + recall)
+        if sums.rows is not None:
+            auc, bound = exact_auc(sums.rows[0][:, k], sums.rows[1][:, k], sums.rows[2]), 0.0
+        else:
+            auc, bound = histogram_auc(sums.positive_histogram[k], sums.negative_histogram[k])
+        per_class.append(
+            {
+                "class": _plain(label),
+                "auc": auc,
+                "auc_error_bound": bound,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "weight": float(sums.true_weight[k]),
+                "calibration": _calibration_table(sums.calibration[k]),
+            }
+        )
+    return {
+        "rows_weight": W,
+        "log_loss": sums.log_loss / W,
+        "accuracy": sums.correct / W,
+        "brier": sums.brier / W,
+        "threshold": threshold if binary else None,
+        "auc_exact": sums.rows is not None,
+        "classes": per_class,
+    }
+
+
+def exact_auc(scores: np.ndarray, is_class: np.ndarray, w: np.ndarray) -> float | None:
+    """Weighted Mann–Whitney AUC: ties between a positive and a negative count half."""
+    order = np.argsort(scores, kind="stable")
+    scores, positive, w = scores[order], is_class[order] == 1, w[order]
+    starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
+    pos = np.add.reduceat(np.where(positive, w, 0.0), starts)
+    neg = np.add.reduceat(np.where(positive, 0.0, w), starts)
+    P, N = pos.sum(), neg.sum()
+    if P == 0 or N == 0:
+        return None
+    below = np.cumsum(neg) - neg  # negatives with a lower score than the group
+    return float((pos @ below + 0.5 * pos @ neg) / (P * N))
+
+
+def histogram_auc(positive: np.ndarray, negative: np.ndarray) -> tuple[float | None, float]:
+    """AUC from score histograms, and its error bound (pairs within one bin)."""
+    P, N = positive.sum(), negative.sum()
+    if P == 0 or N == 0:
+        return None, 0.0
+    below = np.cumsum(negative) - negative
+    auc = (positive @ below + 0.5 * positive @ negative) / (P * N)
+    return float(auc), float(0.5 * (positive @ negative) / (P * N))
+
+
+def _calibration_table(table: np.ndarray) -> list[dict]:
+    predicted, observed, weight = table
+    return [
+        {
+            "bin": [b / CALIBRATION_BINS, (b + 1) / CALIBRATION_BINS],
+            "mean_predicted": _ratio(predicted[b], weight[b]),
+            "observed": _ratio(observed[b], weight[b]),
+            "weight": float(weight[b]),
+        }
+        for b in range(CALIBRATION_BINS)
+    ]
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return float(a / b) if b > 0 else None
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,227 @@
+"""The nightly job, end to end through the `dasklr` command in subprocesses: train, info,
+predict, evaluate; metrics against scikit-learn; artifacts that refuse tampering."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+
+import dasklr
+from dasklr.errors import ModelFormatError
+from dasklr.persistence import metadata_checksum
+from dasklr.scoring import evaluate_model
+from dasklr.synthetic import make_classification
+
+
+def dasklr_cli(*args: str, scheduler: str) -> subprocess.CompletedProcess:
+    """Run the installed command as an operator would, with the scheduler from the env."""
+    return subprocess.run(
+        [sys.executable, "-m", "dasklr", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DASKLR_SCHEDULER": scheduler},
+    )
+
+
+def write_dataset(folder: Path, X: np.ndarray, y: np.ndarray, files: int = 3) -> None:
+    folder.mkdir(parents=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(y)), files)):
+        columns = {f"x{j}": X[rows, j] for j in range(X.shape[1])}
+        columns |= {"id": rows.astype(np.int64), "y": y[rows]}
+        pq.write_table(pa.table(columns), folder / f"part-{i}.parquet", row_group_size=700)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, cluster):
+    """Train through the CLI once; the model, its data and the scheduler address."""
+    root = tmp_path_factory.mktemp("batch")
+    X, y, _, _ = make_classification(6000, 5, seed=8)
+    write_dataset(root / "train", X, y)
+    X_new, y_new, _, _ = make_classification(4000, 5, seed=9)
+    write_dataset(root / "new", X_new, y_new)
+    config = root / "nightly.toml"
+    config.write_text(
+        f'[data]\npath = "{root / "train"}"\nlabel = "y"\n'
+        f'features = ["x0", "x1", "x2", "x3", "x4"]\nvalidation = "{root / "new"}"\n\n'
+        f'[model]\nalpha = 0.001\ntol = 1e-9\n\n[output]\npath = "{root / "model"}"\n'
+    )
+    result = dasklr_cli("train", str(config), "--quiet", scheduler=cluster.scheduler_address)
+    assert result.returncode == 0, result.stderr
+    return root, cluster.scheduler_address, (X_new, y_new)
+
+
+def test_info_shows_what_the_model_holds(trained):
+    root, scheduler, _ = trained
+    result = dasklr_cli("info", str(root / "model"), scheduler=scheduler)
+    assert result.returncode == 0, result.stderr
+    assert "classes: [0, 1]" in result.stdout and "x0, x1, x2, x3, x4" in result.stdout
+    assert "trained on 6000 rows in 3 files" in result.stdout
+    assert "metrics on the validation data" in result.stdout
+    metadata = json.loads(
+        dasklr_cli("info", str(root / "model"), "--json", scheduler=scheduler).stdout
+    )
+    files = metadata["training_data"]["files"]
+    assert [Path(f["path"]).name for f in files] == [
+        "part-0.parquet",
+        "part-1.parquet",
+        "part-2.parquet",
+    ]
+    assert all(f["size"] > 0 and f["version"] for f in files)
+    assert set(metadata["versions"]) >= {"dasklr", "numpy", "dask", "distributed", "pyarrow"}
+
+
+def test_predict_writes_what_predict_proba_gives(trained, tmp_path):
+    root, scheduler, (X_new, _) = trained
+    out = tmp_path / "scores"
+    result = dasklr_cli(
+        "predict",
+        str(root / "model"),
+        str(root / "new"),
+        "--output",
+        str(out),
+        "--keep",
+        "id",
+        scheduler=scheduler,
+    )
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out).sort_by("id")
+    model = dasklr.load_model(root / "model")
+    expected = model.predict_proba(X_new)
+    np.testing.assert_array_equal(table.column("id").to_numpy(), np.arange(4000))
+    # the same float64 arithmetic on the same values: equal to the last bit or two
+    np.testing.assert_allclose(table.column("proba_1").to_numpy(), expected[:, 1], rtol=1e-14)
+    np.testing.assert_allclose(table.column("proba_0").to_numpy(), expected[:, 0], rtol=1e-14)
+    np.testing.assert_array_equal(table.column("prediction").to_numpy(), model.predict(X_new))
+    # an existing output is kept unless --overwrite
+    again = dasklr_cli(
+        "predict",
+        str(root / "model"),
+        str(root / "new"),
+        "--output",
+        str(out),
+        scheduler=scheduler,
+    )
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert [p.name for p in out.parent.iterdir()] == ["scores"]  # no staging left behind
+
+
+def test_evaluate_matches_scikit_learn(trained):
+    root, scheduler, (X_new, y_new) = trained
+    result = dasklr_cli(
+        "evaluate", str(root / "model"), str(root / "new"), "--json", scheduler=scheduler
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    p = dasklr.load_model(root / "model").predict_proba(X_new)[:, 1]
+    # exact path (4000 rows): within 1e-12 of scikit-learn
+    assert metrics["auc_exact"]
+    assert metrics["log_loss"] == pytest.approx(log_loss(y_new, p), rel=1e-12)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y_new, p > 0.5), rel=1e-12)
+    assert metrics["brier"] == pytest.approx(brier_score_loss(y_new, p), rel=1e-12)
+    positive = metrics["classes"][0]
+    assert positive["class"] == 1
+    assert positive["auc"] == pytest.approx(roc_auc_score(y_new, p), rel=1e-12)
+    assert positive["auc_error_bound"] == 0.0
+    # and the table form
+    table = dasklr_cli("evaluate", str(root / "model"), str(root / "new"), scheduler=scheduler)
+    assert table.returncode == 0 and "log-loss" in table.stdout
+    # the stored validation metrics are the same numbers
+    stored = dasklr.load_model(root / "model").metrics_
+    assert stored["dataset"] == "validation"
+    assert stored["log_loss"] == pytest.approx(metrics["log_loss"], rel=1e-12)
+
+
+def test_sketched_auc_is_within_its_bound(trained, client):
+    root, _, (X_new, y_new) = trained
+    model = dasklr.load_model(root / "model")
+    data = dasklr.read_parquet(root / "new", label="y", features=list(model.feature_names_in_))
+    sketched = evaluate_model(model, data, client=client, exact_rows=0)
+    assert not sketched["auc_exact"]
+    row = sketched["classes"][0]
+    truth = roc_auc_score(y_new, model.predict_proba(X_new)[:, 1])
+    assert 0 < row["auc_error_bound"] < 1e-3
+    assert abs(row["auc"] - truth) <= row["auc_error_bound"]
+
+
+def test_multinomial_metrics_per_class(client, tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4))
+    y = np.array(["a", "b", "c"])[
+        np.argmax(X @ rng.normal(size=(4, 3)) + rng.gumbel(size=(3000, 3)), 1)
+    ]
+    write_dataset(tmp_path / "d", X, y)
+    data = dasklr.read_parquet(tmp_path / "d", label="y", features=[f"x{j}" for j in range(4)])
+    model = dasklr.LogisticRegression(alpha=1e-3, client=client).fit(data)
+    metrics = evaluate_model(model, data, client=client)
+    P = model.predict_proba(X)
+    assert metrics["log_loss"] == pytest.approx(log_loss(y, P, labels=["a", "b", "c"]), rel=1e-12)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y, model.predict(X)), rel=1e-12)
+    for k, row in enumerate(metrics["classes"]):
+        assert row["class"] == "abc"[k]
+        assert row["auc"] == pytest.approx(roc_auc_score(y == row["class"], P[:, k]), rel=1e-12)
+
+
+# -- artifacts that refuse tampering ----------------------------------------------------
+
+
+class Payload:
+    """Unpickling this would create the marker file: proof that code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def copy_model(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+def test_edited_array_is_refused(trained, tmp_path):
+    model = copy_model(trained[0] / "model", tmp_path / "m")
+    coef = np.load(model / "coef.npy")
+    np.save(model / "coef.npy", coef * 1.0001)
+    with pytest.raises(ModelFormatError, match=r"coef\.npy: sha256 differs"):
+        dasklr.load_model(model)
+
+
+def test_edited_metadata_is_refused(trained, tmp_path):
+    model = copy_model(trained[0] / "model", tmp_path / "m")
+    metadata = json.loads((model / "metadata.json").read_text())
+    metadata["params"]["alpha"] = 0.5
+    (model / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelFormatError, match=r"metadata\.json: checksum differs"):
+        dasklr.load_model(model)
+
+
+def test_pickle_in_place_of_an_array_is_refused_and_never_run(trained, tmp_path):
+    model = copy_model(trained[0] / "model", tmp_path / "m")
+    marker = tmp_path / "code-ran"
+    with open(model / "coef.npy", "wb") as f:
+        np.save(f, np.array([Payload(str(marker))], dtype=object), allow_pickle=True)
+    # make the hashes agree, as an attacker who rewrites metadata.json too would
+    metadata = json.loads((model / "metadata.json").read_text())
+    import hashlib
+
+    metadata["arrays"]["coef"]["sha256"] = hashlib.sha256(
+        (model / "coef.npy").read_bytes()
+    ).hexdigest()
+    metadata["checksum"] = metadata_checksum(metadata)
+    (model / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelFormatError, match=r"coef\.npy: not a plain \.npy array"):
+        dasklr.load_model(model)
+    assert not marker.exists()
+    assert pickle.dumps(Payload("x"))  # the payload is a real pickle bomb, not a dud
