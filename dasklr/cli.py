@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. --set model.alpha=0.01 (repeatable)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing model")
+    train.add_argument(
+        "--init-model", help="start from this model directory (overrides model.init_model)"
+    )
     train.add_argument("--quiet", action="store_true", help="no per-iteration lines")
     train.set_defaults(command=train_command)
 
@@ -155,7 +158,15 @@ def train_command(args: argparse.Namespace) -> int:
         flush=True,
     )
     scheduler = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
-    model = LogisticRegression(**config["model"], client=scheduler, verbose=not args.quiet)
+    params = dict(config["model"])
+    init_model = getattr(args, "init_model", None) or params.pop("init_model")
+    params.pop("init_model", None)
+    if init_model is not None:  # yesterday's coefficients as the starting point
+        model = load_model(init_model)
+        model.set_params(**params, warm_start=True, client=scheduler, verbose=not args.quiet)
+        print(f"starting from {init_model}", flush=True)
+    else:
+        model = LogisticRegression(**params, client=scheduler, verbose=not args.quiet)
     try:
         model.fit(data)
         if config["output"]["metrics"]:

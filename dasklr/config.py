@@ -139,6 +139,12 @@ KEYS: tuple[Key, ...] = (
         "base folder of the disk cache on each worker; default: its temp folder",
     ),
     Key(
+        "model.init_model",
+        "string",
+        None,
+        "model directory to start from (warm start, e.g. yesterday's model); same features",
+    ),
+    Key(
         "model.split_every",
         "integer",
         DEFAULT_SPLIT_EVERY,

@@ -134,12 +134,14 @@ def train(
                 class_weight=resolve_class_weight(class_weight, summary, n_classes),
                 n_classes=n_classes,
             )
+            extra: dict = {}
             if init is None:
                 x0, start = objective.start(summary)
             else:
                 x0, start = objective.from_original(*init), None
             l1 = objective.l1_strength
-            extra = {"penalty": L1Penalty(l1)} if l1 is not None else {}
+            if l1 is not None:
+                extra["penalty"] = L1Penalty(l1)
             states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
             state, history, stopped_early = _follow(states, run_pass, callbacks, started)
     coef, intercept = objective.to_original(state.params)

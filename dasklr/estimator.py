@@ -199,7 +199,7 @@ class LogisticRegression(ParamsMixin):
                 client=client,
                 callbacks=callbacks,
                 check_chunks=check_chunks,
-                init=self._warm_start_point(X.shape[1], classes),
+                init=self._warm_start_point(X.shape[1], classes, feature_names),
                 standardize=bool(self.standardize),
                 class_weight=_class_weight_by_index(self.class_weight, classes),
                 n_classes=len(classes),
@@ -254,17 +254,26 @@ class LogisticRegression(ParamsMixin):
             check_chunks = False
         return X, y, sample_weight, feature_names, classes, check_chunks
 
-    def _warm_start_point(self, n_features: int, classes) -> tuple[np.ndarray, np.ndarray] | None:
-        """The previous fit's (coef, intercept) when ``warm_start`` and the shapes agree."""
+    def _warm_start_point(
+        self, n_features: int, classes, feature_names=None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The previous fit's (coef, intercept) when ``warm_start`` and the shapes agree.
+
+        When both fits know their feature names, they must be the same, in the same order:
+        a coefficient is only meaningful for its own column.
+        """
         if not (self.warm_start and hasattr(self, "coef_")):
             return None
+        previous = getattr(self, "feature_names_in_", None)
+        if previous is not None and feature_names is not None:
+            check_same_features(list(previous), list(feature_names))
         if self.coef_.shape[1] != n_features:
-            raise ValueError(
+            raise DataError(
                 f"warm_start: the previous fit had {self.coef_.shape[1]} features, X has "
                 f"{n_features}"
             )
         if not _same_classes(self.classes_, classes):
-            raise ValueError(
+            raise DataError(
                 f"warm_start: the previous fit had classes {self.classes_.tolist()}, the data "
                 f"has {classes.tolist()}"
             )
@@ -379,6 +388,22 @@ class LogisticRegression(ParamsMixin):
         from dasklr.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def check_same_features(previous: list[str], current: list[str]) -> None:
+    """Refuse a warm start whose data has other feature columns, listing the differences."""
+    if previous == current:
+        return
+    missing = [name for name in previous if name not in current]
+    extra = [name for name in current if name not in previous]
+    detail = []
+    if missing:
+        detail.append(f"missing from the data: {missing}")
+    if extra:
+        detail.append(f"new in the data: {extra}")
+    if not detail:
+        detail.append(f"same columns in another order: the model has {previous}")
+    raise DataError("warm start: the features differ from the model's; " + "; ".join(detail))
 
 
 def data_manifest(data: ParquetData) -> dict:

@@ -47,6 +47,9 @@ class LogisticSums:
     #: Σw·y (per class for K classes): with ``weight``, tells a one-class dataset apart
     weighted_labels: float | np.ndarray = 0.0
     step_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: (Σs·x², Σs·x, Σs) with s = w·σ(1−σ) (per class: w·p_k(1−p_k)): the Hessian's
+    #: diagonal and its intercept row, when asked, without the (d+1)² matrix
+    diagonal: tuple | None = None
 
     def __add__(self, other: "LogisticSums") -> "LogisticSums":
         return LogisticSums(
@@ -58,6 +61,9 @@ class LogisticSums:
             hessian=None if self.hessian is None else self.hessian + other.hessian,
             weighted_labels=self.weighted_labels + other.weighted_labels,
             step_losses=self.step_losses + other.step_losses,
+            diagonal=None
+            if self.diagonal is None
+            else tuple(a + b for a, b in zip(self.diagonal, other.diagonal, strict=True)),
         )
 
 
@@ -75,6 +81,7 @@ class Probe:
     direction: np.ndarray | None = None
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     class_weight: tuple[float, ...] | None = None
+    diagonal: bool = False
 
 
 def logistic_sums(
@@ -88,6 +95,7 @@ def logistic_sums(
     direction: np.ndarray | None = None,
     steps: np.ndarray | tuple = (),
     class_weight: tuple[float, float] | None = None,
+    diagonal: bool = False,
 ) -> LogisticSums:
     """Loss and gradient sums of one chunk in one sweep over ``X`` (and more on request).
 
@@ -121,9 +129,13 @@ def logistic_sums(
         at_step = log_loss_terms(z + step * z_line, y)
         step_losses[k] = float(at_step @ w) if w is not None else float(at_step.sum())
     curvature = None
-    if hessian:
+    if hessian or diagonal:
         s = h * (1.0 - h)
-        curvature = gram(X, s if w is None else s * w)
+        s = s if w is None else s * w
+        curvature = gram(X, s) if hessian else None
+        diagonal = curvature_diagonal(X, s[:, None]) if diagonal else None
+    else:
+        diagonal = None
     return LogisticSums(
         loss=float(terms.sum()),
         grad_coef=np.asarray(X.T @ residual, dtype=np.float64),
@@ -133,6 +145,7 @@ def logistic_sums(
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=float(y.sum()) if w is None else float(w @ y),
+        diagonal=None if diagonal is None else tuple(part[0] for part in diagonal),
     )
 
 
@@ -150,6 +163,7 @@ def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
         direction=probe.direction,
         steps=probe.steps,
         class_weight=probe.class_weight,
+        diagonal=probe.diagonal,
     )
 
 
@@ -164,6 +178,7 @@ def softmax_sums(
     direction: np.ndarray | None = None,
     steps: np.ndarray | tuple = (),
     class_weight: tuple[float, ...] | None = None,
+    diagonal: bool = False,
 ) -> LogisticSums:
     """``logistic_sums`` for K classes: y holds class indices 0..K−1, ``coef`` is (K, d).
 
@@ -199,6 +214,11 @@ def softmax_sums(
     curvature = None
     if hessian:
         curvature = softmax_curvature(X, P, np.ones(rows.size) if w is None else w)
+    if diagonal:
+        spread = P * (1.0 - P) * (1.0 if w is None else w[:, None])
+        diagonal = curvature_diagonal(X, spread)
+    else:
+        diagonal = None
     counts = np.bincount(labels, weights=w, minlength=K).astype(np.float64)
     return LogisticSums(
         loss=float(terms.sum()),
@@ -209,6 +229,7 @@ def softmax_sums(
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=counts,
+        diagonal=diagonal,
     )
 
 
@@ -238,6 +259,17 @@ def float64_rows(X: np.ndarray) -> np.ndarray:
     # A chunk that crossed the network may sit at an odd address; NumPy then skips BLAS
     # and sums in another order, which would break bit-identical reruns.
     return np.require(X, dtype=np.float64, requirements="A")
+
+
+def curvature_diagonal(X: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each column k of weights S (n, K): Σs·x² (per feature), Σs·x and Σs — the
+    diagonal of Σ s·[x, 1][x, 1]ᵀ and its intercept row, in row blocks."""
+    n, d = X.shape
+    squares = np.zeros((S.shape[1], d))
+    for start in range(0, n, GRAM_BLOCK_ROWS):
+        block = X[start : start + GRAM_BLOCK_ROWS]
+        squares += ((block * block).T @ S[start : start + GRAM_BLOCK_ROWS]).T
+    return squares, np.asarray(X.T @ S, dtype=np.float64).T.copy(), S.sum(axis=0)
 
 
 def gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:

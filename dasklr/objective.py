@@ -181,7 +181,7 @@ class LogisticObjective:
 
     # -- evaluation -------------------------------------------------------------------------
 
-    def _probe(self, params, hessian, direction, steps) -> Probe:
+    def _probe(self, params, hessian, direction, steps, diagonal=False) -> Probe:
         coef, intercept = self.to_original(params)
         line = None
         if direction is not None and steps.size:
@@ -190,7 +190,9 @@ class LogisticObjective:
         if self.n_blocks == 1:  # binary: one coefficient vector
             coef, intercept = coef[0], float(intercept[0])
             line = None if line is None else line[0]
-        return Probe(coef, intercept, hessian, line, steps, class_weight=self.class_weight)
+        return Probe(
+            coef, intercept, hessian, line, steps, class_weight=self.class_weight, diagonal=diagonal
+        )
 
     def evaluate(
         self,
@@ -199,13 +201,15 @@ class LogisticObjective:
         hessian: bool = False,
         direction: np.ndarray | None = None,
         steps: np.ndarray | tuple = (),
+        diagonal: bool = False,
     ) -> Evaluation:
-        """F, ∇F (and ∇²F) at ``params``, and F at ``params + s·direction`` for s in ``steps``.
+        """F, ∇F (and ∇²F) at ``params``, and F at ``params + s·direction`` for s in ``steps``;
+        with ``diagonal``, diag(∇²F) too (O(n·d), not the full matrix).
 
         One pass over the data, one division by Σw.
         """
         steps = np.asarray(steps, dtype=np.float64)
-        s = self.sums(self._probe(params, hessian, direction, steps))
+        s = self.sums(self._probe(params, hessian, direction, steps, diagonal))
         check_classes(s.weight, s.weighted_labels)
         W, B = s.weight, self.n_blocks
         grad_coef = np.reshape(s.grad_coef, (B, self.n_features)) / W
@@ -221,7 +225,24 @@ class LogisticObjective:
             grad=grad,
             hessian=None if s.hessian is None else self._hessian(s.hessian / W),
             step_losses=step_losses,
+            hessian_diagonal=None if s.diagonal is None else self._diagonal(s.diagonal, W),
         )
+
+    def _diagonal(self, parts: tuple, W: float) -> np.ndarray:
+        """diag(Jᵀ·H·J) per block from Σs·x², Σs·x, Σs, plus the penalty and the gauge.
+
+        With the shift μ and scale s of ``Scaling``: s_j²·(Σs·x_j² − 2μ_j·Σs·x_j + μ_j²·Σs).
+        """
+        B, d = self.n_blocks, self.n_features
+        squares, cross, total = (np.reshape(p, (B, -1)) / W for p in parts)
+        scale, mu = self.scaling.inverse_scale, self.scaling.mean
+        out = np.empty((B, self.block_size))
+        out[:, :d] = scale**2 * (squares - 2 * mu * cross + mu**2 * total) + self.l2
+        if self.fit_intercept:
+            out[:, d] = total[:, 0]
+        if B > 1:
+            out[:, self.gauge] += GAUGE
+        return out.ravel()
 
     def loss_and_grad(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         evaluation = self.evaluate(params)

@@ -4,9 +4,10 @@ A solver never touches Dask: the driver hands it a function (each call is one pa
 the data), iterates over the states it yields, and decides what to record or when to stop
 early. A solver stops by itself when ``max|∇F| <= tol`` or after ``max_iter`` steps.
 
-``evaluate(params, hessian=False, direction=None, steps=())`` returns an ``Evaluation``:
-F and ∇F at ``params`` (∇²F when ``hessian``), and F at ``params + s·direction`` for each
-``s`` in ``steps`` — in the same pass, which is how line searches avoid extra passes.
+``evaluate(params, hessian=False, direction=None, steps=(), diagonal=False)`` returns an
+``Evaluation``: F and ∇F at ``params`` (∇²F when ``hessian``, diag(∇²F) when
+``diagonal``), and F at ``params + s·direction`` for each ``s`` in ``steps`` — in the
+same pass, which is how line searches avoid extra passes.
 
 An L1 part, Σ λⱼ·|xⱼ| (``L1Penalty``), is added by the solver: its value in the
 objective and the line search, and its minimum-norm subgradient in the stopping test.
@@ -337,9 +338,10 @@ def lbfgs(
 ) -> Iterator[SolverState]:
     """Limited-memory BFGS with a backtracking line search, for many features.
 
-    1. Start from ``start`` (or evaluate at ``x0``). The summary pass knows diag(∇²F)
-       at the start: it preconditions every direction (D below), so features of very
-       different scales do not slow the solver down.
+    1. Start from ``start`` (or evaluate at ``x0``, with diag(∇²F) in the same pass: a
+       warm start). The summary pass knows diag(∇²F) at the log-odds start: it
+       preconditions every direction (D below), so features of very different scales
+       do not slow the solver down.
     2. Direction from the two-loop recursion over the last ``LBFGS_MEMORY`` pairs
        (s = Δx, r = Δ∇F) with the initial inverse Hessian γ·D⁻¹, γ = sᵀr / rᵀD⁻¹r;
        the diagonal Newton step −D⁻¹∇F before any pair exists.
@@ -353,7 +355,7 @@ def lbfgs(
     """
     x = np.array(x0, dtype=np.float64)
     penalty = penalty or no_penalty(x.size)
-    current = start or evaluate(x)
+    current = start or evaluate(x, diagonal=True)
     state = _state(0, x, current, 0.0, tol, penalty)
     yield state
     inverse_diagonal = None

@@ -225,3 +225,58 @@ def test_pickle_in_place_of_an_array_is_refused_and_never_run(trained, tmp_path)
         dasklr.load_model(model)
     assert not marker.exists()
     assert pickle.dumps(Payload("x"))  # the payload is a real pickle bomb, not a dud
+
+
+# -- warm start from yesterday's model ---------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_warm_start_from_an_artifact_needs_fewer_passes(trained, tmp_path, solver):
+    """Newton converges quadratically from the log-odds start too: it may only tie."""
+    root, scheduler, _ = trained
+    # today's data: yesterday's rows plus 10% more like them, a slightly moved optimum
+    X, y, _, _ = make_classification(6000, 5, seed=8)
+    more = np.random.default_rng(10).choice(6000, size=600)
+    write_dataset(tmp_path / "today", np.vstack([X, X[more]]), np.concatenate([y, y[more]]))
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{tmp_path / "today"}"\nlabel = "y"\n'
+        f'features = ["x0", "x1", "x2", "x3", "x4"]\n\n[model]\nalpha = 0.001\ntol = 1e-9\n'
+        f'solver = "{solver}"\n\n[output]\npath = "{tmp_path / "cold"}"\nmetrics = false\n'
+    )
+    cold = dasklr_cli("train", str(config), "--quiet", scheduler=scheduler)
+    warm = dasklr_cli(
+        "train",
+        str(config),
+        "--quiet",
+        "--init-model",
+        str(root / "model"),
+        "--set",
+        f'output.path="{tmp_path / "warm"}"',
+        scheduler=scheduler,
+    )
+    assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+    cold_model = dasklr.load_model(tmp_path / "cold")
+    warm_model = dasklr.load_model(tmp_path / "warm")
+    if solver == "newton":
+        assert warm_model.n_passes_ <= cold_model.n_passes_
+    else:
+        assert warm_model.n_passes_ < cold_model.n_passes_
+    # the same optimum: coefficients within 1e-7 (tol 1e-9 on the gradient)
+    np.testing.assert_allclose(warm_model.coef_, cold_model.coef_, atol=1e-7)
+
+
+def test_warm_start_with_other_features_lists_the_differences(trained, tmp_path):
+    root, scheduler, _ = trained
+    X, y, _, _ = make_classification(500, 5, seed=1)
+    write_dataset(tmp_path / "d", X, y)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{tmp_path / "d"}"\nlabel = "y"\n'
+        f'features = ["x0", "x1", "x2", "x3", "id"]\n\n'
+        f'[model]\ninit_model = "{root / "model"}"\n\n[output]\npath = "{tmp_path / "m"}"\n'
+    )
+    result = dasklr_cli("train", str(config), "--quiet", scheduler=scheduler)
+    assert result.returncode == 3
+    assert "missing from the data: ['x4']; new in the data: ['id']" in result.stderr
+    assert not (tmp_path / "m").exists()
