@@ -17,7 +17,7 @@ L-BFGS as OWL-QN; gradient descent refuses it.
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +57,9 @@ class SolverState:
     step: float
     converged: bool
     message: str = ""
+    #: what the solver needs to continue from here (``resume=``): flat names → arrays,
+    #: numbers or None, so a checkpoint can store it as plain data
+    memory: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def grad_norm(self) -> float:
@@ -185,8 +188,8 @@ class StallDetector:
     accepting steps that only move noise, one or more passes each, until ``max_iter``.
     """
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, count: int = 0) -> None:
+        self.count = count
 
     def check(self, before: SolverState, after: SolverState) -> SolverState:
         """``after``, marked with a message when progress has stalled."""
@@ -200,24 +203,45 @@ class StallDetector:
 
 
 def gradient_descent(
-    evaluate: Evaluate, x0: np.ndarray, start: Evaluation | None, *, tol: float, max_iter: int
+    evaluate: Evaluate,
+    x0: np.ndarray,
+    start: Evaluation | None,
+    *,
+    tol: float,
+    max_iter: int,
+    resume: SolverState | None = None,
 ) -> Iterator[SolverState]:
     """Gradient descent with a backtracking (Armijo) line search.
 
-    1. Start from ``start`` (or evaluate at ``x0``).
+    1. Start from ``start`` (or evaluate at ``x0``), or continue from ``resume``.
     2. Try the Barzilai–Borwein step ``sᵀs / sᵀΔg`` from the last two iterates (the
        previous accepted step doubled at first, or when the curvature is not positive).
     3. Backtrack with ``line_search`` along −∇F.
     4. Stop when max|∇F| <= tol, or after ``max_iter`` steps.
     """
-    x = np.array(x0, dtype=np.float64)
-    current = start or evaluate(x)
-    state = _state(0, x, current, 0.0, tol)
-    yield state
-    step = 0.5  # the first trial is 2 × step = 1
-    previous: tuple[np.ndarray, np.ndarray] | None = None
-    detector = StallDetector()
-    for iteration in range(1, max_iter + 1):
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        current = start or evaluate(x)
+        step = 0.5  # the first trial is 2 × step = 1
+        previous: tuple[np.ndarray, np.ndarray] | None = None
+        detector = StallDetector()
+        state = _state(0, x, current, 0.0, tol)
+    else:
+        state, x, current, detector = _restore(resume)
+        step = resume.memory["trial_step"]
+        previous = None
+        if resume.memory["previous_x"] is not None:
+            previous = (resume.memory["previous_x"], resume.memory["previous_grad"])
+
+    def remember(state: SolverState) -> SolverState:
+        before = (None, None) if previous is None else previous
+        return _remember(
+            state, current, detector, trial_step=step, previous_x=before[0], previous_grad=before[1]
+        )
+
+    if resume is None:
+        yield remember(state)
+    for iteration in range(state.iteration + 1, max_iter + 1):
         if state.converged:
             return
         trial = _barzilai_borwein(x, current.grad, previous) or 2.0 * step
@@ -228,7 +252,7 @@ def gradient_descent(
         previous = (x, current.grad)
         x, current, step = found.params, found.evaluation, found.length
         state = detector.check(state, _state(iteration, x, current, step, tol))
-        yield state
+        yield remember(state)
         if state.message:
             return
 
@@ -241,6 +265,7 @@ def newton(
     tol: float,
     max_iter: int,
     penalty: L1Penalty | None = None,
+    resume: SolverState | None = None,
 ) -> Iterator[SolverState]:
     """Newton's method with the exact Hessian and a backtracking line search.
 
@@ -254,14 +279,17 @@ def newton(
     4. Stop when the max-norm of the (minimum-norm sub)gradient is <= tol, or after
        ``max_iter`` steps.
     """
-    x = np.array(x0, dtype=np.float64)
-    penalty = penalty or no_penalty(x.size)
-    current = start if start is not None and start.hessian is not None else None
-    current = current or evaluate(x, hessian=True)
-    state = _state(0, x, current, 0.0, tol, penalty)
-    yield state
-    detector = StallDetector()
-    for iteration in range(1, max_iter + 1):
+    penalty = penalty or no_penalty(np.size(x0))
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        current = start if start is not None and start.hessian is not None else None
+        current = current or evaluate(x, hessian=True)
+        detector = StallDetector()
+        state = _state(0, x, current, 0.0, tol, penalty)
+        yield _remember(state, current, detector)
+    else:
+        state, x, current, detector = _restore(resume)
+    for iteration in range(state.iteration + 1, max_iter + 1):
         if state.converged:
             return
         if penalty.active:
@@ -274,7 +302,7 @@ def newton(
             return
         x, current = found.params, found.evaluation
         state = detector.check(state, _state(iteration, x, current, found.length, tol, penalty))
-        yield state
+        yield _remember(state, current, detector)
         if state.message:
             return
 
@@ -335,6 +363,7 @@ def lbfgs(
     tol: float,
     max_iter: int,
     penalty: L1Penalty | None = None,
+    resume: SolverState | None = None,
 ) -> Iterator[SolverState]:
     """Limited-memory BFGS with a backtracking line search, for many features.
 
@@ -353,20 +382,39 @@ def lbfgs(
     along it, and ``orthant_search`` keeps every step inside the orthant it starts in,
     setting to exactly 0 the coefficients that would cross zero.
     """
-    x = np.array(x0, dtype=np.float64)
-    penalty = penalty or no_penalty(x.size)
-    current = start or evaluate(x, diagonal=True)
-    state = _state(0, x, current, 0.0, tol, penalty)
-    yield state
-    inverse_diagonal = None
-    diagonal = current.hessian_diagonal
-    if diagonal is not None and np.any(diagonal > 0):
-        # a flat direction (an all-zero column without L2) keeps the mean scale
-        diagonal = np.where(diagonal > 0, diagonal, np.mean(diagonal[diagonal > 0]))
-        inverse_diagonal = 1.0 / diagonal
+    penalty = penalty or no_penalty(np.size(x0))
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
-    detector = StallDetector()
-    for iteration in range(1, max_iter + 1):
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        current = start or evaluate(x, diagonal=True)
+        state = _state(0, x, current, 0.0, tol, penalty)
+        inverse_diagonal = None
+        diagonal = current.hessian_diagonal
+        if diagonal is not None and np.any(diagonal > 0):
+            # a flat direction (an all-zero column without L2) keeps the mean scale
+            diagonal = np.where(diagonal > 0, diagonal, np.mean(diagonal[diagonal > 0]))
+            inverse_diagonal = 1.0 / diagonal
+        detector = StallDetector()
+    else:
+        state, x, current, detector = _restore(resume)
+        inverse_diagonal = resume.memory["inverse_diagonal"]
+        pairs.extend(zip(resume.memory["pairs_s"], resume.memory["pairs_r"], strict=True))
+
+    def remember(state: SolverState) -> SolverState:
+        s_rows = np.array([s for s, _ in pairs]).reshape(len(pairs), x.size)
+        r_rows = np.array([r for _, r in pairs]).reshape(len(pairs), x.size)
+        return _remember(
+            state,
+            current,
+            detector,
+            inverse_diagonal=inverse_diagonal,
+            pairs_s=s_rows,
+            pairs_r=r_rows,
+        )
+
+    if resume is None:
+        yield remember(state)
+    for iteration in range(state.iteration + 1, max_iter + 1):
         if state.converged:
             return
         found = _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty)
@@ -382,7 +430,7 @@ def lbfgs(
             pairs.append((s, r))
         x, current = found.params, found.evaluation
         state = detector.check(state, _state(iteration, x, current, found.length, tol, penalty))
-        yield state
+        yield remember(state)
         if state.message:
             return
 
@@ -470,6 +518,38 @@ def _barzilai_borwein(
     dg = g - previous[1]
     curvature = float(s @ dg)
     return float(s @ s) / curvature if curvature > 0 else None
+
+
+def _remember(
+    state: SolverState, current: Evaluation, detector: StallDetector, **extra
+) -> SolverState:
+    """``state`` with what continuing needs: the evaluation there, the stall count, extras."""
+    memory = {
+        "loss": current.loss,
+        "grad": current.grad,
+        "hessian": current.hessian,
+        "hessian_diagonal": current.hessian_diagonal,
+        "stalled": detector.count,
+        **extra,
+    }
+    return replace(state, memory=memory)
+
+
+def _restore(resume: SolverState) -> tuple[SolverState, np.ndarray, Evaluation, StallDetector]:
+    """The state, point, evaluation and stall detector a remembered state continues from."""
+    memory = resume.memory
+    current = Evaluation(
+        loss=memory["loss"],
+        grad=memory["grad"],
+        hessian=memory["hessian"],
+        hessian_diagonal=memory["hessian_diagonal"],
+    )
+    return (
+        resume,
+        np.array(resume.params, dtype=np.float64),
+        current,
+        StallDetector(int(memory["stalled"])),
+    )
 
 
 def _state(

@@ -506,3 +506,37 @@ def test_hessian_diagonal_pass_equals_the_full_hessians_diagonal(n_classes, stan
     full = objective.evaluate(params, hessian=True).hessian
     diagonal = objective.evaluate(params, diagonal=True).hessian_diagonal
     np.testing.assert_allclose(diagonal, np.diag(full), rtol=1e-12)  # same sums, reordered
+
+
+@pytest.mark.parametrize(
+    ("solver", "l1_ratio"),
+    [("gd", 0.0), ("newton", 0.0), ("lbfgs", 0.0), ("newton", 0.5), ("lbfgs", 0.5)],
+)
+def test_resuming_from_a_remembered_state_repeats_the_run_bit_for_bit(solver, l1_ratio):
+    """A solver continued from state k's memory yields exactly the states it would have."""
+    from dasklr.solvers import SOLVERS, L1Penalty
+
+    X, y, _ = _problem()
+    objective = LogisticObjective(
+        lambda probe: probe_sums(X, y, None, probe), X.shape[1], alpha=0.01, l1_ratio=l1_ratio
+    )
+    extra = {"penalty": L1Penalty(objective.l1_strength)} if l1_ratio else {}
+    x0 = np.zeros(objective.n_params)
+    run = SOLVERS[solver].run
+    states = list(run(objective.evaluate, x0, None, tol=1e-10, max_iter=60, **extra))
+    assert len(states) >= 5
+    k = 3
+    resumed = list(
+        run(objective.evaluate, x0, None, tol=1e-10, max_iter=60, resume=states[k], **extra)
+    )
+    assert [s.iteration for s in resumed] == [s.iteration for s in states[k + 1 :]]
+    for a, b in zip(resumed, states[k + 1 :], strict=True):
+        np.testing.assert_array_equal(a.params, b.params)
+        assert a.objective == b.objective
+
+
+def _problem():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(400, 5)) * [1.0, 3.0, 0.5, 2.0, 1.0]
+    y = (rng.uniform(size=400) < 1 / (1 + np.exp(-(X @ [1.0, -0.5, 2.0, 0.0, 0.3])))).astype(float)
+    return X, y, None
