@@ -8,6 +8,7 @@ A thin shell: parse arguments, validate the config, call the library, and turn e
 import argparse
 import json
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,9 +16,10 @@ from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
+from dasklr.checkpoint import Checkpoint, CheckpointPlan, check_identity, read_checkpoint
 from dasklr.config import load_config
 from dasklr.errors import ClusterError, ConfigError, DasklrError
-from dasklr.estimator import LogisticRegression
+from dasklr.estimator import LogisticRegression, data_manifest
 from dasklr.parquet import read_parquet
 from dasklr.persistence import load_model, read_metadata
 from dasklr.scoring import evaluate_model, predict_to_parquet
@@ -72,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace an existing model")
     train.add_argument(
         "--init-model", help="start from this model directory (overrides model.init_model)"
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint (output.checkpoint_every), if there is one",
     )
     train.add_argument("--quiet", action="store_true", help="no per-iteration lines")
     train.set_defaults(command=train_command)
@@ -167,8 +174,9 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"starting from {init_model}", flush=True)
     else:
         model = LogisticRegression(**params, client=scheduler, verbose=not args.quiet)
+    plan, resume = _checkpoints(args, config, data)
     try:
-        model.fit(data)
+        model.fit(data, checkpoint=plan, resume=resume)
         if config["output"]["metrics"]:
             model.metrics_ = _training_metrics(config, data, model, scheduler)
     except ClusterError as exc:
@@ -177,6 +185,8 @@ def train_command(args: argparse.Namespace) -> int:
         where = "cluster.scheduler" if config["cluster"]["scheduler"] else SCHEDULER_VARIABLE
         raise ClusterError(f"{exc} ({where} in {args.config})") from None
     model.save(output, overwrite=overwrite)
+    if plan is not None:  # the model is safe: its checkpoint is no longer needed
+        shutil.rmtree(plan.path, ignore_errors=True)
     last = model.history_[-1]
     status = "converged" if model.converged_ else "NOT converged"
     print(
@@ -184,6 +194,27 @@ def train_command(args: argparse.Namespace) -> int:
         f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {output}"
     )
     return 0
+
+
+def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint | None]:
+    """The checkpoint plan from the config, and with --resume the checkpoint to continue."""
+    output = config["output"]
+    path = Path(output["checkpoint_path"] or f"{output['path']}.checkpoint")
+    identity = {
+        "config": {"data": config["data"], "model": config["model"]},
+        "data": data_manifest(data),
+    }
+    every = output["checkpoint_every"]
+    plan = CheckpointPlan(path=path, every=every, identity=identity) if every else None
+    if not getattr(args, "resume", False):
+        return plan, None
+    if not (path / "checkpoint.json").exists():
+        print(f"no checkpoint at {path}: starting from the beginning", flush=True)
+        return plan, None
+    resume = read_checkpoint(path)
+    check_identity(resume.identity, json.loads(json.dumps(identity)), path)
+    print(f"resuming from {path} at iteration {resume.state.iteration}", flush=True)
+    return plan, resume
 
 
 def _training_metrics(config, data, model, scheduler) -> dict:

@@ -160,6 +160,19 @@ KEYS: tuple[Key, ...] = (
     Key("output.path", "string", _REQUIRED, "directory the model is written to"),
     Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
     Key(
+        "output.checkpoint_every",
+        "integer",
+        0,
+        "write a checkpoint every this many iterations (0: never); see train --resume",
+        _at_least(0),
+    ),
+    Key(
+        "output.checkpoint_path",
+        "string",
+        None,
+        "checkpoint directory; default: output.path + '.checkpoint'",
+    ),
+    Key(
         "output.metrics",
         "boolean",
         True,

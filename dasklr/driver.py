@@ -21,9 +21,10 @@ from distributed import Client
 from threadpoolctl import threadpool_limits
 
 from dasklr.cache import cached_chunks, choose_cache
+from dasklr.checkpoint import Checkpoint, CheckpointPlan, write_checkpoint
 from dasklr.checks import check_values
 from dasklr.cluster import connect
-from dasklr.errors import ConvergenceWarning
+from dasklr.errors import ConfigError, ConvergenceWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective, Scaling, check_classes
 from dasklr.progress import PassProgress
@@ -86,6 +87,8 @@ def train(
     cache: str = "auto",
     cache_dir: str | None = None,
     progress: PassProgress | None = None,
+    checkpoint: CheckpointPlan | None = None,
+    resume: Checkpoint | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -100,12 +103,17 @@ def train(
     where decoded chunks live between passes (``dasklr.cache``); ``cache_dir`` is the
     base folder of the disk cache on each worker (default: its temporary folder).
     ``progress`` hears of every chunk as it finishes (``dasklr.progress``).
+    ``checkpoint`` writes where the fit stands every few iterations; ``resume`` continues
+    from such a checkpoint with the same steps as the uninterrupted fit
+    (``dasklr.checkpoint``).
     """
     n_features = X.shape[1]
     n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
     name = choose_solver(solver, n_coefficients, l1=l1_ratio > 0 and alpha > 0)
     spec = SOLVERS[name]
-    started = time.perf_counter()
+    if resume is not None and resume.solver != name:
+        raise ConfigError(f"the checkpoint is for solver '{resume.solver}', this fit uses '{name}'")
+    started = time.perf_counter() - (resume.history[-1]["seconds"] if resume else 0.0)
     with connect(client) as active:
         arrays, scattered = _on_cluster(active, X, y, sample_weight)
         mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
@@ -119,7 +127,9 @@ def train(
                 progress=progress,
             )
             summary = None
-            if init is None or standardize or class_weight == "balanced":
+            if resume is not None:
+                run_pass.count = resume.passes
+            elif init is None or standardize or class_weight == "balanced":
                 full_moments = spec.uses_hessian and init is None and class_weight is None
                 summary = run_pass(summary_sums, full_moments, n_classes)
             objective = LogisticObjective(
@@ -128,14 +138,17 @@ def train(
                 alpha=alpha,
                 l1_ratio=l1_ratio,
                 fit_intercept=fit_intercept,
-                scaling=Scaling.from_summary(summary, center=fit_intercept)
-                if standardize
-                else None,
-                class_weight=resolve_class_weight(class_weight, summary, n_classes),
+                scaling=_scaling(summary, resume, standardize, fit_intercept),
+                class_weight=resume.class_weight
+                if resume is not None
+                else resolve_class_weight(class_weight, summary, n_classes),
                 n_classes=n_classes,
             )
             extra: dict = {}
-            if init is None:
+            if resume is not None:
+                x0, start = resume.state.params, None
+                extra["resume"] = resume.state
+            elif init is None:
                 x0, start = objective.start(summary)
             else:
                 x0, start = objective.from_original(*init), None
@@ -143,7 +156,27 @@ def train(
             if l1 is not None:
                 extra["penalty"] = L1Penalty(l1)
             states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
-            state, history, stopped_early = _follow(states, run_pass, callbacks, started)
+
+            def save(state: SolverState, history: list[dict]) -> None:
+                if checkpoint is None or not state.memory or state.iteration % checkpoint.every:
+                    return
+                scaling = objective.scaling if standardize else None
+                write_checkpoint(
+                    checkpoint.path,
+                    Checkpoint(
+                        state=state,
+                        passes=run_pass.count,
+                        history=history,
+                        solver=name,
+                        scaling=scaling,
+                        class_weight=objective.class_weight,
+                        identity=checkpoint.identity,
+                    ),
+                )
+
+            state, history, stopped_early = _follow(
+                states, run_pass, callbacks, started, save=save, resume=resume
+            )
     coef, intercept = objective.to_original(state.params)
     if stopped_early:
         message = f"stopped by a callback after {state.iteration} iterations"
@@ -211,11 +244,18 @@ class PassRunner:
 
 
 def _follow(
-    states: Iterator[SolverState], run_pass: PassRunner, callbacks: Sequence[Callback], started
+    states: Iterator[SolverState],
+    run_pass: PassRunner,
+    callbacks: Sequence[Callback],
+    started,
+    *,
+    save: Callable[[SolverState, list[dict]], None] | None = None,
+    resume: Checkpoint | None = None,
 ) -> tuple[SolverState, list[dict], bool]:
-    """Record every state the solver yields and call the callbacks; True ones stop it."""
-    history: list[dict] = []
-    state = None
+    """Record every state the solver yields, checkpoint (``save``), and call the
+    callbacks; True ones stop it. A resumed fit continues its checkpoint's history."""
+    history: list[dict] = [] if resume is None else list(resume.history)
+    state = None if resume is None else resume.state
     for state in states:
         record = IterationRecord(
             iteration=state.iteration,
@@ -226,10 +266,18 @@ def _follow(
             passes=run_pass.count,
         )
         history.append(asdict(record))
+        if save is not None:
+            save(state, history)
         if any([callback(record) for callback in callbacks]):  # every callback sees it
             return state, history, not state.converged
     assert state is not None  # a solver always yields its starting point
     return state, history, False
+
+
+def _scaling(summary, resume, standardize: bool, fit_intercept: bool) -> Scaling | None:
+    if resume is not None:
+        return resume.scaling
+    return Scaling.from_summary(summary, center=fit_intercept) if standardize else None
 
 
 def resolve_class_weight(class_weight, summary, n_classes: int = 2) -> tuple[float, ...] | None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from dasklr.cache import CACHE_CHOICES
 from dasklr.callbacks import ProgressPrinter
+from dasklr.checkpoint import Checkpoint, CheckpointPlan
 from dasklr.checks import check_values, checked_classes
 from dasklr.cluster import connect
 from dasklr.driver import Callback, train
@@ -171,13 +172,23 @@ class LogisticRegression(ParamsMixin):
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit(self, X, y=None, sample_weight=None, *, callbacks: Sequence[Callback] = ()):
+    def fit(
+        self,
+        X,
+        y=None,
+        sample_weight=None,
+        *,
+        callbacks: Sequence[Callback] = (),
+        checkpoint: CheckpointPlan | None = None,
+        resume: Checkpoint | None = None,
+    ):
         """Fit on Dask or NumPy arrays, a pandas DataFrame, or ``read_parquet``'s result.
 
         ``fit(dasklr.read_parquet(path, label="y"))`` takes y, the weights, the feature
         names and the classes from the data. For Dask input, finding the classes costs
         one pass over y. ``callbacks`` are called after each iteration with an
-        ``IterationRecord``; one returning True stops the fit.
+        ``IterationRecord``; one returning True stops the fit. ``checkpoint`` and
+        ``resume`` write and continue from checkpoints (``dasklr.checkpoint``).
         """
         self._validate_params()
         with connect(self.client) as client:
@@ -206,6 +217,8 @@ class LogisticRegression(ParamsMixin):
                 cache=self.cache,
                 cache_dir=self.cache_dir,
                 progress=PassProgress() if self.verbose else None,
+                checkpoint=checkpoint,
+                resume=resume,
             )
         self.coef_ = result.coef
         self.intercept_ = result.intercept

@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,136 @@ def test_warm_start_with_other_features_lists_the_differences(trained, tmp_path)
     assert result.returncode == 3
     assert "missing from the data: ['x4']; new in the data: ['id']" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+# -- checkpoints and resume ---------------------------------------------------------------
+
+
+def checkpoint_config(root: Path, data: Path, solver: str, every: int = 1) -> Path:
+    config = root / f"{solver}.toml"
+    config.write_text(
+        f'[data]\npath = "{data}"\nlabel = "y"\nfeatures = ["x0", "x1", "x2", "x3", "x4"]\n\n'
+        f'[model]\nalpha = 0.0001\ntol = 1e-10\nmax_iter = 400\nsolver = "{solver}"\n'
+        f'cache = "none"\n\n[output]\npath = "{root / solver}"\nmetrics = false\n'
+        f"checkpoint_every = {every}\n"
+    )
+    return config
+
+
+@pytest.mark.parametrize("solver", ["newton", "gd", "lbfgs"])
+def test_killed_train_resumes_to_the_uninterrupted_result(trained, tmp_path, solver):
+    """SIGKILL `dasklr train` once a checkpoint exists; --resume gives the same bits."""
+    root, scheduler, _ = trained
+    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
+    reference_dir.mkdir()
+    killed_dir.mkdir()
+    # the uninterrupted run, checkpointing too, so both runs do the same work
+    reference = dasklr_cli(
+        "train",
+        str(checkpoint_config(reference_dir, root / "train", solver)),
+        "--quiet",
+        scheduler=scheduler,
+    )
+    assert reference.returncode == 0, reference.stderr
+    expected = dasklr.load_model(reference_dir / solver)
+    assert not (reference_dir / f"{solver}.checkpoint").exists()  # removed once saved
+
+    config = checkpoint_config(killed_dir, root / "train", solver)
+    checkpoint = killed_dir / f"{solver}.checkpoint" / "checkpoint.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dasklr", "train", str(config), "--quiet"],
+        env={**os.environ, "DASKLR_SCHEDULER": scheduler},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    target = 2 if solver == "newton" else 5  # iterations done before the kill
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (
+            checkpoint.exists()
+            and json.loads(checkpoint.read_text())["state"]["iteration"] >= target
+        ):
+            break
+        time.sleep(0.02)
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    killed_at = json.loads(checkpoint.read_text())["state"]["iteration"]
+    assert killed_at >= target and not (killed_dir / solver).exists()
+
+    resumed = dasklr_cli("train", str(config), "--quiet", "--resume", scheduler=scheduler)
+    assert resumed.returncode == 0, resumed.stderr
+    model = dasklr.load_model(killed_dir / solver)
+    np.testing.assert_array_equal(model.coef_, expected.coef_)
+    np.testing.assert_array_equal(model.intercept_, expected.intercept_)
+    assert model.n_iter_ == expected.n_iter_ and model.n_passes_ == expected.n_passes_
+    assert [h["objective"] for h in model.history_] == [h["objective"] for h in expected.history_]
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(trained, tmp_path):
+    root, scheduler, _ = trained
+    config = checkpoint_config(tmp_path, root / "train", "gd")
+    data = dasklr.read_parquet(root / "train", label="y", features=[f"x{j}" for j in range(5)])
+    from dasklr.checkpoint import CheckpointPlan
+    from dasklr.config import load_config
+    from dasklr.estimator import data_manifest
+
+    loaded = load_config(config)
+    identity = {
+        "config": {"data": loaded["data"], "model": loaded["model"]},
+        "data": data_manifest(data),
+    }
+    plan = CheckpointPlan(
+        path=tmp_path / "gd.checkpoint", every=1, identity=json.loads(json.dumps(identity))
+    )
+    model = dasklr.LogisticRegression(
+        alpha=1e-4, tol=1e-10, solver="gd", max_iter=3, cache="none", client=scheduler
+    )
+    with pytest.warns(dasklr.ConvergenceWarning):
+        model.fit(data, checkpoint=plan)
+    assert (tmp_path / "gd.checkpoint" / "checkpoint.json").exists()
+    result = dasklr_cli(
+        "train",
+        str(config),
+        "--quiet",
+        "--resume",
+        "--set",
+        "model.alpha=0.01",
+        scheduler=scheduler,
+    )
+    assert result.returncode == 2
+    assert "was written with model.alpha = 0.0001; the config now has 0.01" in result.stderr
+
+
+KEEP_SAVING = """
+import sys
+import dasklr
+model = dasklr.load_model(sys.argv[1])
+print("ready", flush=True)
+while True:
+    model.save(sys.argv[2], overwrite=True)
+"""
+
+
+def test_killed_while_saving_leaves_a_complete_model_or_none(trained, tmp_path):
+    """SIGKILL a process that keeps replacing a model, at many moments: what is at the
+    path always loads (the previous or the new model, which are equal) or is absent."""
+    root = trained[0]
+    target = tmp_path / "model"
+    outcomes = set()
+    for delay in np.linspace(0.0, 0.05, 8):
+        process = subprocess.Popen(
+            [sys.executable, "-c", KEEP_SAVING, str(root / "model"), str(target)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        process.kill()
+        process.wait()
+        if target.exists():
+            loaded = dasklr.load_model(target)  # raises if anything is half-written
+            assert loaded.coef_.shape == (1, 5)
+            outcomes.add("complete")
+        else:
+            outcomes.add("absent")
+    assert "complete" in outcomes  # the kills did land while models were being replaced
