@@ -14,8 +14,6 @@ same steps, bit for bit, as one that was never interrupted.
 """
 
 import json
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,11 @@ import numpy as np
 from dasklr.errors import ConfigError, ModelFormatError
 from dasklr.objective import Scaling
 from dasklr.persistence import (
-    _fsync_dir,
     _read_array,
-    _swap_into_place,
     _write_array,
-    _write_bytes,
+    atomic_directory,
     metadata_checksum,
+    write_checked_json,
 )
 from dasklr.solvers import SolverState
 
@@ -63,11 +60,7 @@ class Checkpoint:
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` to the directory ``path`` atomically (replacing the last one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+    with atomic_directory(Path(path)) as staging:
         arrays = {
             "params": checkpoint.state.params,
             "gradient": checkpoint.state.gradient,
@@ -97,13 +90,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
             "identity": checkpoint.identity,
             "arrays": stored,
         }
-        metadata["checksum"] = metadata_checksum(metadata)
-        _write_bytes(staging / "checkpoint.json", json.dumps(metadata, indent=2).encode())
-        _fsync_dir(staging)
-        _swap_into_place(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_checked_json(staging / "checkpoint.json", metadata)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:

@@ -21,6 +21,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -43,10 +45,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     target = Path(path)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+    with atomic_directory(target) as staging:
         arrays = {}
         for name in ARRAYS:
             value = np.ascontiguousarray(getattr(model, f"{name}_"), dtype=np.float64)
@@ -71,14 +70,30 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "metrics": getattr(model, "metrics_", None),
             "arrays": arrays,
         }
-        metadata["checksum"] = metadata_checksum(metadata)
-        _write_bytes(staging / "metadata.json", json.dumps(metadata, indent=2).encode())
+        write_checked_json(staging / "metadata.json", metadata)
+    return target
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """A staging directory beside ``target``; when the block succeeds it is fsynced and
+    renamed into place, when it fails it is removed: ``target`` is never half-written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
         _fsync_dir(staging)
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target
+
+
+def write_checked_json(path: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata`` with its own checksum added (see ``metadata_checksum``)."""
+    metadata["checksum"] = metadata_checksum(metadata)
+    _write_bytes(path, json.dumps(metadata, indent=2).encode())
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
