@@ -22,6 +22,7 @@ from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimator import LogisticRegression, data_manifest
 from dasklr.parquet import read_parquet
 from dasklr.persistence import load_model, read_metadata
+from dasklr.report import write_report
 from dasklr.scoring import evaluate_model, predict_to_parquet
 
 #: Environment variable with the scheduler address, when neither config nor flag gives one.
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--init-model", help="start from this model directory (overrides model.init_model)"
     )
+    train.add_argument("--report", metavar="DIR", help="write plots and index.html to DIR")
     train.add_argument(
         "--resume",
         action="store_true",
@@ -109,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weight", help="weight column (default: the training one, if any)")
     evaluate.add_argument("--threshold", type=float, default=0.5, help="binary: P(class 1) cut")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--report", metavar="DIR", help="write plots and index.html to DIR")
     _scheduler_flag(evaluate)
     evaluate.set_defaults(command=evaluate_command)
 
@@ -185,6 +188,9 @@ def train_command(args: argparse.Namespace) -> int:
         where = "cluster.scheduler" if config["cluster"]["scheduler"] else SCHEDULER_VARIABLE
         raise ClusterError(f"{exc} ({where} in {args.config})") from None
     model.save(output, overwrite=overwrite)
+    if getattr(args, "report", None):
+        page = write_report(args.report, model, getattr(model, "metrics_", None), f"{output}")
+        print(f"report: {page}")
     if plan is not None:  # the model is safe: its checkpoint is no longer needed
         shutil.rmtree(plan.path, ignore_errors=True)
     last = model.history_[-1]
@@ -265,6 +271,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     )
     metrics = evaluate_model(model, data, client=_scheduler(args), threshold=args.threshold)
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
+    if args.report:
+        page = write_report(args.report, model, metrics, f"{args.model} on {args.data}")
+        print(f"report: {page}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -27,6 +27,8 @@ from dasklr.numerics import logsumexp
 AUC_BINS = 32768
 LOGIT_RANGE = 20.0
 CALIBRATION_BINS = 10
+#: Points kept of each ROC curve (for plots and the model file).
+ROC_POINTS = 256
 #: Up to this many rows, AUC is computed exactly from the scores on the driver.
 EXACT_AUC_ROWS = 2_000_000
 
@@ -162,6 +164,7 @@ def summarise(sums: MetricSums, classes: Sequence, threshold: float) -> dict:
                 "class": _plain(label),
                 "auc": auc,
                 "auc_error_bound": bound,
+                "roc": roc_points(sums.positive_histogram[k], sums.negative_histogram[k]),
                 "precision": precision,
                 "recall": recall,
                 "f1": f1,
@@ -202,6 +205,18 @@ def histogram_auc(positive: np.ndarray, negative: np.ndarray) -> tuple[float | N
     below = np.cumsum(negative) - negative
     auc = (positive @ below + 0.5 * positive @ negative) / (P * N)
     return float(auc), float(0.5 * (positive @ negative) / (P * N))
+
+
+def roc_points(positive: np.ndarray, negative: np.ndarray, limit: int = ROC_POINTS) -> dict:
+    """The ROC curve from the score histograms, thinned to at most ``limit`` points:
+    {"fpr": [...], "tpr": [...]}, from (0, 0) to (1, 1), thresholds from high to low."""
+    P, N = positive.sum(), negative.sum()
+    if P == 0 or N == 0:
+        return {"fpr": [], "tpr": []}
+    tpr = np.concatenate([[0.0], np.cumsum(positive[::-1]) / P])
+    fpr = np.concatenate([[0.0], np.cumsum(negative[::-1]) / N])
+    keep = np.unique(np.linspace(0, tpr.size - 1, min(limit, tpr.size)).astype(np.intp))
+    return {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
 
 
 def _calibration_table(table: np.ndarray) -> list[dict]:

@@ -55,7 +55,14 @@ def trained(tmp_path_factory, cluster):
         f'features = ["x0", "x1", "x2", "x3", "x4"]\nvalidation = "{root / "new"}"\n\n'
         f'[model]\nalpha = 0.001\ntol = 1e-9\n\n[output]\npath = "{root / "model"}"\n'
     )
-    result = dasklr_cli("train", str(config), "--quiet", scheduler=cluster.scheduler_address)
+    result = dasklr_cli(
+        "train",
+        str(config),
+        "--quiet",
+        "--report",
+        str(root / "report"),
+        scheduler=cluster.scheduler_address,
+    )
     assert result.returncode == 0, result.stderr
     return root, cluster.scheduler_address, (X_new, y_new)
 
@@ -67,6 +74,9 @@ def test_info_shows_what_the_model_holds(trained):
     assert "classes: [0, 1]" in result.stdout and "x0, x1, x2, x3, x4" in result.stdout
     assert "trained on 6000 rows in 3 files" in result.stdout
     assert "metrics on the validation data" in result.stdout
+    # train --report: the objective per pass, and the validation metrics' curves
+    shown = (root / "report" / "index.html").read_text()
+    assert all(f"src='{n}.png'" in shown for n in ("objective", "roc", "calibration"))
     metadata = json.loads(
         dasklr_cli("info", str(root / "model"), "--json", scheduler=scheduler).stdout
     )
@@ -414,3 +424,25 @@ def test_killed_while_saving_leaves_a_complete_model_or_none(trained, tmp_path):
         else:
             outcomes.add("absent")
     assert "complete" in outcomes  # the kills did land while models were being replaced
+
+
+def test_reports_write_valid_pngs_and_a_page_that_shows_them(trained, tmp_path):
+    from matplotlib.image import imread
+
+    root, scheduler, _ = trained
+    result = dasklr_cli(
+        "evaluate",
+        str(root / "model"),
+        str(root / "new"),
+        "--report",
+        str(tmp_path / "r"),
+        scheduler=scheduler,
+    )
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "r" / "index.html").read_text()
+    for name in ("objective.png", "roc.png", "calibration.png"):
+        image = tmp_path / "r" / name
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert imread(image).shape[0] > 100  # decodes as an image
+        assert f"src='{name}'" in page
+    assert "log_loss" in page and "class 1" in page
