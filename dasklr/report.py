@@ -51,12 +51,8 @@ def _roc_plot(Figure, metrics: dict, path: Path) -> str:
     for row in metrics["classes"]:
         auc = "–" if row["auc"] is None else f"{row['auc']:.4f}"
         axes.plot(row["roc"]["fpr"], row["roc"]["tpr"], label=f"{row['class']} (AUC {auc})")
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    axes.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    return path.name
+    return _with_diagonal(figure, axes, path, "lower right")
 
 
 def _calibration_plot(Figure, metrics: dict, path: Path) -> str:
@@ -71,10 +67,15 @@ def _calibration_plot(Figure, metrics: dict, path: Path) -> str:
         if points:
             predicted, observed = zip(*points, strict=True)
             axes.plot(predicted, observed, marker="o", label=str(row["class"]))
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
     axes.set(xlabel="mean predicted probability", ylabel="observed frequency")
     axes.set_title("calibration")
-    axes.legend(loc="upper left", fontsize="small")
+    return _with_diagonal(figure, axes, path, "upper left")
+
+
+def _with_diagonal(figure, axes, path: Path, legend: str) -> str:
+    """Add the y = x reference line and the legend, and save the figure."""
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axes.legend(loc=legend, fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return path.name
