@@ -34,6 +34,12 @@ from dasklr.errors import ModelFormatError
 FORMAT = "dasklr-model"
 FORMAT_VERSION = 1
 ARRAYS = ("coef", "intercept")
+#: What the coefficients minimise, for whoever reads the metadata without dasklr.
+OBJECTIVE = (
+    "(1/Σw)·Σ w·[log(1+e^z) − y·z] (binary; K > 2 classes: logsumexp(z) − z_y) + "
+    "alpha·(l1_ratio·‖coef‖₁ + (1−l1_ratio)/2·‖coef‖²), z = X·coefᵀ + intercept, "
+    "intercept not penalised; with standardize the penalty is on standardised features"
+)
 #: Parameters that describe where and how loudly a fit ran, not the model: not saved.
 _RUNTIME_PARAMS = ("client", "verbose", "cache_dir")
 
@@ -54,6 +60,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "versions": _versions(),
+            "objective": OBJECTIVE,
             "params": {
                 name: _plain(value)
                 for name, value in model.get_params().items()

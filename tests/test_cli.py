@@ -238,3 +238,29 @@ def test_train_multinomial_with_string_labels_and_class_weights(tmp_path, cluste
     # same data in another order of rows and chunks: equal up to rounding
     np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-10)
     assert model.class_weight == {"bee": 2.0}
+
+
+def test_config_check_validates_without_data_or_cluster(tmp_path):
+    config = _write_config(tmp_path / "c.toml", tmp_path / "no-such-data", tmp_path / "m")
+    ok = subprocess.run(
+        [sys.executable, "-m", "dasklr", "config", "check", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0 and "c.toml: ok" in ok.stdout  # no data read: none exists
+    bad = subprocess.run(
+        [sys.executable, "-m", "dasklr", "config", "check", str(config), "--set", "model.tol=-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "key 'model.tol'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["quickstart.toml", "out_of_core.toml", "nightly.toml", "cluster.toml"]
+)
+def test_shipped_configs_are_valid(name):
+    load_config(Path(__file__).parents[1] / "configs" / name)
