@@ -13,8 +13,9 @@ and judged by the relative gap (F − F*)/F* that this script computes in NumPy 
 fitted coefficients on the data in memory (no library's own number is used). F* comes from
 scikit-learn at tol=1e-12, polished by Newton steps in NumPy. The systems, one after the
 other on the same Parquet files and the same ``LocalCluster`` (one thread per worker):
-- dasklr: every solver name, ``fit(dasklr.read_parquet(dir, label="y"))``; passes are
-  the fitted ``n_passes_``;
+- dasklr: every solver name, ``fit(dasklr.read_parquet(dir, label="y"))`` with
+  ``cache="none"`` unless ``--cache`` says otherwise (so that, like dask-ml's, every pass
+  decodes the Parquet files again); passes are the fitted ``n_passes_``;
 - dask-ml: ``dask_ml.linear_model.LogisticRegression`` on X and y sliced from one Dask
   array of ``dask.dataframe.read_parquet(dir)`` (read again every pass, never persisted);
   passes are the Parquet read tasks that the scheduler saw finish, over the partitions;
@@ -226,10 +227,17 @@ class Reference:
 
 def fit_dasklr(path: Path, solver: str, args: argparse.Namespace, client) -> Fit:
     model = dasklr.LogisticRegression(
-        alpha=args.alpha, solver=solver, tol=args.tol, max_iter=args.max_iter, client=client
+        alpha=args.alpha,
+        solver=solver,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        cache=args.cache,
+        client=client,
     )
     model.fit(dasklr.read_parquet(path, label="y"))
-    note = "" if model.converged_ else f"stopped at max_iter={args.max_iter}"
+    note = f"cache {model.cache_}"
+    if not model.converged_:
+        note += f"; stopped at max_iter={args.max_iter}"
     return Fit(model.coef_[0], float(model.intercept_[0]), model.n_passes_, note)
 
 
@@ -367,6 +375,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--row-group-rows", type=int, default=32_768)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--cache",
+        default="none",
+        help="dasklr's cache: none (default: streamed from Parquet every pass, as dask-ml "
+        "is), auto, memory or disk",
+    )
     parser.add_argument("--solvers", nargs="+", help="dasklr solvers (default: all)")
     parser.add_argument(
         "--peers",
