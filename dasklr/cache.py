@@ -149,14 +149,15 @@ def choose_cache(cache: str, client: Client, decoded_bytes: int) -> str:
     return "memory" if decoded_bytes <= MEMORY_SHARE * limit else "disk"
 
 
-def in_memory(chunks: ChunkGraph, client: Client) -> ChunkGraph:
+def in_memory(chunks: ChunkGraph, client: Client, retries: int = 0) -> ChunkGraph:
     """Start computing every chunk now and keep the results on the workers.
 
     The futures stand in for the chunk keys, so the first pass (submitted right after)
     runs on the chunks as they arrive, and later passes find them in memory.
     """
     keys = [key for block in chunks.blocks for key in block if key is not None]
-    futures = dict(zip(keys, client.get(dict(chunks.graph), keys, sync=False), strict=True))
+    made = client.get(dict(chunks.graph), keys, sync=False, retries=retries)
+    futures = dict(zip(keys, made, strict=True))
     blocks = tuple(
         (futures[x], futures[y], None if w is None else futures[w]) for x, y, w in chunks.blocks
     )
@@ -184,11 +185,11 @@ def on_disk(chunks: ChunkGraph, base: str | None, fit: str) -> ChunkGraph:
 
 @contextmanager
 def cached_chunks(
-    client: Client, chunks: ChunkGraph, mode: str, base: str | None
+    client: Client, chunks: ChunkGraph, mode: str, base: str | None, retries: int = 0
 ) -> Iterator[ChunkGraph]:
     """The chunk graph for ``mode``; on exit, a disk cache is removed from every worker."""
     if mode == "memory":
-        yield in_memory(chunks, client)
+        yield in_memory(chunks, client, retries)
         return
     if mode != "disk":
         yield chunks

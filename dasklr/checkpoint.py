@@ -27,6 +27,7 @@ from dasklr.persistence import (
     _write_array,
     atomic_directory,
     metadata_checksum,
+    recover_interrupted_swap,
     write_checked_json,
 )
 from dasklr.solvers import SolverState
@@ -96,6 +97,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read a checkpoint; refuses unknown formats and altered files, naming the file."""
     root = Path(path)
+    recover_interrupted_swap(root)
     meta_path = root / "checkpoint.json"
     try:
         metadata = json.loads(meta_path.read_text())

@@ -21,7 +21,7 @@ from dasklr.config import load_config
 from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimator import LogisticRegression, data_manifest
 from dasklr.parquet import read_parquet
-from dasklr.persistence import load_model, read_metadata
+from dasklr.persistence import load_model, read_metadata, recover_interrupted_swap
 from dasklr.report import write_report
 from dasklr.scoring import evaluate_model, predict_to_parquet
 
@@ -169,6 +169,8 @@ def train_command(args: argparse.Namespace) -> int:
     )
     scheduler = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
     params = dict(config["model"])
+    params["retries"] = config["cluster"]["retries"]
+    params["worker_timeout"] = config["cluster"]["worker_timeout"]
     init_model = getattr(args, "init_model", None) or params.pop("init_model")
     params.pop("init_model", None)
     if init_model is not None:  # yesterday's coefficients as the starting point
@@ -214,6 +216,7 @@ def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint 
     plan = CheckpointPlan(path=path, every=every, identity=identity) if every else None
     if not getattr(args, "resume", False):
         return plan, None
+    recover_interrupted_swap(path)
     if not (path / "checkpoint.json").exists():
         print(f"no checkpoint at {path}: starting from the beginning", flush=True)
         return plan, None

@@ -157,6 +157,20 @@ KEYS: tuple[Key, ...] = (
         None,
         "scheduler address, e.g. tcp://host:8786; default: a local cluster",
     ),
+    Key(
+        "cluster.retries",
+        "integer",
+        2,
+        "times a failed task (e.g. a transient read error) is run again",
+        _at_least(0),
+    ),
+    Key(
+        "cluster.worker_timeout",
+        "number",
+        60.0,
+        "seconds without any worker before a pass fails instead of waiting",
+        _at_least(0, strict=True),
+    ),
     Key("output.path", "string", _REQUIRED, "directory the model is written to"),
     Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
     Key(

@@ -28,7 +28,12 @@ from dasklr.errors import ConfigError, ConvergenceWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.objective import LogisticObjective, Scaling, check_classes
 from dasklr.progress import PassProgress
-from dasklr.reduction import DEFAULT_SPLIT_EVERY, ChunkGraph, tree_reduce
+from dasklr.reduction import (
+    DEFAULT_SPLIT_EVERY,
+    DEFAULT_WORKER_TIMEOUT,
+    ChunkGraph,
+    tree_reduce,
+)
 from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
@@ -89,6 +94,8 @@ def train(
     progress: PassProgress | None = None,
     checkpoint: CheckpointPlan | None = None,
     resume: Checkpoint | None = None,
+    retries: int = 2,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -105,7 +112,9 @@ def train(
     ``progress`` hears of every chunk as it finishes (``dasklr.progress``).
     ``checkpoint`` writes where the fit stands every few iterations; ``resume`` continues
     from such a checkpoint with the same steps as the uninterrupted fit
-    (``dasklr.checkpoint``).
+    (``dasklr.checkpoint``). A task that fails is retried ``retries`` times (a transient
+    read error); a cluster left without workers for ``worker_timeout`` seconds ends the
+    fit with a ``ClusterError``.
     """
     n_features = X.shape[1]
     n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
@@ -117,7 +126,8 @@ def train(
     with connect(client) as active:
         arrays, scattered = _on_cluster(active, X, y, sample_weight)
         mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
-        with cached_chunks(active, ChunkGraph.from_arrays(*arrays), mode, cache_dir) as chunks:
+        graph = ChunkGraph.from_arrays(*arrays)
+        with cached_chunks(active, graph, mode, cache_dir, retries=retries) as chunks:
             run_pass = PassRunner(
                 active,
                 chunks,
@@ -125,6 +135,8 @@ def train(
                 check_first=check_chunks,
                 n_classes=n_classes,
                 progress=progress,
+                retries=retries,
+                worker_timeout=worker_timeout,
             )
             summary = None
             if resume is not None:
@@ -218,8 +230,12 @@ class PassRunner:
         check_first: bool,
         n_classes: int = 2,
         progress: PassProgress | None = None,
+        retries: int = 0,
+        worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
     ):
         self.progress = progress
+        self.retries = retries
+        self.worker_timeout = worker_timeout
         self.client = client
         self.chunks = chunks
         self.split_every = split_every
@@ -240,6 +256,8 @@ class PassRunner:
             merge_sums,
             split_every=self.split_every,
             progress=self.progress,
+            retries=self.retries,
+            worker_timeout=self.worker_timeout,
         )
 
 

@@ -27,7 +27,7 @@ from dasklr.errors import DataError
 from dasklr.numerics import logsumexp, sigmoid
 from dasklr.parquet import ParquetData
 from dasklr.progress import PassProgress
-from dasklr.reduction import DEFAULT_SPLIT_EVERY
+from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
 from dasklr.solvers import SOLVER_NAMES
 
 
@@ -119,6 +119,12 @@ class LogisticRegression(ParamsMixin):
         total memory limit, else disk. NumPy input is in memory already.
     cache_dir : str or None
         Base folder of the disk cache on each worker (default: its temporary folder).
+    retries : int
+        Run a task that failed (e.g. a read that met a transient ``OSError``) again up to
+        this many times before the fit fails with its error.
+    worker_timeout : float
+        Seconds a pass waits on a cluster without any worker before it fails with a
+        ``ClusterError`` naming the scheduler (instead of waiting forever).
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -152,6 +158,8 @@ class LogisticRegression(ParamsMixin):
         class_weight: str | dict | None = None,
         cache: str = "auto",
         cache_dir: str | None = None,
+        retries: int = 2,
+        worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -167,6 +175,8 @@ class LogisticRegression(ParamsMixin):
         self.class_weight = class_weight
         self.cache = cache
         self.cache_dir = cache_dir
+        self.retries = retries
+        self.worker_timeout = worker_timeout
         self.client = client
         self.verbose = verbose
 
@@ -219,6 +229,8 @@ class LogisticRegression(ParamsMixin):
                 progress=PassProgress() if self.verbose else None,
                 checkpoint=checkpoint,
                 resume=resume,
+                retries=int(self.retries),
+                worker_timeout=float(self.worker_timeout),
             )
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -306,6 +318,10 @@ class LogisticRegression(ParamsMixin):
                 f"class_weight must be None, 'balanced' or a dict {{label: weight}} of finite "
                 f"weights > 0, got {weights!r}"
             )
+        if not (isinstance(self.retries, Integral) and self.retries >= 0):
+            raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
+        if not _positive_number(self.worker_timeout):
+            raise ValueError(f"worker_timeout must be a number > 0, got {self.worker_timeout!r}")
         if self.cache not in CACHE_CHOICES:
             raise ValueError(f"cache must be one of {list(CACHE_CHOICES)}, got {self.cache!r}")
         if self.solver not in SOLVER_NAMES:

@@ -41,7 +41,7 @@ OBJECTIVE = (
     "intercept not penalised; with standardize the penalty is on standardised features"
 )
 #: Parameters that describe where and how loudly a fit ran, not the model: not saved.
-_RUNTIME_PARAMS = ("client", "verbose", "cache_dir")
+_RUNTIME_PARAMS = ("client", "verbose", "cache_dir", "retries", "worker_timeout")
 
 
 def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -103,9 +103,20 @@ def write_checked_json(path: Path, metadata: dict[str, Any]) -> None:
     _write_bytes(path, json.dumps(metadata, indent=2).encode())
 
 
+def recover_interrupted_swap(target: Path) -> None:
+    """Put back the previous directory if a writer died between the two renames of
+    ``_swap_into_place`` (the old one moved aside, the new one not yet in place)."""
+    if target.exists():
+        return
+    retired = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if retired:
+        os.rename(retired[-1], target)
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The checked ``metadata.json`` of a model directory (format and version)."""
     root = Path(path)
+    recover_interrupted_swap(root)
     meta_path = root / "metadata.json"
     try:
         metadata = json.loads(meta_path.read_text())
@@ -231,7 +242,8 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     """Rename the finished directory into place; an old model is moved aside first.
 
     Between the two renames a reader finds no model (never a half-written one); if the
-    second rename fails, the old model is put back.
+    second rename fails, the old model is put back, and if the process dies there, the
+    next reader puts it back (``recover_interrupted_swap``).
     """
     retired = None
     if target.exists():

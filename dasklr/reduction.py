@@ -8,6 +8,7 @@ chunking gives the same bits on every run. The small shared arguments (the coeff
 are scattered to every worker once per pass rather than embedded in every task.
 """
 
+import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -15,10 +16,17 @@ from typing import Any
 
 import dask.array as da
 from dask.highlevelgraph import HighLevelGraph
-from distributed import Client, as_completed
+from distributed import Client
+
+from dasklr.errors import ClusterError
 
 #: Fan-in of the reduction tree: 8 partials (a few KB each) per combine task.
 DEFAULT_SPLIT_EVERY = 8
+#: A pass fails when the cluster has had no worker for this many seconds.
+DEFAULT_WORKER_TIMEOUT = 60.0
+#: How often a waiting pass looks at the cluster, and redraws its progress.
+WATCH_SECONDS = 1.0
+PROGRESS_SECONDS = 0.2
 
 Key = Hashable
 
@@ -60,6 +68,8 @@ def tree_reduce(
     *,
     split_every: int = DEFAULT_SPLIT_EVERY,
     progress: Any = None,
+    retries: int = 0,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
 ) -> Any:
     """Return ``combine`` over ``kernel(X_i, y_i, w_i, *shared)`` for every chunk ``i``.
 
@@ -67,6 +77,8 @@ def tree_reduce(
     to consecutive groups of at most ``split_every`` parts, level by level, until one
     value is left, which comes back to the driver. One call is one pass over the data.
     ``progress`` (a ``dasklr.progress.PassProgress``) hears of every finished chunk.
+    A task that fails (a transient read error) is run again up to ``retries`` times; a
+    cluster without workers for ``worker_timeout`` seconds is an error, not a hang.
     """
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2, got {split_every}")
@@ -88,34 +100,56 @@ def tree_reduce(
         for j, group in enumerate(groups):
             graph[(name, j)] = (combine, *group)
             level.append((name, j))
+    tracked = [key for key in partial_keys if key != level[0]] if progress else []
     try:
-        if progress is None:
-            return client.get(graph, level[0], sync=True)
-        return _with_progress(client, graph, partial_keys, level[0], progress)
+        *partials, result = client.get(graph, [*tracked, level[0]], sync=False, retries=retries)
+        return _wait_for(client, result, partials, len(partial_keys), progress, worker_timeout)
     finally:
         for future in shared_futures:
             future.release()
 
 
-def _with_progress(client: Client, graph, partial_keys: list[Key], final: Key, progress) -> Any:
-    """Run the pass, telling ``progress`` each time a chunk's kernel finishes.
+def _wait_for(client: Client, result, partials: list, total: int, progress, worker_timeout):
+    """The pass's result, telling ``progress`` as chunks finish; a ``ClusterError`` if the
+    cluster has had no worker for ``worker_timeout`` seconds (the pass could never end).
 
     Each chunk's future is dropped once counted, so no partial (a Hessian can be large)
     outlives the combine task that needs it.
     """
-    tracked = [key for key in partial_keys if key != final]  # one chunk: it is the result
-    *partials, result = client.get(graph, [*tracked, final], sync=False)
-    progress.start(len(partial_keys))
-    completed = as_completed(partials, loop=client.loop)
+    pending = set(partials)
     del partials
+    if progress is not None:
+        progress.start(total)
+    workerless_since = None
     try:
-        for done, future in enumerate(completed, 1):
-            if future.status == "error":
-                break  # the result below raises the chunk's error
-            progress.advance(done)
-            del future
-        answer = result.result()
-        progress.advance(len(partial_keys))
+        while True:
+            try:
+                answer = result.result(timeout=PROGRESS_SECONDS if pending else WATCH_SECONDS)
+                break
+            except TimeoutError:
+                pass
+            if pending:
+                pending = {future for future in pending if not future.done()}
+                progress.advance(total - len(pending))
+            workerless_since = _check_workers(client, workerless_since, worker_timeout)
+        if progress is not None:
+            progress.advance(total)
     finally:
-        progress.finish()
+        if progress is not None:
+            progress.finish()
     return answer
+
+
+def _check_workers(client: Client, since: float | None, timeout: float) -> float | None:
+    """When the cluster first had no worker (None while it has some); raise past timeout."""
+    if client.scheduler_info(n_workers=-1).get("workers"):
+        return None
+    now = time.monotonic()
+    if since is not None and now - since > timeout:
+        raise ClusterError(
+            f"the Dask scheduler at {client.scheduler.address} has had no workers for "
+            f"{timeout:g} s, so the pass cannot finish: were they killed or never started? "
+            "A checkpoint (output.checkpoint_every) lets train --resume continue on a new "
+            "cluster"
+        )
+    return now if since is None else since

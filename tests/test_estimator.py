@@ -34,6 +34,8 @@ PARAMS = [
     "class_weight",
     "cache",
     "cache_dir",
+    "retries",
+    "worker_timeout",
     "client",
     "verbose",
 ]
