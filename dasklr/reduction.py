@@ -5,7 +5,8 @@ chunks is materialised once per fit (``ChunkGraph``); each pass adds one kernel 
 chunk and ``ceil(log_s(chunks))`` levels of combine tasks of fan-in ``split_every``. The
 groups are consecutive runs of chunks added left to right, so the same data with the same
 chunking gives the same bits on every run. The small shared arguments (the coefficients)
-are scattered to every worker once per pass rather than embedded in every task.
+are one key of the pass's graph, sent to each worker that needs them once per pass
+rather than embedded in every task, and recoverable when a worker dies.
 """
 
 import time
@@ -82,13 +83,16 @@ def tree_reduce(
     """
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2, got {split_every}")
-    shared_futures = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
     token = uuid.uuid4().hex
     graph = dict(chunks.graph)
+    # the shared arguments are keys of the graph, not scattered futures: a worker that
+    # dies with them is no loss, the scheduler has their value and gives it to another
+    shared_keys = [(f"dasklr-shared-{token}", j) for j in range(len(shared))]
+    graph.update(zip(shared_keys, shared, strict=True))
     level: list[Key] = []
     for i, (x_key, y_key, w_key) in enumerate(chunks.blocks):
         key = (f"dasklr-partial-{token}", i)
-        graph[key] = (kernel, x_key, y_key, w_key, *shared_futures)
+        graph[key] = (kernel, x_key, y_key, w_key, *shared_keys)
         level.append(key)
     partial_keys = list(level)
     depth = 0
@@ -101,12 +105,8 @@ def tree_reduce(
             graph[(name, j)] = (combine, *group)
             level.append((name, j))
     tracked = [key for key in partial_keys if key != level[0]] if progress else []
-    try:
-        *partials, result = client.get(graph, [*tracked, level[0]], sync=False, retries=retries)
-        return _wait_for(client, result, partials, len(partial_keys), progress, worker_timeout)
-    finally:
-        for future in shared_futures:
-            future.release()
+    *partials, result = client.get(graph, [*tracked, level[0]], sync=False, retries=retries)
+    return _wait_for(client, result, partials, len(partial_keys), progress, worker_timeout)
 
 
 def _wait_for(client: Client, result, partials: list, total: int, progress, worker_timeout):

@@ -1,0 +1,183 @@
+"""Faults on real multi-process clusters: killed workers, no workers left, a driver that
+dies while writing a checkpoint. The reference of every disturbed fit is the same fit,
+undisturbed: the coefficients and history must be bit-identical.
+"""
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+import dasklr
+from dasklr.checkpoint import CheckpointPlan, read_checkpoint
+from dasklr.synthetic import make_classification, write_parquet_dataset
+
+
+@pytest.fixture(scope="module")
+def nanny_cluster():
+    """Two worker processes under nannies, which restart a worker that dies."""
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faults")
+    X, y, _, _ = make_classification(40_000, 8, seed=4)
+    write_parquet_dataset(folder, X, y, n_files=4, row_group_rows=2_000)
+    return folder
+
+
+def fit(client, folder, callbacks=(), **params):
+    params = {"alpha": 1e-4, "tol": 1e-10, "max_iter": 200, "client": client} | params
+    model = dasklr.LogisticRegression(**params)
+    return model.fit(dasklr.read_parquet(folder, label="y"), callbacks=list(callbacks))
+
+
+def kill_a_worker_soon(client, delay=0.05):
+    """SIGKILL one worker process ``delay`` seconds from now: in the middle of a pass."""
+    pids = client.run(os.getpid)  # taken now: the timer thread must not talk to Dask
+    victim = pids[sorted(pids)[0]]
+    threading.Timer(delay, os.kill, (victim, signal.SIGKILL)).start()
+
+
+def assert_same_fit(a, b):
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+    assert [h["objective"] for h in a.history_] == [h["objective"] for h in b.history_]
+
+
+@pytest.mark.parametrize(("solver", "cache"), [("newton", "none"), ("lbfgs", "memory")])
+def test_worker_killed_mid_pass_changes_nothing(nanny_cluster, dataset, solver, cache):
+    reference = fit(nanny_cluster, dataset, solver=solver, cache=cache)
+    before = set(nanny_cluster.run(os.getpid).values())
+
+    def kill_during_the_next_pass(record):
+        if record.iteration == 1:
+            kill_a_worker_soon(nanny_cluster)
+
+    disturbed = fit(nanny_cluster, dataset, [kill_during_the_next_pass], solver=solver, cache=cache)
+    assert_same_fit(disturbed, reference)
+    nanny_cluster.wait_for_workers(2, timeout=30)
+    assert set(nanny_cluster.run(os.getpid).values()) != before  # a worker really died
+
+
+def test_workers_killed_again_and_again_change_nothing(nanny_cluster, dataset):
+    with pytest.warns(dasklr.ConvergenceWarning):  # 12 iterations: far from converged
+        reference = fit(nanny_cluster, dataset, solver="gd", cache="none", max_iter=12)
+    before = set(nanny_cluster.run(os.getpid).values())
+
+    def kill_often(record):
+        if record.iteration % 3 == 1:
+            kill_a_worker_soon(nanny_cluster, delay=0.02)
+
+    with pytest.warns(dasklr.ConvergenceWarning):
+        disturbed = fit(
+            nanny_cluster, dataset, [kill_often], solver="gd", cache="none", max_iter=12
+        )
+    assert_same_fit(disturbed, reference)
+    nanny_cluster.wait_for_workers(2, timeout=30)
+    assert set(nanny_cluster.run(os.getpid).values()) != before  # workers really died
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_all_workers_gone_is_a_clear_error_and_resume_finishes(client, dataset, tmp_path):
+    """Workers without nannies die for good: the fit fails within worker_timeout, naming
+    the scheduler; the last checkpoint resumes on another cluster to the same result."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    dask = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    port = address.rsplit(":", 1)[1]
+    scheduler = subprocess.Popen(
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], **quiet
+    )
+    workers = [
+        subprocess.Popen(
+            [*dask, "worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard"],
+            **quiet,
+        )
+        for _ in range(2)
+    ]
+    try:
+        with Client(address, timeout=30) as doomed:
+            doomed.wait_for_workers(2, timeout=60)
+            plan = CheckpointPlan(path=tmp_path / "ckpt", every=1, identity={})
+
+            def kill_all(record):
+                if record.iteration == 2:
+                    for worker in workers:
+                        worker.kill()
+
+            started = time.monotonic()
+            with pytest.raises(dasklr.ClusterError, match=f"scheduler at {address} has had no"):
+                dasklr.LogisticRegression(
+                    alpha=1e-4,
+                    tol=1e-10,
+                    solver="lbfgs",
+                    cache="none",
+                    worker_timeout=3,
+                    client=doomed,
+                ).fit(
+                    dasklr.read_parquet(dataset, label="y"), callbacks=[kill_all], checkpoint=plan
+                )
+            assert time.monotonic() - started < 60  # bounded: never a hang
+    finally:
+        for process in [*workers, scheduler]:
+            process.kill()
+            process.wait()
+    checkpoint = read_checkpoint(tmp_path / "ckpt")
+    assert checkpoint.state.iteration == 2  # intact, written before the workers died
+    reference = fit(client, dataset, solver="lbfgs", cache="none")
+    resumed = dasklr.LogisticRegression(
+        alpha=1e-4, tol=1e-10, max_iter=200, solver="lbfgs", cache="none", client=client
+    ).fit(dasklr.read_parquet(dataset, label="y"), resume=checkpoint)
+    assert_same_fit(resumed, reference)
+
+
+@pytest.mark.parametrize("state", ["half-written new checkpoint", "between the two renames"])
+def test_driver_dying_while_writing_a_checkpoint_resumes_from_the_previous(
+    client, dataset, tmp_path, state
+):
+    plan = CheckpointPlan(path=tmp_path / "ckpt", every=1, identity={})
+    reference = fit(client, dataset, solver="newton", cache="none")
+    stopped = dasklr.LogisticRegression(
+        alpha=1e-4, tol=1e-10, max_iter=200, solver="newton", cache="none", client=client
+    )
+    stop_at_2 = lambda record: record.iteration == 2  # noqa: E731 — a callback that stops
+    stopped.fit(dasklr.read_parquet(dataset, label="y"), callbacks=[stop_at_2], checkpoint=plan)
+    # what a driver killed while writing the next checkpoint leaves on disk
+    if state == "half-written new checkpoint":
+        partial = tmp_path / ".ckpt.tmp-deadbeef"
+        partial.mkdir()
+        (partial / "params.npy").write_bytes(b"\x93NUMPY half")
+    else:
+        shutil.move(tmp_path / "ckpt", tmp_path / ".ckpt.old-deadbeef")
+    checkpoint = read_checkpoint(tmp_path / "ckpt")
+    assert checkpoint.state.iteration == 2
+    resumed = dasklr.LogisticRegression(
+        alpha=1e-4, tol=1e-10, max_iter=200, solver="newton", cache="none", client=client
+    ).fit(dasklr.read_parquet(dataset, label="y"), resume=checkpoint)
+    assert_same_fit(resumed, reference)
