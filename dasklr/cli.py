@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
         help="column to copy into the predictions, e.g. a row key (repeatable)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.add_argument(
+        "--config", help="a training config: its predict.keep and cluster.scheduler apply"
+    )
     _scheduler_flag(predict)
     predict.set_defaults(command=predict_command)
 
@@ -245,14 +248,14 @@ def predict_command(args: argparse.Namespace) -> int:
     """Score every row of DATA with MODEL, chunk by chunk on the cluster, and write the
     probabilities (proba_<class>), the predicted class and the --keep columns as Parquet
     part files under --output (renamed into place when complete)."""
+    keep, scheduler = list(args.keep), _scheduler(args)
+    if args.config:  # flags win over the config, the config over $DASKLR_SCHEDULER
+        config = load_config(args.config)
+        keep = keep or config["predict"]["keep"]
+        scheduler = args.scheduler or config["cluster"]["scheduler"] or scheduler
     model = load_model(args.model)
     rows = predict_to_parquet(
-        model,
-        args.data,
-        args.output,
-        keep=args.keep,
-        client=_scheduler(args),
-        overwrite=args.overwrite,
+        model, args.data, args.output, keep=keep, client=scheduler, overwrite=args.overwrite
     )
     print(f"wrote predictions for {rows} rows to {args.output}")
     return 0

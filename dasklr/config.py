@@ -152,6 +152,12 @@ KEYS: tuple[Key, ...] = (
         _at_least(2),
     ),
     Key(
+        "predict.keep",
+        "string list",
+        [],
+        "columns `dasklr predict --config` copies into the predictions (e.g. row keys)",
+    ),
+    Key(
         "cluster.scheduler",
         "string",
         None,

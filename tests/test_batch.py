@@ -112,6 +112,23 @@ def test_predict_writes_what_predict_proba_gives(trained, tmp_path):
     np.testing.assert_allclose(table.column("proba_1").to_numpy(), expected[:, 1], rtol=1e-14)
     np.testing.assert_allclose(table.column("proba_0").to_numpy(), expected[:, 0], rtol=1e-14)
     np.testing.assert_array_equal(table.column("prediction").to_numpy(), model.predict(X_new))
+    # the key columns may come from the config's predict.keep instead
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[data]\npath = "x"\nlabel = "y"\n\n[predict]\nkeep = ["id"]\n\n[output]\npath = "m"\n'
+    )
+    from_config = dasklr_cli(
+        "predict",
+        str(root / "model"),
+        str(root / "new"),
+        "--output",
+        str(tmp_path / "again"),
+        "--config",
+        str(config),
+        scheduler=scheduler,
+    )
+    assert from_config.returncode == 0, from_config.stderr
+    assert pq.read_table(tmp_path / "again").column_names[0] == "id"
     # an existing output is kept unless --overwrite
     again = dasklr_cli(
         "predict",
@@ -122,7 +139,7 @@ def test_predict_writes_what_predict_proba_gives(trained, tmp_path):
         scheduler=scheduler,
     )
     assert again.returncode == 1 and "already exists" in again.stderr
-    assert [p.name for p in out.parent.iterdir()] == ["scores"]  # no staging left behind
+    assert sorted(p.name for p in out.parent.iterdir()) == ["again", "c.toml", "scores"]
 
 
 def test_evaluate_matches_scikit_learn(trained):
