@@ -20,6 +20,7 @@ from dasklr.errors import (
     DasklrError,
     DataError,
     ModelFormatError,
+    SeparationWarning,
 )
 from dasklr.estimator import LogisticRegression
 from dasklr.parquet import ParquetData, read_parquet
@@ -39,6 +40,7 @@ __all__ = [
     "LogisticRegression",
     "ModelFormatError",
     "ParquetData",
+    "SeparationWarning",
     "__version__",
     "load_model",
     "read_parquet",

@@ -46,6 +46,7 @@ def connect(client: Client | str | None = None) -> Iterator[Client]:
     with (
         LocalCluster(
             processes=True,
+            host="127.0.0.1",  # scheduler and workers listen on loopback only
             dashboard_address=None,
             # the scheduler's HTTP server would otherwise try port 8787 and warn if taken
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},

@@ -13,7 +13,7 @@ import functools
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import dask.array as da
 import numpy as np
@@ -24,8 +24,9 @@ from dasklr.cache import cached_chunks, choose_cache
 from dasklr.checkpoint import Checkpoint, CheckpointPlan, write_checkpoint
 from dasklr.checks import check_values
 from dasklr.cluster import connect
-from dasklr.errors import ConfigError, ConvergenceWarning
+from dasklr.errors import ConfigError, ConvergenceWarning, SeparationWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
+from dasklr.metrics import metric_sums
 from dasklr.objective import LogisticObjective, Scaling, check_classes
 from dasklr.progress import PassProgress
 from dasklr.reduction import (
@@ -36,6 +37,9 @@ from dasklr.reduction import (
 )
 from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
+#: A fit without penalty whose loss fell below this share of its start is checked for
+#: separable classes (one more pass).
+SEPARABLE_LOSS_SHARE = 0.01
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
 NUMPY_CHUNK_BYTES = 64 * 2**20
 
@@ -189,8 +193,21 @@ def train(
             state, history, stopped_early = _follow(
                 states, run_pass, callbacks, started, save=save, resume=resume
             )
+            separated = alpha == 0 and _separates(run_pass, objective, state, history)
+    if separated:  # converged or not, there is no optimum: say so, and why
+        state = replace(state, converged=False)
+        warnings.warn(
+            f"solver '{name}' stopped after {state.iteration} iterations at coefficients that "
+            "classify every training row correctly: the classes are separable, and with "
+            "alpha = 0 the loss only approaches 0 as the coefficients grow without bound, so "
+            "there is no optimum. Set alpha > 0 (e.g. 1e-4) to regularise",
+            SeparationWarning,
+            stacklevel=2,
+        )
     coef, intercept = objective.to_original(state.params)
-    if stopped_early:
+    if separated:
+        message = "separable classes: no optimum without a penalty (alpha = 0)"
+    elif stopped_early:
         message = f"stopped by a callback after {state.iteration} iterations"
     elif state.converged:
         message = ""
@@ -290,6 +307,16 @@ def _follow(
             return state, history, not state.converged
     assert state is not None  # a solver always yields its starting point
     return state, history, False
+
+
+def _separates(run_pass: PassRunner, objective, state: SolverState, history) -> bool:
+    """Whether the final coefficients classify every row correctly (one more pass, run only
+    when the loss fell below ``SEPARABLE_LOSS_SHARE`` of its start)."""
+    if not state.objective < SEPARABLE_LOSS_SHARE * history[0]["objective"]:
+        return False
+    coef, intercept = objective.to_original(state.params)
+    sums = run_pass(metric_sums, coef, intercept, 0.5, False)
+    return sums.correct >= sums.weight
 
 
 def _scaling(summary, resume, standardize: bool, fit_intercept: bool) -> Scaling | None:

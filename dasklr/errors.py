@@ -33,3 +33,7 @@ class ModelFormatError(DasklrError, ValueError):
 
 class ConvergenceWarning(UserWarning):
     """The solver stopped at ``max_iter`` before the gradient reached ``tol``."""
+
+
+class SeparationWarning(ConvergenceWarning):
+    """Without a penalty, the classes are (nearly) separable: there is no optimum to reach."""

@@ -1,0 +1,155 @@
+"""Bad input and hard data: every error names where, every warning says what to do.
+
+(The schema and value errors of single files are in test_read_parquet.py.)
+"""
+
+import json
+import os
+import sys
+
+import cloudpickle
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fsspec.implementations.local import LocalFileSystem
+
+import dasklr
+from dasklr.synthetic import make_classification, write_parquet_dataset
+
+
+def test_separable_data_without_penalty_warns_and_is_not_converged(client, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)  # a hyperplane separates the classes
+    for solver in ("newton", "lbfgs"):
+        model = dasklr.LogisticRegression(solver=solver, max_iter=50, client=client)
+        with pytest.warns(dasklr.SeparationWarning, match=r"separable.*Set alpha > 0"):
+            model.fit(X, y)
+        assert not model.converged_
+        assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+        model.save(tmp_path / solver)
+        saved = json.loads((tmp_path / solver / "metadata.json").read_text())
+        assert saved["converged"] is False
+    # with a penalty there is an optimum, and it is reached
+    penalised = dasklr.LogisticRegression(alpha=1e-3, client=client).fit(X, y)
+    assert penalised.converged_
+
+
+def test_features_around_1e3_and_beyond_fit_without_numpy_warnings(client):
+    """pytest runs with warnings as errors: an overflow in exp() would fail this test."""
+    X, y, _, _ = make_classification(2000, 4, seed=3)
+    for scale in (1e3, 1e6):
+        model = dasklr.LogisticRegression(alpha=1e-4, tol=1e-9, client=client)
+        model.fit(X * scale, y)
+        assert model.converged_ and np.all(np.isfinite(model.coef_))
+        # the same problem in the original units: coef·scale, penalty alpha/scale²
+        unscaled = dasklr.LogisticRegression(alpha=1e-4 / scale**2, tol=1e-9, client=client)
+        unscaled.fit(X, y)
+        np.testing.assert_allclose(model.coef_ * scale, unscaled.coef_, rtol=1e-5)
+
+
+def test_int_and_float_columns_across_files_widen_to_the_all_float_fit(client, tmp_path):
+    X, y, _, _ = make_classification(3000, 3, seed=6)
+    X[:, 0] = np.round(X[:, 0] * 10)  # whole numbers, stored as int64 in one file
+    write_parquet_dataset(tmp_path / "float", X, y, n_files=2, row_group_rows=500)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(3000), 2)):
+        x0 = X[rows, 0].astype(np.int64) if i == 0 else X[rows, 0]
+        table = pa.table({"x0": x0, "x1": X[rows, 1], "x2": X[rows, 2], "y": y[rows]})
+        pq.write_table(table, mixed / f"part-{i}.parquet", row_group_size=500)
+    a = dasklr.LogisticRegression(alpha=1e-3, client=client).fit(
+        dasklr.read_parquet(tmp_path / "float", label="y")
+    )
+    b = dasklr.LogisticRegression(alpha=1e-3, client=client).fit(
+        dasklr.read_parquet(mixed, label="y")
+    )
+    np.testing.assert_array_equal(a.coef_, b.coef_)  # int64 → float64 is exact here
+
+
+def test_embedded_cluster_listens_on_loopback_only(tmp_path):
+    """No client given: the cluster dasklr starts itself binds 127.0.0.1, dashboard off."""
+    from distributed import default_client
+
+    X, y, _, _ = make_classification(400, 2, seed=1)
+    seen = {}
+
+    def look(record):
+        if not seen:
+            info = default_client().scheduler_info(n_workers=-1)
+            seen["scheduler"] = info["address"]
+            seen["workers"] = list(info["workers"])
+            seen["dashboard"] = info.get("services", {})
+
+    dasklr.LogisticRegression(alpha=1e-2).fit(X, y, callbacks=[look])
+    assert seen["scheduler"].startswith("tcp://127.0.0.1:")
+    assert seen["workers"] and all(w.startswith("tcp://127.0.0.1:") for w in seen["workers"])
+
+
+# -- a read that fails once ---------------------------------------------------------------
+
+
+class FlakyFileSystem(LocalFileSystem):
+    """Local files, except that the first open after ``arm`` fails with an OSError.
+
+    The arming is a file on disk, so it holds across the worker processes; whoever
+    removes it first is the open that fails. This injects a fault into a real read; the
+    data still comes from the real files.
+    """
+
+    protocol = "flaky"
+    root_marker = "/"
+
+    def __init__(self, trigger: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.trigger = trigger
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        path = str(path)
+        return super()._strip_protocol(
+            path[len("flaky://") :] if path.startswith("flaky://") else path
+        )
+
+    def _open(self, path, mode="rb", **kwargs):
+        if self.trigger and "r" in mode:
+            try:
+                os.remove(self.trigger)
+            except FileNotFoundError:
+                pass
+            else:
+                raise OSError(f"injected transient failure reading {path}")
+        return super()._open(path, mode=mode, **kwargs)
+
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.mark.parametrize("retries", [2, 0])
+def test_a_read_that_fails_once_is_retried(client, tmp_path, retries):
+    X, y, _, _ = make_classification(4000, 3, seed=2)
+    write_parquet_dataset(tmp_path / "d", X, y, n_files=2, row_group_rows=1000)
+    trigger = tmp_path / "armed"
+    paths = [str(p) for p in sorted((tmp_path / "d").glob("*.parquet"))]
+    data = dasklr.read_parquet(
+        [f"flaky://{p}" for p in paths], label="y", storage_options={"trigger": str(trigger)}
+    )
+    reference = dasklr.LogisticRegression(alpha=1e-3, cache="none", client=client).fit(
+        dasklr.read_parquet(paths, label="y")
+    )
+    trigger.touch()  # armed after read_parquet: the first read of a pass fails
+    model = dasklr.LogisticRegression(alpha=1e-3, cache="none", retries=retries, client=client)
+    if retries:
+        model.fit(data)
+        np.testing.assert_array_equal(model.coef_, reference.coef_)
+    else:
+        with pytest.raises(
+            dasklr.DataError, match=r"injected transient failure reading .*\.parquet"
+        ):
+            model.fit(data)
+    assert not trigger.exists()  # the fault did fire
+
+
+fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
