@@ -5,6 +5,7 @@
 
 import json
 import os
+import re
 import sys
 
 import cloudpickle
@@ -153,3 +154,27 @@ def test_a_read_that_fails_once_is_retried(client, tmp_path, retries):
 
 
 fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
+
+
+@pytest.mark.parametrize("damage", ["zero bytes", "truncated", "corrupt pages"])
+def test_damaged_files_are_named(client, tmp_path, damage):
+    X, y, _, _ = make_classification(2000, 3, seed=5)
+    write_parquet_dataset(tmp_path, X, y, n_files=2, row_group_rows=500)
+    victim = sorted(tmp_path.glob("*.parquet"))[1]
+    content = victim.read_bytes()
+    if damage == "zero bytes":
+        victim.write_bytes(b"")
+    elif damage == "truncated":
+        victim.write_bytes(content[: len(content) // 2])  # the footer is gone
+    else:  # the footer is intact but the data pages are garbage
+        middle = bytearray(content)
+        middle[8 : len(content) // 2] = b"\xff" * (len(content) // 2 - 8)
+        victim.write_bytes(bytes(middle))
+    name = re.escape(victim.name)
+    if damage == "corrupt pages":  # found by the pass that decodes it
+        data = dasklr.read_parquet(tmp_path, label="y", classes=[0, 1])
+        with pytest.raises(dasklr.DataError, match=rf"cannot read file .*{name}, row groups"):
+            dasklr.LogisticRegression(retries=0, client=client).fit(data)
+    else:  # found before any pass, from the footers
+        with pytest.raises(dasklr.DataError, match=rf"{name}: not a readable Parquet file"):
+            dasklr.read_parquet(tmp_path, label="y")
