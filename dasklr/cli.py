@@ -12,11 +12,13 @@ import shutil
 import sys
 import warnings
 from collections.abc import Sequence
+from contextlib import ExitStack
 from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
 from dasklr.checkpoint import Checkpoint, CheckpointPlan, check_identity, read_checkpoint
+from dasklr.cluster import secure_client
 from dasklr.config import load_config
 from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimator import LogisticRegression, data_manifest
@@ -170,7 +172,16 @@ def train_command(args: argparse.Namespace) -> int:
         f"{len(data.classes)} classes, {data.X.numblocks[0]} chunks",
         flush=True,
     )
-    scheduler = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
+    with ExitStack() as stack:
+        return _train(args, config, data, output, overwrite, stack)
+
+
+def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) -> int:
+    address = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
+    try:
+        scheduler = _client(address, config, stack)
+    except ClusterError as exc:
+        raise ClusterError(f"{exc} (cluster.scheduler, cluster.tls_* in {args.config})") from None
     params = dict(config["model"])
     params["retries"] = config["cluster"]["retries"]
     params["worker_timeout"] = config["cluster"]["worker_timeout"]
@@ -188,7 +199,7 @@ def train_command(args: argparse.Namespace) -> int:
         if config["output"]["metrics"]:
             model.metrics_ = _training_metrics(config, data, model, scheduler)
     except ClusterError as exc:
-        if scheduler is None:
+        if address is None:
             raise
         where = "cluster.scheduler" if config["cluster"]["scheduler"] else SCHEDULER_VARIABLE
         raise ClusterError(f"{exc} ({where} in {args.config})") from None
@@ -205,6 +216,17 @@ def train_command(args: argparse.Namespace) -> int:
         f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {output}"
     )
     return 0
+
+
+def _client(address: str | None, config, stack: ExitStack):
+    """The address itself, or with the config's TLS files a client that uses them."""
+    cluster = config["cluster"]
+    tls = (cluster["tls_ca_file"], cluster["tls_cert"], cluster["tls_key"])
+    if address is None or not any(tls):
+        return address
+    if not all(tls):
+        raise ConfigError("TLS needs all of cluster.tls_ca_file, cluster.tls_cert, cluster.tls_key")
+    return stack.enter_context(secure_client(address, *tls))
 
 
 def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint | None]:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from distributed import Client, LocalCluster, default_client
+from distributed.security import Security
 
 from dasklr.errors import ClusterError
 
@@ -63,4 +64,21 @@ def _wait_for_workers(client: Client, address: str) -> None:
     except TimeoutError:
         raise ClusterError(
             f"the Dask scheduler at {address} has no workers after {WORKER_TIMEOUT:.0f} s"
+        ) from None
+
+
+def secure_client(address: str, ca_file: str, cert: str, key: str) -> Client:
+    """A client of a ``tls://`` scheduler that trusts ``ca_file`` and shows ``cert``/``key``.
+
+    Encryption is required: the client refuses a scheduler whose certificate the CA did
+    not sign, and the scheduler refuses a client without a certificate it trusts.
+    """
+    security = Security(
+        tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key, require_encryption=True
+    )
+    try:
+        return Client(address, security=security, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} over TLS: {exc}"
         ) from None

@@ -163,6 +163,9 @@ KEYS: tuple[Key, ...] = (
         None,
         "scheduler address, e.g. tcp://host:8786; default: a local cluster",
     ),
+    Key("cluster.tls_ca_file", "string", None, "CA certificate (PEM) for a tls:// scheduler"),
+    Key("cluster.tls_cert", "string", None, "this client's certificate (PEM) for TLS"),
+    Key("cluster.tls_key", "string", None, "this client's private key (PEM) for TLS"),
     Key(
         "cluster.retries",
         "integer",
