@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
     predict.add_argument(
-        "--config", help="a training config: its predict.keep and cluster.scheduler apply"
+        "--config",
+        help="a training config: its predict.keep, cluster.scheduler and TLS files apply",
     )
     _scheduler_flag(predict)
     predict.set_defaults(command=predict_command)
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threshold", type=float, default=0.5, help="binary: P(class 1) cut")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--report", metavar="DIR", help="write plots and index.html to DIR")
+    evaluate.add_argument(
+        "--config", help="a training config: its cluster.scheduler and TLS files apply"
+    )
     _scheduler_flag(evaluate)
     evaluate.set_defaults(command=evaluate_command)
 
@@ -270,15 +274,18 @@ def predict_command(args: argparse.Namespace) -> int:
     """Score every row of DATA with MODEL, chunk by chunk on the cluster, and write the
     probabilities (proba_<class>), the predicted class and the --keep columns as Parquet
     part files under --output (renamed into place when complete)."""
-    keep, scheduler = list(args.keep), _scheduler(args)
-    if args.config:  # flags win over the config, the config over $DASKLR_SCHEDULER
-        config = load_config(args.config)
-        keep = keep or config["predict"]["keep"]
-        scheduler = args.scheduler or config["cluster"]["scheduler"] or scheduler
+    config = load_config(args.config) if args.config else None
+    keep = list(args.keep) or (config["predict"]["keep"] if config else [])
     model = load_model(args.model)
-    rows = predict_to_parquet(
-        model, args.data, args.output, keep=keep, client=scheduler, overwrite=args.overwrite
-    )
+    with ExitStack() as stack:
+        rows = predict_to_parquet(
+            model,
+            args.data,
+            args.output,
+            keep=keep,
+            client=_cluster_of(args, config, stack),
+            overwrite=args.overwrite,
+        )
     print(f"wrote predictions for {rows} rows to {args.output}")
     return 0
 
@@ -297,7 +304,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
         features=list(model.feature_names_in_),
         weight=args.weight or trained_on.get("weight"),
     )
-    metrics = evaluate_model(model, data, client=_scheduler(args), threshold=args.threshold)
+    config = load_config(args.config) if args.config else None
+    with ExitStack() as stack:
+        client = _cluster_of(args, config, stack)
+        metrics = evaluate_model(model, data, client=client, threshold=args.threshold)
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
     if args.report:
         page = write_report(args.report, model, metrics, f"{args.model} on {args.data}")
@@ -370,8 +380,12 @@ def _scheduler_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _scheduler(args: argparse.Namespace) -> str | None:
-    return args.scheduler or os.environ.get(SCHEDULER_VARIABLE)
+def _cluster_of(args: argparse.Namespace, config, stack: ExitStack):
+    """--scheduler, else the config's cluster.scheduler (with its TLS files), else
+    $DASKLR_SCHEDULER, else None (a local cluster)."""
+    from_config = config["cluster"]["scheduler"] if config else None
+    address = args.scheduler or from_config or os.environ.get(SCHEDULER_VARIABLE)
+    return _client(address, config, stack) if config else address
 
 
 def quickstart_command(args: argparse.Namespace) -> int:

@@ -151,6 +151,26 @@ def test_train_over_tls_and_refuse_another_ca(tls_cluster, client, tmp_path):
     )
     np.testing.assert_array_equal(model.coef_, reference.coef_)
 
+    # predict and evaluate reach the same scheduler through --config
+    scored = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dasklr",
+            "evaluate",
+            str(tmp_path / "m"),
+            str(tmp_path / "d"),
+            "--config",
+            str(config),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert '"accuracy"' in scored.stdout
+
     wrong = config_for(tmp_path / "bad.toml", address, other, tmp_path / "d", tmp_path / "m2")
     refused = subprocess.run(
         [sys.executable, "-m", "dasklr", "train", str(wrong), "--quiet"],
