@@ -169,6 +169,7 @@ def train_command(args: argparse.Namespace) -> int:
         weight=config["data"]["weight"],
         classes=config["data"]["classes"],
         dtype=config["data"]["dtype"],
+        on_invalid=config["data"]["on_invalid"],
     )
     n_rows = data.X.shape[0]
     print(
@@ -213,6 +214,9 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
         print(f"report: {page}")
     if plan is not None:  # the model is safe: its checkpoint is no longer needed
         shutil.rmtree(plan.path, ignore_errors=True)
+    dropped = (model.training_data_ or {}).get("rows_dropped")
+    if dropped:
+        print(f"left out {dropped} rows with invalid values (data.on_invalid = 'drop')")
     last = model.history_[-1]
     status = "converged" if model.converged_ else "NOT converged"
     print(

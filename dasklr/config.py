@@ -84,6 +84,13 @@ KEYS: tuple[Key, ...] = (
         "Parquet data for the metrics stored with the model; default: the training data",
     ),
     Key(
+        "data.on_invalid",
+        "string",
+        "error",
+        "rows with null/NaN/inf values or negative weights: error, or drop (and count them)",
+        _one_of(("error", "drop")),
+    ),
+    Key(
         "data.dtype",
         "string",
         "float64",

@@ -72,6 +72,7 @@ class FitResult:
     message: str = ""
     solver: str = ""
     cache: str = "none"
+    rows: int = 0
 
 
 def train(
@@ -229,6 +230,7 @@ def train(
         message=message,
         solver=name,
         cache=mode,
+        rows=run_pass.rows,
     )
 
 
@@ -253,6 +255,8 @@ class PassRunner:
         self.progress = progress
         self.retries = retries
         self.worker_timeout = worker_timeout
+        #: rows in the last pass's sums: what was read, after on_invalid="drop"
+        self.rows = 0
         self.client = client
         self.chunks = chunks
         self.split_every = split_every
@@ -265,7 +269,7 @@ class PassRunner:
         if self.check_first and self.count == 0:
             kernel = functools.partial(checked_call, kernel, self.n_classes)
         self.count += 1
-        return tree_reduce(
+        sums = tree_reduce(
             self.client,
             self.chunks,
             kernel,
@@ -276,6 +280,8 @@ class PassRunner:
             retries=self.retries,
             worker_timeout=self.worker_timeout,
         )
+        self.rows = getattr(sums, "rows", self.rows)
+        return sums
 
 
 def _follow(

@@ -240,6 +240,10 @@ class LogisticRegression(ParamsMixin):
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if getattr(self, "training_data_", None):
+            manifest = self.training_data_
+            manifest["rows_used"] = result.rows
+            manifest["rows_dropped"] = manifest["rows"] - result.rows  # on_invalid="drop"
         self.solver_ = result.solver
         self.cache_ = result.cache
         self.n_iter_ = result.n_iter
@@ -440,7 +444,7 @@ def data_manifest(data: ParquetData) -> dict:
     return {
         "label": data.label,
         "weight": data.weight_column,
-        "rows": int(data.X.shape[0]),
+        "rows": int(sum(f.rows for f in data.files)),
         "files": [
             {"path": f.path, "size": f.size, "version": f.version, "rows": f.rows}
             for f in data.files

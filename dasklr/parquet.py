@@ -99,6 +99,7 @@ def read_parquet(
     *,
     classes: Sequence | None = None,
     dtype: str | np.dtype = "float64",
+    on_invalid: str = "error",
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     storage_options: dict[str, Any] | None = None,
 ) -> ParquetData:
@@ -125,6 +126,11 @@ def read_parquet(
         "float64" (the default) or "float32" for X: float32 halves the memory of every
         chunk and of the decoded-chunk cache; the kernels widen each chunk to float64
         as they use it, so every sum still accumulates in float64.
+    on_invalid
+        "error" (the default): a null, NaN or ±inf value, or a negative weight, fails the
+        first pass with an error naming the column, file and row groups. "drop": such rows
+        are left out; the fitted model records how many (``training_data_``). Chunk sizes
+        are then unknown until read.
     chunk_bytes
         Small consecutive row groups of a file are grouped into one chunk up to this many
         decoded bytes; a larger row group is a chunk of its own.
@@ -137,6 +143,8 @@ def read_parquet(
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    if on_invalid not in ("error", "drop"):
+        raise ValueError(f"on_invalid must be 'error' or 'drop', got {on_invalid!r}")
     fs, paths, shown = _resolve_paths(path, storage_options or {})
     infos, schemas = _read_footers(fs, paths)
     if weight is not None and weight == label:
@@ -150,10 +158,13 @@ def read_parquet(
     if not chunks:
         raise DataError(f"{shown}: the Parquet files hold no rows")
     if classes is None:
-        classes = _find_classes(fs, [i.path for i in infos if i.rows], label, label_kind)
+        paths = [i.path for i in infos if i.rows]
+        classes = _find_classes(fs, paths, label, label_kind, drop_nulls=on_invalid == "drop")
     else:
         classes = _given_classes(classes, label, label_kind)
-    return _build_arrays(fs, chunks, feature_names, label, classes, weight, infos, dtype)
+    return _build_arrays(
+        fs, chunks, feature_names, label, classes, weight, infos, dtype, on_invalid
+    )
 
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
@@ -337,8 +348,9 @@ def _check_label(infos, schemas, label: str) -> str:
     return next(iter(kinds))
 
 
-def _find_classes(fs, paths: list[str], label: str, kind: str) -> np.ndarray:
-    """The sorted distinct labels of every file, reading the label column alone."""
+def _find_classes(fs, paths: list[str], label: str, kind: str, drop_nulls=False) -> np.ndarray:
+    """The sorted distinct labels of every file, reading the label column alone (nulls are
+    an error, or left out with ``drop_nulls``)."""
 
     def one(path: str) -> np.ndarray:
         try:
@@ -346,7 +358,9 @@ def _find_classes(fs, paths: list[str], label: str, kind: str) -> np.ndarray:
                 column = parquet.read(columns=[label]).column(label)
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read label column '{label}' of {path}: {exc}") from None
-        if column.null_count:
+        if column.null_count and drop_nulls:
+            column = column.drop_null()
+        elif column.null_count:
             raise DataError(
                 f"label column '{label}' has {column.null_count} null values in file {path}"
             )
@@ -413,11 +427,14 @@ def read_chunk(
     classes: np.ndarray,
     weight: str | None,
     dtype: np.dtype | str = "float64",
+    on_invalid: str = "error",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Decode one chunk into (X, y, w) and check its values; runs on a worker.
 
     ``X`` is Fortran-ordered so each Parquet column is written straight into its place;
-    ``y`` holds each label's index in ``classes``.
+    ``y`` holds each label's index in ``classes``. With ``on_invalid="drop"``, rows with a
+    null, NaN or ±inf feature, a null label, or a null, non-finite or negative weight are
+    left out (a label outside the classes is still an error).
     """
     columns = [*features, label, *([weight] if weight else [])]
     where = f"file {spec.path}, row groups {list(spec.row_groups)}"
@@ -432,13 +449,15 @@ def read_chunk(
             f"{where}: footer says {spec.rows} rows but {table.num_rows} were read; "
             "was the file changed while training?"
         )
-    X = np.empty((spec.rows, len(features)), dtype=dtype, order="F")
+    if on_invalid == "drop":
+        table = table.filter(_valid_rows(table, features, label, weight))
+    X = np.empty((table.num_rows, len(features)), dtype=dtype, order="F")
     for j, name in enumerate(features):
         _column_into(table.column(name), X[:, j], name, where)
     y = _class_indices(table.column(label), classes, label, where)
     w = None
     if weight is not None:
-        w = np.empty(spec.rows, dtype=np.float64)
+        w = np.empty(table.num_rows, dtype=np.float64)
         _column_into(table.column(weight), w, weight, where)
     check_values(
         X,
@@ -451,6 +470,20 @@ def read_chunk(
         n_classes=max(2, classes.size),
     )
     return X, y, w
+
+
+def _valid_rows(table: pa.Table, features, label: str, weight: str | None) -> pa.ChunkedArray:
+    """True for the rows ``on_invalid="drop"`` keeps."""
+    keep = pc.is_valid(table.column(label))
+    for name in [*features, *([weight] if weight else [])]:
+        column = table.column(name)
+        ok = pc.is_valid(column)
+        if pa.types.is_floating(column.type):
+            ok = pc.and_(ok, pc.fill_null(pc.is_finite(column), False))
+        if name == weight:
+            ok = pc.and_(ok, pc.fill_null(pc.greater_equal(column, 0), False))
+        keep = pc.and_(keep, ok)
+    return keep
 
 
 def _class_indices(column: pa.ChunkedArray, classes: np.ndarray, name: str, where: str):
@@ -480,7 +513,9 @@ def _column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str
         start = stop
 
 
-def _build_arrays(fs, chunks, features, label, classes, weight, infos, dtype) -> ParquetData:
+def _build_arrays(
+    fs, chunks, features, label, classes, weight, infos, dtype, on_invalid
+) -> ParquetData:
     """One read task per chunk; X, y and w are views of its result, so a pass reads once."""
     token = tokenize(
         fs.protocol,
@@ -491,13 +526,15 @@ def _build_arrays(fs, chunks, features, label, classes, weight, infos, dtype) ->
         classes,
         weight,
         dtype.str,
+        on_invalid,
     )
     read_name = f"dasklr-read-{token}"
     reads = {
-        (read_name, i): (read_chunk, fs, spec, features, label, classes, weight, dtype)
+        (read_name, i): (read_chunk, fs, spec, features, label, classes, weight, dtype, on_invalid)
         for i, spec in enumerate(chunks)
     }
-    rows = tuple(spec.rows for spec in chunks)
+    # dropping invalid rows makes a chunk's length known only once it is read
+    rows = tuple(np.nan if on_invalid == "drop" else spec.rows for spec in chunks)
 
     def view(part: int, prefix: str, ndim: int) -> da.Array:
         name = f"dasklr-{prefix}-{token}"

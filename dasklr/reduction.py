@@ -46,10 +46,10 @@ class ChunkGraph:
             raise ValueError(f"X must be 2-D and y 1-D; got shapes {X.shape} and {y.shape}")
         if X.numblocks[1] != 1:
             X = X.rechunk({1: -1})
-        y = y.rechunk((X.chunks[0],))
+        y = _aligned(y, X.chunks[0])
         arrays = [X, y]
         if sample_weight is not None:
-            sample_weight = sample_weight.rechunk((X.chunks[0],))
+            sample_weight = _aligned(sample_weight, X.chunks[0])
             arrays.append(sample_weight)
         graph = dict(HighLevelGraph.merge(*(a.__dask_graph__() for a in arrays)))
         x_keys = [row[0] for row in X.__dask_keys__()]
@@ -58,6 +58,16 @@ class ChunkGraph:
             sample_weight.__dask_keys__() if sample_weight is not None else [None] * len(y_keys)
         )
         return cls(graph=graph, blocks=tuple(zip(x_keys, y_keys, w_keys, strict=True)))
+
+
+def _aligned(a: da.Array, rows: tuple) -> da.Array:
+    """``a`` in the row chunks of X; as is when they already match (also when their lengths
+    are unknown, as for read_parquet's ``on_invalid="drop"``: same tasks, same rows)."""
+    if a.numblocks[0] == len(rows) and all(
+        x == r or (x != x and r != r) for x, r in zip(a.chunks[0], rows, strict=True)
+    ):
+        return a
+    return a.rechunk((rows,))
 
 
 def tree_reduce(

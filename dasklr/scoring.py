@@ -37,7 +37,7 @@ def evaluate_model(
     ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.metrics``)."""
     remap = class_index_map(data.classes, model.classes_, data.label)
     y = data.y.map_blocks(_take, remap, dtype=np.float64)
-    keep_rows = data.X.shape[0] <= exact_rows
+    keep_rows = sum(f.rows for f in data.files) <= exact_rows  # footers: an upper bound
     shared = (model.coef_, model.intercept_, float(threshold), keep_rows)
     with connect(client) as active:
         chunks = ChunkGraph.from_arrays(data.X, y, data.sample_weight)

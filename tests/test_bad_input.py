@@ -178,3 +178,36 @@ def test_damaged_files_are_named(client, tmp_path, damage):
     else:  # found before any pass, from the footers
         with pytest.raises(dasklr.DataError, match=rf"{name}: not a readable Parquet file"):
             dasklr.read_parquet(tmp_path, label="y")
+
+
+def test_on_invalid_drop_leaves_out_and_counts_bad_rows(client, tmp_path):
+    X, y, _, _ = make_classification(3000, 3, seed=7)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=3000)
+    bad = np.zeros(3000, dtype=bool)
+    X_bad = X.copy()
+    X_bad[10, 0], X_bad[20, 1], X_bad[2500, 2] = np.nan, np.inf, -np.inf
+    bad[[10, 20, 2500]] = True
+    columns = {f"x{j}": pa.array(X_bad[:, j]) for j in range(3)}
+    columns["x0"] = pa.array([None if i == 30 else v for i, v in enumerate(X_bad[:, 0])])
+    bad[30] = True
+    labels = pa.array([None if i == 40 else int(v) for i, v in enumerate(y)], pa.int8())
+    bad[40] = True
+    w_bad = w.copy()
+    w_bad[50] = -1.0
+    bad[50] = True
+    table = pa.table({**columns, "y": labels, "w": w_bad})
+    pq.write_table(table, tmp_path / "data.parquet", row_group_size=700)
+    with pytest.raises(dasklr.DataError, match=r"data\.parquet"):  # the default: an error
+        dasklr.LogisticRegression(client=client).fit(
+            dasklr.read_parquet(tmp_path, label="y", weight="w", classes=[0, 1])
+        )
+    data = dasklr.read_parquet(tmp_path, label="y", weight="w", on_invalid="drop")
+    model = dasklr.LogisticRegression(alpha=1e-3, tol=1e-10, client=client).fit(data)
+    assert model.training_data_["rows_dropped"] == 6
+    assert model.training_data_["rows_used"] == 2994
+    reference = dasklr.LogisticRegression(alpha=1e-3, tol=1e-10, client=client)
+    reference.fit(X[~bad], y[~bad], w[~bad])
+    # the same rows in other chunks: equal up to the order of additions
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-9)
+    model.save(tmp_path / "m")
+    assert dasklr.load_model(tmp_path / "m").training_data_["rows_dropped"] == 6
