@@ -324,6 +324,7 @@ def checkpoint_config(root: Path, data: Path, solver: str, every: int = 1) -> Pa
     return config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["newton", "gd", "lbfgs"])
 def test_killed_train_resumes_to_the_uninterrupted_result(trained, tmp_path, solver):
     """SIGKILL `dasklr train` once a checkpoint exists; --resume gives the same bits."""
@@ -418,6 +419,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_killed_while_saving_leaves_a_complete_model_or_none(trained, tmp_path):
     """SIGKILL a process that keeps replacing a model, at many moments: what is at the
     path always loads (the previous or the new model, which are equal) or is absent."""

@@ -80,6 +80,7 @@ def test_worker_killed_mid_pass_changes_nothing(nanny_cluster, dataset, solver, 
     assert set(nanny_cluster.run(os.getpid).values()) != before  # a worker really died
 
 
+@pytest.mark.slow
 def test_workers_killed_again_and_again_change_nothing(nanny_cluster, dataset):
     with pytest.warns(dasklr.ConvergenceWarning):  # 12 iterations: far from converged
         reference = fit(nanny_cluster, dataset, solver="gd", cache="none", max_iter=12)
@@ -104,6 +105,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_all_workers_gone_is_a_clear_error_and_resume_finishes(client, dataset, tmp_path):
     """Workers without nannies die for good: the fit fails within worker_timeout, naming
     the scheduler; the last checkpoint resumes on another cluster to the same result."""

@@ -160,6 +160,7 @@ def large_dataset(tmp_path_factory):
     return folder, X, y, copies * decoded
 
 
+@pytest.mark.slow
 def test_data_four_times_the_memory_limit_trains_in_bounded_memory(
     scheduler_address, large_dataset, tmp_path
 ):
