@@ -73,6 +73,8 @@ class FitResult:
     solver: str = ""
     cache: str = "none"
     rows: int = 0
+    #: for ``LogisticRegression.summary``: covariance and log-likelihoods (or None)
+    inference: dict | None = None
 
 
 def train(
@@ -231,6 +233,7 @@ def train(
         solver=name,
         cache=mode,
         rows=run_pass.rows,
+        inference=_inference(objective, state, run_pass, n_classes, l1_ratio * alpha),
     )
 
 
@@ -255,8 +258,10 @@ class PassRunner:
         self.progress = progress
         self.retries = retries
         self.worker_timeout = worker_timeout
-        #: rows in the last pass's sums: what was read, after on_invalid="drop"
+        #: rows, Σw and Σw·y of the last pass: what was read, after on_invalid="drop"
         self.rows = 0
+        self.weight = 0.0
+        self.weighted_labels = 0.0
         self.client = client
         self.chunks = chunks
         self.split_every = split_every
@@ -281,6 +286,8 @@ class PassRunner:
             worker_timeout=self.worker_timeout,
         )
         self.rows = getattr(sums, "rows", self.rows)
+        if hasattr(sums, "weighted_labels"):
+            self.weight, self.weighted_labels = sums.weight, sums.weighted_labels
         return sums
 
 
@@ -313,6 +320,28 @@ def _follow(
             return state, history, not state.converged
     assert state is not None  # a solver always yields its starting point
     return state, history, False
+
+
+def _inference(objective, state: SolverState, run_pass, n_classes: int, l1: float):
+    """Covariance of [θ, b] and log-likelihoods from Newton's last Hessian (binary, no L1);
+    None when there is no such Hessian (other solvers: ``summary`` is then unavailable)."""
+    hessian = state.memory.get("hessian")
+    if n_classes != 2 or l1 > 0 or hessian is None or not state.converged:
+        return None
+    d, m = objective.n_features, objective.block_size
+    s, mu = objective.scaling.inverse_scale, objective.scaling.mean
+    J = np.zeros((d + 1, m))  # ∂(θ, b)/∂(solver parameters), as in LogisticObjective
+    J[np.arange(d), np.arange(d)] = s
+    J[d, :d] = -s * mu
+    if objective.fit_intercept:
+        J[d, d] = 1.0
+    W, Y = run_pass.weight, float(run_pass.weighted_labels)
+    cov = J @ np.linalg.inv(W * hessian) @ J.T
+    theta = state.params[:d]
+    llf = -W * (state.objective - 0.5 * objective.l2 * float(theta @ theta))
+    p = Y / W if objective.fit_intercept else 0.5
+    llnull = Y * np.log(p) + (W - Y) * np.log1p(-p)
+    return {"cov": cov, "llf": float(llf), "llnull": float(llnull), "nobs": run_pass.rows}
 
 
 def _separates(run_pass: PassRunner, objective, state: SolverState, history) -> bool:

@@ -244,6 +244,7 @@ class LogisticRegression(ParamsMixin):
             manifest = self.training_data_
             manifest["rows_used"] = result.rows
             manifest["rows_dropped"] = manifest["rows"] - result.rows  # on_invalid="drop"
+        self._inference = result.inference
         self.solver_ = result.solver
         self.cache_ = result.cache
         self.n_iter_ = result.n_iter
@@ -413,6 +414,43 @@ class LogisticRegression(ParamsMixin):
         if isinstance(X, da.Array) and X.numblocks[1] != 1:
             X = X.rechunk({1: -1})
         return X
+
+    def summary(self, cov_type: str = "nonrobust", level: float = 0.95):
+        """Standard errors, z, p-values and confidence intervals of [intercept, features…],
+        with the log-likelihoods, pseudo R², AIC, BIC and the likelihood-ratio test against
+        the intercept-only model (``dasklr.inference``).
+
+        Available for binary fits without L1 that Newton converged (its last Hessian is
+        the observed information, so no pass is needed).
+        """
+        from dasklr.inference import summarise_fit
+
+        if cov_type != "nonrobust":
+            raise NotImplementedError(f"cov_type={cov_type!r}: only 'nonrobust' so far")
+        info = getattr(self, "_inference", None)
+        if info is None:
+            raise ValueError(
+                "summary() needs a binary fit without L1 that solver='newton' (or 'auto' up "
+                "to 1024 features) converged"
+            )
+        names = list(
+            getattr(self, "feature_names_in_", [f"x{j}" for j in range(self.n_features_in_)])
+        )
+        params = np.concatenate([self.coef_[0], self.intercept_])
+        order = [len(names), *range(len(names))]  # the intercept first
+        keep = order if self.fit_intercept else order[1:]
+        cov = info["cov"][np.ix_(keep, keep)]
+        return summarise_fit(
+            ["intercept", *names][0 if self.fit_intercept else 1 :],
+            params[keep],
+            cov,
+            info["llf"],
+            info["llnull"],
+            info["nobs"],
+            df_model=len(names),
+            cov_type=cov_type,
+            level=level,
+        )
 
     # -- persistence ---------------------------------------------------------------------
 
