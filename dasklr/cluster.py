@@ -2,10 +2,11 @@
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from distributed import Client, LocalCluster, default_client
 from distributed.security import Security
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from dasklr.errors import ClusterError
 
@@ -82,3 +83,38 @@ def secure_client(address: str, ca_file: str, cert: str, key: str) -> Client:
         raise ClusterError(
             f"cannot reach the Dask scheduler at {address} over TLS: {exc}"
         ) from None
+
+
+@contextmanager
+def one_blas_thread(client: Client) -> Iterator[None]:
+    """Limit BLAS to one thread in every worker process for the block, then put back what
+    each had: Dask runs one kernel per worker thread, and BLAS threads on top of those
+    would fight for the same cores.
+
+    Set from ``client.run`` (the workers' event loop), not inside each task: a limit set
+    in a task's own thread did not reach the BLAS calls of the tasks (measured with
+    OpenBLAS 0.3.31). A worker that joins during the fit keeps its own setting (Dask's
+    nannies start workers with one BLAS thread).
+    """
+    before = client.run(blas_threads)
+    client.run(set_blas_threads, 1)
+    try:
+        yield
+    finally:
+        alive = set(client.scheduler_info(n_workers=-1).get("workers", {}))
+        for threads in set(before.values()):
+            workers = [w for w, t in before.items() if t == threads and w in alive]
+            if workers:  # a dead worker would make client.run wait
+                with suppress(OSError, TimeoutError):
+                    client.run(set_blas_threads, threads, workers=workers, on_error="ignore")
+
+
+def blas_threads() -> int | None:
+    """The threads this process's BLAS may use (None without a BLAS)."""
+    counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    return max(counts) if counts else None
+
+
+def set_blas_threads(threads: int | None) -> None:
+    if threads is not None:
+        threadpool_limits(threads, user_api="blas")

@@ -18,12 +18,11 @@ from dataclasses import asdict, dataclass, field, replace
 import dask.array as da
 import numpy as np
 from distributed import Client
-from threadpoolctl import threadpool_limits
 
 from dasklr.cache import cached_chunks, choose_cache
 from dasklr.checkpoint import Checkpoint, CheckpointPlan, write_checkpoint
 from dasklr.checks import check_values
-from dasklr.cluster import connect
+from dasklr.cluster import connect, one_blas_thread
 from dasklr.errors import ConfigError, ConvergenceWarning, SeparationWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.metrics import metric_sums
@@ -130,7 +129,7 @@ def train(
     if resume is not None and resume.solver != name:
         raise ConfigError(f"the checkpoint is for solver '{resume.solver}', this fit uses '{name}'")
     started = time.perf_counter() - (resume.history[-1]["seconds"] if resume else 0.0)
-    with connect(client) as active:
+    with connect(client) as active, one_blas_thread(active):
         arrays, scattered = _on_cluster(active, X, y, sample_weight)
         mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
         graph = ChunkGraph.from_arrays(*arrays)
@@ -270,7 +269,6 @@ class PassRunner:
         self.count = 0
 
     def __call__(self, kernel: Callable, *shared):
-        kernel = functools.partial(one_blas_thread, kernel)
         if self.check_first and self.count == 0:
             kernel = functools.partial(checked_call, kernel, self.n_classes)
         self.count += 1
@@ -378,13 +376,6 @@ def resolve_class_weight(class_weight, summary, n_classes: int = 2) -> tuple[flo
     if isinstance(class_weight, dict):
         return tuple(float(class_weight.get(k, 1.0)) for k in range(n_classes))
     return tuple(float(c) for c in class_weight)
-
-
-def one_blas_thread(kernel: Callable, *args):
-    """Run a chunk kernel with one BLAS thread: Dask runs one kernel per worker thread,
-    and BLAS threads on top of those would fight for the same cores."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        return kernel(*args)
 
 
 def checked_call(kernel: Callable, n_classes: int, X, y, sample_weight, *shared):

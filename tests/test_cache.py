@@ -6,15 +6,19 @@ which re-reads and re-decodes the files on every pass.
 """
 
 import os
+import sys
 from pathlib import Path
 
+import cloudpickle
 import numpy as np
 import pytest
 
 import dasklr
 from dasklr.cache import MEMORY_SHARE, choose_cache
+from dasklr.cluster import blas_threads, one_blas_thread, set_blas_threads
 from dasklr.driver import PassRunner
-from dasklr.reduction import ChunkGraph
+from dasklr.kernels import merge_sums
+from dasklr.reduction import ChunkGraph, tree_reduce
 from dasklr.synthetic import make_classification, write_parquet_dataset
 
 
@@ -144,13 +148,24 @@ def test_float32_chunks_give_the_fit_of_their_float64_values(client, dataset, tm
 
 def _blas_threads(X, y, w) -> int:
     """A kernel that reports how many threads BLAS may use while it runs."""
-    from threadpoolctl import threadpool_info
-
-    return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+    return blas_threads()
 
 
 def test_kernels_run_with_one_blas_thread(client, dataset):
+    """Workers whose BLAS may use 2 threads run a fit's kernels with 1, and get 2 back."""
     data = dasklr.read_parquet(dataset[0], label="y", weight="w")
-    run_pass = PassRunner(client, ChunkGraph.from_arrays(*data), split_every=8, check_first=False)
-    # the partials add up: one thread in each of the chunks' kernels
-    assert run_pass(_blas_threads) == data.X.numblocks[0]
+    chunks = ChunkGraph.from_arrays(*data)
+    n = data.X.numblocks[0]
+    client.run(set_blas_threads, 2)
+    try:
+        # the partials add up over the chunks: 2 threads each outside a fit
+        assert tree_reduce(client, chunks, _blas_threads, (), merge_sums) == 2 * n
+        with one_blas_thread(client):
+            run_pass = PassRunner(client, chunks, split_every=8, check_first=False)
+            assert run_pass(_blas_threads) == n  # 1 thread in each chunk's kernel
+        assert set(client.run(blas_threads).values()) == {2}  # put back
+    finally:
+        client.run(set_blas_threads, 1)
+
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
