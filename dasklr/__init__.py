@@ -7,6 +7,9 @@ objective     → one division by Σw plus the penalty, on the driver
 solvers       → see only loss_and_grad
 driver        → owns the client and the loop, history and callbacks
 estimator     → LogisticRegression (scikit-learn shaped)
+path          → many models (alphas × folds) in the same passes, solvers in lockstep
+model_selection → fit_path, LogisticRegressionCV
+inference     → summary(): standard errors, tests, likelihoods
 persistence   → save/load: JSON + .npy, atomic, no pickle
 config, cli   → TOML configs and the ``dasklr`` command
 """
@@ -23,7 +26,9 @@ from dasklr.errors import (
     SeparationWarning,
 )
 from dasklr.estimator import LogisticRegression
+from dasklr.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
 from dasklr.parquet import ParquetData, read_parquet
+from dasklr.path import fold_ids
 from dasklr.persistence import load_model
 
 try:
@@ -38,10 +43,14 @@ __all__ = [
     "DasklrError",
     "DataError",
     "LogisticRegression",
+    "LogisticRegressionCV",
     "ModelFormatError",
     "ParquetData",
+    "RegularizationPath",
     "SeparationWarning",
     "__version__",
+    "fit_path",
+    "fold_ids",
     "load_model",
     "read_parquet",
 ]

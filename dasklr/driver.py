@@ -253,8 +253,11 @@ class PassRunner:
         progress: PassProgress | None = None,
         retries: int = 0,
         worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+        chunk_args: Sequence[tuple] = (),
     ):
         self.progress = progress
+        #: per-chunk arguments that follow (X, y, w) in every kernel call (``tree_reduce``)
+        self.chunk_args = chunk_args
         self.retries = retries
         self.worker_timeout = worker_timeout
         #: rows, Σw and Σw·y of the last pass: what was read, after on_invalid="drop"
@@ -282,6 +285,7 @@ class PassRunner:
             progress=self.progress,
             retries=self.retries,
             worker_timeout=self.worker_timeout,
+            chunk_args=self.chunk_args,
         )
         self.rows = getattr(sums, "rows", self.rows)
         if hasattr(sums, "weighted_labels"):

@@ -63,7 +63,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "objective": OBJECTIVE,
             "params": {
                 name: _plain(value)
-                for name, value in model.get_params().items()
+                for name, value in _params_of(model).items()
                 if name not in _RUNTIME_PARAMS
             },
             "n_features_in": model.n_features_in_,
@@ -75,6 +75,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "history": model.history_,
             "training_data": getattr(model, "training_data_", None),
             "metrics": getattr(model, "metrics_", None),
+            "selection": getattr(model, "selection_", None),
             "arrays": arrays,
         }
         write_checked_json(staging / "metadata.json", metadata)
@@ -142,6 +143,12 @@ def metadata_checksum(metadata: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def _params_of(model) -> dict[str, Any]:
+    """The parameters a ``LogisticRegression`` is rebuilt with (a CV model's: the chosen)."""
+    hook = getattr(model, "artifact_params", None)
+    return hook() if hook is not None else model.get_params()
+
+
 def load_model(path: str | os.PathLike):
     """Read a model written by ``save_model``; refuses unknown formats and altered files."""
     from dasklr.estimator import LogisticRegression
@@ -167,6 +174,8 @@ def load_model(path: str | os.PathLike):
         model.training_data_ = metadata.get("training_data")
         if metadata.get("metrics") is not None:
             model.metrics_ = metadata["metrics"]
+        if metadata.get("selection") is not None:
+            model.selection_ = metadata["selection"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
     rows = 1 if model.classes_.size == 2 else model.classes_.size

@@ -11,7 +11,7 @@ rather than embedded in every task, and recoverable when a worker dies.
 
 import time
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +81,10 @@ def tree_reduce(
     progress: Any = None,
     retries: int = 0,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+    chunk_args: Sequence[tuple] = (),
 ) -> Any:
-    """Return ``combine`` over ``kernel(X_i, y_i, w_i, *shared)`` for every chunk ``i``.
+    """Return ``combine`` over ``kernel(X_i, y_i, w_i, *chunk_args[i], *shared)`` for every
+    chunk ``i`` (``chunk_args``: small per-chunk values, such as its first row's index).
 
     ``combine(*parts)`` must be associative (plain addition of raw sums); it is applied
     to consecutive groups of at most ``split_every`` parts, level by level, until one
@@ -102,7 +104,8 @@ def tree_reduce(
     level: list[Key] = []
     for i, (x_key, y_key, w_key) in enumerate(chunks.blocks):
         key = (f"dasklr-partial-{token}", i)
-        graph[key] = (kernel, x_key, y_key, w_key, *shared_keys)
+        own = chunk_args[i] if chunk_args else ()
+        graph[key] = (kernel, x_key, y_key, w_key, *own, *shared_keys)
         level.append(key)
     partial_keys = list(level)
     depth = 0

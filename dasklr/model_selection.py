@@ -1,0 +1,270 @@
+"""Choosing the penalty: the regularisation path and cross-validation (``dasklr.path``).
+
+``fit_path`` fits a grid of alphas on all rows; ``LogisticRegressionCV`` also fits every
+(alpha, fold) model, picks the alpha with the best mean held-out score and keeps the
+all-rows model at that alpha — refitted in the same passes, so no pass is added for it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dasklr.cluster import connect
+from dasklr.errors import ConfigError
+from dasklr.estimator import LogisticRegression, _class_weight_by_index
+from dasklr.path import ALL_ROWS, SCORINGS, GridResult, train_grid
+from dasklr.progress import PassProgress
+from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
+
+#: The default grid: 12 alphas from 1 down to 1e-6, evenly spaced in log scale.
+DEFAULT_ALPHAS = tuple(np.logspace(0, -6, 12).tolist())
+
+
+def checked_alphas(alphas: Sequence[float] | None) -> np.ndarray:
+    """The grid as floats from the largest penalty to the smallest; refuses bad values."""
+    values = np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ConfigError(f"alphas must be a non-empty list of numbers, got {alphas!r}")
+    bad = values[~(np.isfinite(values) & (values >= 0))]
+    if bad.size:
+        raise ConfigError(f"alphas must be finite and >= 0; got {bad[0]!r}")
+    if np.unique(values).size != values.size:
+        raise ConfigError(f"alphas must be distinct, got {values.tolist()}")
+    return np.sort(values)[::-1]
+
+
+@dataclass(frozen=True)
+class RegularizationPath:
+    """Models of a grid of alphas on all rows, from the largest alpha to the smallest.
+
+    ``coef`` is (n_alphas, B, d) and ``intercept`` (n_alphas, B), B = 1 for binary and
+    K for multinomial; ``passes`` is the pass after which each alpha's model converged.
+    """
+
+    alphas: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    objective: np.ndarray
+    n_iter: np.ndarray
+    passes: np.ndarray
+    converged: np.ndarray
+    n_passes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain lists, for the model file and the report."""
+        return {
+            "alphas": self.alphas.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "objective": self.objective.tolist(),
+            "n_iter": self.n_iter.tolist(),
+            "passes": self.passes.tolist(),
+            "converged": self.converged.tolist(),
+            "n_passes": self.n_passes,
+        }
+
+
+def _path_of(result: GridResult, alphas: np.ndarray) -> RegularizationPath:
+    full = [m for m in result.models if m.fold == ALL_ROWS]
+    return RegularizationPath(
+        alphas=alphas,
+        coef=np.stack([m.coef for m in full]),
+        intercept=np.stack([m.intercept for m in full]),
+        objective=np.array([m.objective for m in full]),
+        n_iter=np.array([m.n_iter for m in full]),
+        passes=np.array([m.history[-1]["passes"] for m in full]),
+        converged=np.array([m.converged for m in full]),
+        n_passes=result.n_passes,
+    )
+
+
+class LogisticRegressionCV(LogisticRegression):
+    """``LogisticRegression`` whose alpha is chosen by k-fold cross-validation.
+
+    Every (alpha, fold) model and the all-rows model of every alpha train in the same
+    passes over the data (``dasklr.path``). Folds come from a hash of the row index
+    (``dasklr.fold_ids`` lists them, e.g. for scikit-learn's ``PredefinedSplit``). The
+    chosen alpha has the best mean over folds of the held-out score — the weighted mean
+    log-loss (``scoring="log_loss"``, lower is better) or AUC (``"roc_auc"``, binary);
+    ties go to the larger alpha. ``coef_`` is that alpha's model on all rows.
+
+    Attributes after ``fit``: ``alpha_``, ``alphas_`` (largest first), ``scores_``
+    (n_alphas, cv), ``mean_scores_``, ``path_`` (a ``RegularizationPath``), and those of
+    ``LogisticRegression`` for the chosen model. The other parameters are
+    ``LogisticRegression``'s.
+    """
+
+    def __init__(
+        self,
+        alphas: Sequence[float] | None = None,
+        cv: int = 5,
+        scoring: str = "log_loss",
+        seed: int = 0,
+        l1_ratio: float = 0.0,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int = 100,
+        split_every: int = DEFAULT_SPLIT_EVERY,
+        standardize: bool = False,
+        class_weight: str | dict | None = None,
+        cache: str = "auto",
+        cache_dir: str | None = None,
+        retries: int = 2,
+        worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+        client: Any = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
+            split_every=split_every,
+            standardize=standardize,
+            class_weight=class_weight,
+            cache=cache,
+            cache_dir=cache_dir,
+            retries=retries,
+            worker_timeout=worker_timeout,
+            client=client,
+            verbose=verbose,
+        )
+        self.alphas = alphas
+        self.cv = cv
+        self.scoring = scoring
+        self.seed = seed
+
+    @property
+    def alpha(self) -> float:
+        """The chosen alpha (``alpha_``) once fitted: what the saved model was fitted with."""
+        return getattr(self, "alpha_", 0.0)
+
+    @alpha.setter
+    def alpha(self, value) -> None:  # the parent's __init__ sets it; the fit chooses it
+        pass
+
+    def artifact_params(self) -> dict[str, Any]:
+        """``LogisticRegression``'s parameters of the chosen model, for its model file."""
+        params = {name: getattr(self, name) for name in LogisticRegression._param_names()}
+        return {**params, "alpha": self.alpha, "warm_start": False}
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if not isinstance(self.cv, int) or isinstance(self.cv, bool) or self.cv < 2:
+            raise ConfigError(f"cv must be an integer >= 2, got {self.cv!r}")
+        if self.scoring not in SCORINGS:
+            raise ConfigError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
+        checked_alphas(self.alphas)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cross-validate the grid and keep the best alpha's model on all rows."""
+        self._validate_params()
+        alphas = checked_alphas(self.alphas)
+        with connect(self.client) as client:
+            X, y, sample_weight, names, classes, check_chunks = self._training_data(
+                X, y, sample_weight, client
+            )
+            result = train_grid(
+                X,
+                y,
+                sample_weight,
+                alphas=alphas,
+                n_folds=self.cv,
+                scoring=self.scoring,
+                seed=int(self.seed),
+                **self._grid_options(client, check_chunks, classes),
+            )
+        scores = np.array(
+            [
+                [m.score for m in result.models if m.alpha == a and m.fold != ALL_ROWS]
+                for a in alphas
+            ]
+        )
+        mean = scores.mean(axis=1)
+        best = int(np.nanargmax(mean) if self.scoring == "roc_auc" else np.nanargmin(mean))
+        chosen = [m for m in result.models if m.fold == ALL_ROWS][best]
+        self.alphas_, self.scores_, self.mean_scores_ = alphas, scores, mean
+        self.alpha_ = float(alphas[best])
+        self.path_ = _path_of(result, alphas)
+        self._store(chosen, result, X, names, classes)
+        self.selection_ = {
+            "alphas": alphas.tolist(),
+            "cv": self.cv,
+            "scoring": self.scoring,
+            "seed": int(self.seed),
+            "scores": scores.tolist(),
+            "mean_scores": mean.tolist(),
+            "alpha": self.alpha_,
+            "path": self.path_.as_dict(),
+        }
+        return self
+
+    def _grid_options(self, client, check_chunks: bool, classes) -> dict:
+        return {
+            "l1_ratio": float(self.l1_ratio),
+            "fit_intercept": bool(self.fit_intercept),
+            "solver": self.solver,
+            "tol": float(self.tol),
+            "max_iter": int(self.max_iter),
+            "standardize": bool(self.standardize),
+            "class_weight": _class_weight_by_index(self.class_weight, classes),
+            "n_classes": len(classes),
+            "split_every": int(self.split_every),
+            "client": client,
+            "check_chunks": check_chunks,
+            "cache": self.cache,
+            "cache_dir": self.cache_dir,
+            "progress": PassProgress() if self.verbose else None,
+            "retries": int(self.retries),
+            "worker_timeout": float(self.worker_timeout),
+        }
+
+    def _store(self, chosen, result: GridResult, X, names, classes) -> None:
+        """The fitted attributes of ``LogisticRegression``, from the chosen model."""
+        self.coef_, self.intercept_ = chosen.coef, chosen.intercept
+        self.classes_ = classes
+        self.n_features_in_ = int(X.shape[1])
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        if getattr(self, "training_data_", None):
+            self.training_data_["rows_used"] = result.rows
+            self.training_data_["rows_dropped"] = self.training_data_["rows"] - result.rows
+        self._inference = chosen.inference
+        self.solver_, self.cache_ = result.solver, result.cache
+        self.n_iter_, self.converged_ = chosen.n_iter, chosen.converged
+        self.n_passes_ = result.n_passes
+        self.history_ = chosen.history
+
+
+def fit_path(
+    X,
+    y=None,
+    sample_weight=None,
+    *,
+    alphas: Sequence[float] | None = None,
+    **params: Any,
+) -> RegularizationPath:
+    """Fit every alpha of ``alphas`` on all rows in the same passes (``dasklr.path``).
+
+    ``params`` are ``LogisticRegression``'s (``solver``, ``standardize``, ``client``…).
+    The path costs about the passes of its slowest model, not their sum.
+    """
+    alphas = checked_alphas(alphas)
+    model = LogisticRegressionCV(alphas=alphas, **params)
+    model._validate_params()
+    with connect(model.client) as client:
+        X, y, sample_weight, _, classes, check_chunks = model._training_data(
+            X, y, sample_weight, client
+        )
+        result = train_grid(
+            X,
+            y,
+            sample_weight,
+            alphas=alphas,
+            **model._grid_options(client, check_chunks, classes),
+        )
+    return _path_of(result, alphas)
