@@ -325,25 +325,37 @@ def _follow(
 
 
 def _inference(objective, state: SolverState, run_pass, n_classes: int, l1: float):
-    """Covariance of [θ, b] and log-likelihoods from Newton's last Hessian (binary, no L1);
-    None when there is no such Hessian (other solvers: ``summary`` is then unavailable)."""
-    hessian = state.memory.get("hessian")
-    if n_classes != 2 or l1 > 0 or hessian is None or not state.converged:
+    """What ``LogisticRegression.summary`` needs of a converged binary fit without L1:
+    log-likelihoods, the penalty's curvature per coefficient (for the bread of a later
+    covariance pass) and, from Newton's last Hessian, the covariance of [θ, b] (None for
+    other solvers: ``summary`` then takes one pass). None for other fits."""
+    if n_classes != 2 or l1 > 0 or not state.converged:
         return None
     d, m = objective.n_features, objective.block_size
     s, mu = objective.scaling.inverse_scale, objective.scaling.mean
-    J = np.zeros((d + 1, m))  # ∂(θ, b)/∂(solver parameters), as in LogisticObjective
-    J[np.arange(d), np.arange(d)] = s
-    J[d, :d] = -s * mu
-    if objective.fit_intercept:
-        J[d, d] = 1.0
     W, Y = run_pass.weight, float(run_pass.weighted_labels)
-    cov = J @ np.linalg.inv(W * hessian) @ J.T
+    hessian = state.memory.get("hessian")
+    cov = None
+    if hessian is not None:
+        J = np.zeros((d + 1, m))  # ∂(θ, b)/∂(solver parameters), as in LogisticObjective
+        J[np.arange(d), np.arange(d)] = s
+        J[d, :d] = -s * mu
+        if objective.fit_intercept:
+            J[d, d] = 1.0
+        cov = J @ np.linalg.inv(W * hessian) @ J.T
     theta = state.params[:d]
     llf = -W * (state.objective - 0.5 * objective.l2 * float(theta @ theta))
     p = Y / W if objective.fit_intercept else 0.5
     llnull = Y * np.log(p) + (W - Y) * np.log1p(-p)
-    return {"cov": cov, "llf": float(llf), "llnull": float(llnull), "nobs": run_pass.rows}
+    # θ = θ̃·s, so ½·l2·‖θ̃‖² curves by l2/s² in θ (a constant feature, s = 0, is fixed at 0)
+    penalty = np.where(s > 0, objective.l2 / np.where(s > 0, s, 1.0) ** 2, 0.0)
+    return {
+        "cov": cov,
+        "llf": float(llf),
+        "llnull": float(llnull),
+        "nobs": run_pass.rows,
+        "penalty": penalty,
+    }
 
 
 def _separates(run_pass: PassRunner, objective, state: SolverState, history) -> bool:

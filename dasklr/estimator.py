@@ -201,6 +201,7 @@ class LogisticRegression(ParamsMixin):
         ``resume`` write and continue from checkpoints (``dasklr.checkpoint``).
         """
         self._validate_params()
+        source = X
         with connect(self.client) as client:
             X, y, sample_weight, feature_names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
@@ -245,6 +246,8 @@ class LogisticRegression(ParamsMixin):
             manifest["rows_used"] = result.rows
             manifest["rows_dropped"] = manifest["rows"] - result.rows  # on_invalid="drop"
         self._inference = result.inference
+        self.covariances_ = {}
+        self._fit_data = (X, y, sample_weight, source if isinstance(source, ParquetData) else None)
         self.solver_ = result.solver
         self.cache_ = result.cache
         self.n_iter_ = result.n_iter
@@ -415,35 +418,42 @@ class LogisticRegression(ParamsMixin):
             X = X.rechunk({1: -1})
         return X
 
-    def summary(self, cov_type: str = "nonrobust", level: float = 0.95):
+    def summary(self, cov_type: str = "nonrobust", level: float = 0.95, groups=None):
         """Standard errors, z, p-values and confidence intervals of [intercept, features…],
         with the log-likelihoods, pseudo R², AIC, BIC and the likelihood-ratio test against
         the intercept-only model (``dasklr.inference``).
 
-        Available for binary fits without L1 that Newton converged (its last Hessian is
-        the observed information, so no pass is needed).
+        For binary fits without L1 that converged. ``cov_type``: "nonrobust" (the
+        observed information; free after Newton, else one pass), "HC0" (sandwich) or
+        "cluster" (cluster-robust, with statsmodels' small-sample factor; ``groups`` is
+        an array of one label per row, or a column name of ``read_parquet`` data). The
+        robust types take one pass over the training data of this session's fit; a
+        loaded model has the covariances that were computed before it was saved.
         """
+        from dasklr.covariance import COV_TYPES
         from dasklr.inference import summarise_fit
 
-        if cov_type != "nonrobust":
-            raise NotImplementedError(f"cov_type={cov_type!r}: only 'nonrobust' so far")
+        if cov_type not in COV_TYPES:
+            raise ValueError(f"cov_type must be one of {list(COV_TYPES)}, got {cov_type!r}")
+        if (cov_type == "cluster") != (groups is not None):
+            raise ValueError("groups= goes with cov_type='cluster', and only with it")
         info = getattr(self, "_inference", None)
         if info is None:
             raise ValueError(
-                "summary() needs a binary fit without L1 that solver='newton' (or 'auto' up "
-                "to 1024 features) converged"
+                "summary() needs a binary fit without L1 that converged (no standard errors "
+                "after L1 selection; for K classes there are none yet)"
             )
+        cov = self._covariance(cov_type, groups, info)
         names = list(
             getattr(self, "feature_names_in_", [f"x{j}" for j in range(self.n_features_in_)])
         )
         params = np.concatenate([self.coef_[0], self.intercept_])
         order = [len(names), *range(len(names))]  # the intercept first
         keep = order if self.fit_intercept else order[1:]
-        cov = info["cov"][np.ix_(keep, keep)]
         return summarise_fit(
             ["intercept", *names][0 if self.fit_intercept else 1 :],
             params[keep],
-            cov,
+            cov[np.ix_(keep, keep)],
             info["llf"],
             info["llnull"],
             info["nobs"],
@@ -451,6 +461,61 @@ class LogisticRegression(ParamsMixin):
             cov_type=cov_type,
             level=level,
         )
+
+    def _covariance(self, cov_type: str, groups, info: dict) -> np.ndarray:
+        """The (d+1)² covariance of [features…, intercept]: known, or from one pass."""
+        from dasklr.covariance import covariance, covariance_sums, expand
+
+        known = self.__dict__.setdefault("covariances_", {})
+        if info.get("cov") is not None:
+            known.setdefault("nonrobust", info["cov"])
+        if cov_type != "cluster":
+            label = cov_type
+        else:  # a column's clusters can be kept by name; an array's are computed each time
+            label = f"cluster:{groups}" if isinstance(groups, str) else None
+        if label in known:
+            return known[label]
+        data = getattr(self, "_fit_data", None)
+        if data is None:
+            raise ValueError(
+                f"cov_type={cov_type!r} needs a pass over the training data, which this model "
+                f"does not have (loaded from a file?); it holds {sorted(known) or 'none'}. "
+                "Refit, or compute it before saving (dasklr train: inference.cov_type)"
+            )
+        X, y, w, source = data
+        if isinstance(groups, str):
+            if source is None:
+                raise ValueError(
+                    f"groups={groups!r} names a column: fit on read_parquet data for that, "
+                    "or pass one group label per row"
+                )
+            groups = source.column_codes(groups)
+        sums = covariance_sums(
+            X,
+            y,
+            w,
+            groups,
+            self.coef_[0],
+            float(self.intercept_[0]),
+            client=self.client,
+            split_every=int(self.split_every),
+            retries=int(self.retries),
+            worker_timeout=float(self.worker_timeout),
+        )
+        penalty = np.asarray(info["penalty"], dtype=np.float64)
+
+        def of(kind: str) -> np.ndarray:
+            found = covariance(sums, penalty, fit_intercept=bool(self.fit_intercept), cov_type=kind)
+            return expand(found, bool(self.fit_intercept))
+
+        known.setdefault("nonrobust", of("nonrobust"))
+        known.setdefault("HC0", of("HC0"))
+        if cov_type != "cluster":
+            return known[cov_type]
+        cov = of("cluster")
+        if label is not None:
+            known[label] = cov
+        return cov
 
     # -- persistence ---------------------------------------------------------------------
 

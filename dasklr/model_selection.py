@@ -14,6 +14,7 @@ import numpy as np
 from dasklr.cluster import connect
 from dasklr.errors import ConfigError
 from dasklr.estimator import LogisticRegression, _class_weight_by_index
+from dasklr.parquet import ParquetData
 from dasklr.path import ALL_ROWS, SCORINGS, GridResult, train_grid
 from dasklr.progress import PassProgress
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
@@ -164,6 +165,7 @@ class LogisticRegressionCV(LogisticRegression):
         """Cross-validate the grid and keep the best alpha's model on all rows."""
         self._validate_params()
         alphas = checked_alphas(self.alphas)
+        original = X
         with connect(self.client) as client:
             X, y, sample_weight, names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
@@ -190,7 +192,8 @@ class LogisticRegressionCV(LogisticRegression):
         self.alphas_, self.scores_, self.mean_scores_ = alphas, scores, mean
         self.alpha_ = float(alphas[best])
         self.path_ = _path_of(result, alphas)
-        self._store(chosen, result, X, names, classes)
+        source = original if isinstance(original, ParquetData) else None
+        self._store(chosen, result, (X, y, sample_weight, source), names, classes)
         self.selection_ = {
             "alphas": alphas.tolist(),
             "cv": self.cv,
@@ -223,8 +226,9 @@ class LogisticRegressionCV(LogisticRegression):
             "worker_timeout": float(self.worker_timeout),
         }
 
-    def _store(self, chosen, result: GridResult, X, names, classes) -> None:
+    def _store(self, chosen, result: GridResult, data, names, classes) -> None:
         """The fitted attributes of ``LogisticRegression``, from the chosen model."""
+        X, y, sample_weight, source = data
         self.coef_, self.intercept_ = chosen.coef, chosen.intercept
         self.classes_ = classes
         self.n_features_in_ = int(X.shape[1])
@@ -234,6 +238,8 @@ class LogisticRegressionCV(LogisticRegression):
             self.training_data_["rows_used"] = result.rows
             self.training_data_["rows_dropped"] = self.training_data_["rows"] - result.rows
         self._inference = chosen.inference
+        self.covariances_ = {}
+        self._fit_data = (X, y, sample_weight, source)
         self.solver_, self.cache_ = result.solver, result.cache
         self.n_iter_, self.converged_ = chosen.n_iter, chosen.converged
         self.n_passes_ = result.n_passes

@@ -80,7 +80,17 @@ class ParquetData(_Arrays):
     weight_column: str | None
 
     def __new__(
-        cls, X, y, sample_weight, *, feature_names, label, classes, files, weight_column=None
+        cls,
+        X,
+        y,
+        sample_weight,
+        *,
+        feature_names,
+        label,
+        classes,
+        files,
+        weight_column=None,
+        reader=None,
     ):
         self = super().__new__(cls, X, y, sample_weight)
         self.feature_names = tuple(feature_names)
@@ -88,7 +98,25 @@ class ParquetData(_Arrays):
         self.classes = classes
         self.files = tuple(files)
         self.weight_column = weight_column
+        #: (filesystem, chunk specs, rows known) behind the arrays, to read more columns
+        self._reader = reader
         return self
+
+    def column_codes(self, column: str) -> da.Array:
+        """Another column (e.g. the clusters of ``summary(cov_type="cluster")``) as int64
+        codes (``robust.group_codes``), in the chunks of ``X``; a null is an error naming
+        its file."""
+        if self._reader is None:
+            raise ValueError("this ParquetData does not know its files; use read_parquet")
+        fs, chunks, rows_known = self._reader
+        if not rows_known:
+            raise DataError(
+                f"column '{column}' cannot be lined up with rows dropped by "
+                "on_invalid='drop'; clean the data or pass groups as an array"
+            )
+        name = f"dasklr-codes-{tokenize(self.X.name, column)}"
+        layer = {(name, i): (_read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
+        return da.Array(layer, name, (tuple(spec.rows for spec in chunks),), dtype=np.int64)
 
 
 def read_parquet(
@@ -557,4 +585,29 @@ def _build_arrays(
         classes=classes,
         files=tuple(infos),
         weight_column=weight,
+        reader=(fs, tuple(chunks), on_invalid != "drop"),
     )
+
+
+def _read_codes(fs, spec: ChunkSpec, column: str) -> np.ndarray:
+    """One chunk's ``column`` as group codes; errors name the file and row groups."""
+    from dasklr.robust import group_codes
+
+    where = f"file {spec.path}, row groups {list(spec.row_groups)}"
+    try:
+        with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
+            if parquet.schema_arrow.get_field_index(column) < 0:
+                raise DataError(
+                    f"{spec.path}: column '{column}' is missing "
+                    f"(file has: {', '.join(parquet.schema_arrow.names)})"
+                )
+            table = parquet.read_row_groups(list(spec.row_groups), columns=[column])
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"cannot read {where}: {exc}") from None
+    values = table.column(column)
+    if values.null_count:
+        raise DataError(f"column '{column}' holds {values.null_count} nulls in {where}")
+    try:
+        return group_codes(values.to_numpy(zero_copy_only=False))
+    except ValueError as exc:
+        raise DataError(f"column '{column}' in {where}: {exc}") from None

@@ -76,6 +76,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "training_data": getattr(model, "training_data_", None),
             "metrics": getattr(model, "metrics_", None),
             "selection": getattr(model, "selection_", None),
+            "inference": _write_inference(model, staging),
             "arrays": arrays,
         }
         write_checked_json(staging / "metadata.json", metadata)
@@ -176,6 +177,7 @@ def load_model(path: str | os.PathLike):
             model.metrics_ = metadata["metrics"]
         if metadata.get("selection") is not None:
             model.selection_ = metadata["selection"]
+        _read_inference(model, root, metadata.get("inference"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
     rows = 1 if model.classes_.size == 2 else model.classes_.size
@@ -189,6 +191,47 @@ def load_model(path: str | os.PathLike):
             f"{root / 'intercept.npy'}: shape {model.intercept_.shape}, expected ({rows},)"
         )
     return model
+
+
+def _write_inference(model, staging: Path) -> dict[str, Any] | None:
+    """What ``summary()`` needs after loading: log-likelihoods, the penalty's curvature
+    and every covariance computed so far (as checksummed ``.npy`` files)."""
+    info = getattr(model, "_inference", None)
+    if info is None:
+        return None
+    known = dict(getattr(model, "covariances_", {}))
+    if info.get("cov") is not None:
+        known.setdefault("nonrobust", info["cov"])
+    return {
+        "llf": info["llf"],
+        "llnull": info["llnull"],
+        "nobs": int(info["nobs"]),
+        "penalty": np.asarray(info["penalty"], dtype=np.float64).tolist(),
+        "covariances": {
+            label: _write_array(staging / f"covariance-{k}.npy", np.asarray(cov, np.float64))
+            for k, (label, cov) in enumerate(sorted(known.items()))
+        },
+    }
+
+
+def _read_inference(model, root: Path, entry: dict[str, Any] | None) -> None:
+    if entry is None:
+        return
+    size = model.n_features_in_ + 1
+    covariances = {}
+    for label, array in entry["covariances"].items():
+        cov = _read_array(root, array)
+        if cov.shape != (size, size):
+            raise ModelFormatError(f"{root / array['file']}: shape {cov.shape}, expected {size}²")
+        covariances[label] = cov
+    model.covariances_ = covariances
+    model._inference = {
+        "cov": covariances.get("nonrobust"),
+        "llf": float(entry["llf"]),
+        "llnull": float(entry["llnull"]),
+        "nobs": int(entry["nobs"]),
+        "penalty": np.asarray(entry["penalty"], dtype=np.float64),
+    }
 
 
 def _label_keys(weights: dict[str, Any], classes: np.ndarray) -> dict:

@@ -65,8 +65,11 @@ def test_artifact_is_json_and_plain_arrays(models, tmp_path):
     named, _, _ = models
     named.save(tmp_path / "model")
     root = tmp_path / "model"
-    assert sorted(p.name for p in root.iterdir()) == ["coef.npy", "intercept.npy", "metadata.json"]
+    # the covariance of Newton's last Hessian rides along for summary() after loading
+    expected = ["coef.npy", "covariance-0.npy", "intercept.npy", "metadata.json"]
+    assert sorted(p.name for p in root.iterdir()) == expected
     metadata = json.loads((root / "metadata.json").read_text())
+    assert list(metadata["inference"]["covariances"]) == ["nonrobust"]
     assert metadata["format"] == "dasklr-model" and metadata["format_version"] == 1
     assert metadata["feature_names_in"] == ["x0", "x1", "x2"]
     for name, shape in [("coef", [1, 3]), ("intercept", [1])]:
@@ -76,7 +79,7 @@ def test_artifact_is_json_and_plain_arrays(models, tmp_path):
         assert array.dtype == np.float64 and list(array.shape) == shape
     np.testing.assert_array_equal(np.load(root / "coef.npy", allow_pickle=False), named.coef_)
     # plain .npy files of little-endian float64, not object arrays (which would be pickles)
-    for name in ("coef.npy", "intercept.npy"):
+    for name in ("coef.npy", "intercept.npy", "covariance-0.npy"):
         raw = (root / name).read_bytes()
         assert raw.startswith(b"\x93NUMPY") and b"'descr': '<f8'" in raw[:128]
 
