@@ -24,6 +24,7 @@ from dasklr.errors import (
     DataError,
     ModelFormatError,
     SeparationWarning,
+    SingularInformationWarning,
 )
 from dasklr.estimator import LogisticRegression
 from dasklr.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
@@ -48,6 +49,7 @@ __all__ = [
     "ParquetData",
     "RegularizationPath",
     "SeparationWarning",
+    "SingularInformationWarning",
     "__version__",
     "fit_path",
     "fold_ids",

@@ -22,6 +22,7 @@ from dasklr.cluster import secure_client
 from dasklr.config import load_config
 from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimator import LogisticRegression, data_manifest
+from dasklr.model_selection import LogisticRegressionCV
 from dasklr.parquet import read_parquet
 from dasklr.persistence import load_model, read_metadata, recover_interrupted_swap
 from dasklr.report import write_report
@@ -190,17 +191,42 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
     params = dict(config["model"])
     params["retries"] = config["cluster"]["retries"]
     params["worker_timeout"] = config["cluster"]["worker_timeout"]
+    alphas, folds, scoring = (params.pop(k) for k in ("alphas", "cv_folds", "cv_scoring"))
     init_model = getattr(args, "init_model", None) or params.pop("init_model")
     params.pop("init_model", None)
-    if init_model is not None:  # yesterday's coefficients as the starting point
+    fit_options: dict = {}
+    if alphas:  # a grid: every alpha (and fold) in the same passes, the best one kept
+        if init_model or getattr(args, "resume", False) or config["output"]["checkpoint_every"]:
+            raise ConfigError(
+                f"{args.config}: model.alphas does not go with a warm start, checkpoints or "
+                "--resume (the grid is fitted in a few passes; rerun it instead)"
+            )
+        del params["alpha"]
+        model = LogisticRegressionCV(
+            alphas=alphas,
+            cv=folds or 5,
+            scoring=scoring,
+            **params,
+            client=scheduler,
+            verbose=not args.quiet,
+        )
+        if folds == 0:
+            fit_options["validation"] = _validation_data(config, data)
+        init_model = None
+    elif init_model is not None:  # yesterday's coefficients as the starting point
         model = load_model(init_model)
         model.set_params(**params, warm_start=True, client=scheduler, verbose=not args.quiet)
         print(f"starting from {init_model}", flush=True)
     else:
         model = LogisticRegression(**params, client=scheduler, verbose=not args.quiet)
-    plan, resume = _checkpoints(args, config, data)
+    plan, resume = (None, None) if alphas else _checkpoints(args, config, data)
     try:
-        model.fit(data, checkpoint=plan, resume=resume)
+        if alphas:
+            model.fit(data, **fit_options)
+            print(_selection_line(model.selection_, model.n_passes_), flush=True)
+        else:
+            model.fit(data, checkpoint=plan, resume=resume)
+        _store_summary(model, config["inference"])
         if config["output"]["metrics"]:
             model.metrics_ = _training_metrics(config, data, model, scheduler)
     except ClusterError as exc:
@@ -259,17 +285,52 @@ def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint 
     return plan, resume
 
 
+def _validation_data(config, training):
+    """data.validation, read with the training data's features and classes."""
+    return read_parquet(
+        config["data"]["validation"],
+        label=config["data"]["label"],
+        features=list(training.feature_names),
+        weight=config["data"]["weight"],
+        classes=training.classes,
+        dtype=config["data"]["dtype"],
+    )
+
+
+def _selection_line(selection: dict, passes: int) -> str:
+    best = selection["alphas"].index(selection["alpha"])
+    how = (
+        "the validation data"
+        if selection["cv"] == "validation data"
+        else f"{selection['cv']}-fold cross-validation"
+    )
+    return (
+        f"alpha = {selection['alpha']:g} chosen from {len(selection['alphas'])} by {how} "
+        f"({selection['scoring']} {selection['mean_scores'][best]:.6g}); the grid took "
+        f"{passes} passes"
+    )
+
+
+def _store_summary(model, inference: dict) -> None:
+    """Compute the summary the config asks for, to be saved with the model; where a model
+    has none (multinomial, L1, not converged, not identifiable), say why and go on."""
+    if inference["cov_type"] == "none":
+        return
+    try:
+        summary = model.summary(
+            cov_type=inference["cov_type"], level=inference["level"], groups=inference["groups"]
+        )
+    except ValueError as exc:
+        print(f"no summary stored: {exc}", flush=True)
+        return
+    model.summary_ = summary
+
+
 def _training_metrics(config, data, model, scheduler) -> dict:
     """Metrics on the validation data when configured, else on the training data."""
+    if config["data"]["validation"] is not None:
+        data = _validation_data(config, data)
     source = config["data"]["validation"]
-    if source is not None:
-        data = read_parquet(
-            source,
-            label=config["data"]["label"],
-            features=list(model.feature_names_in_),
-            weight=config["data"]["weight"],
-            dtype=config["data"]["dtype"],
-        )
     metrics = evaluate_model(model, data, client=scheduler)
     return {"dataset": "validation" if source else "training", **metrics}
 
@@ -343,6 +404,10 @@ def info_command(args: argparse.Namespace) -> int:
             f"trained on {data['rows']} rows in {len(data['files'])} files (label "
             f"'{data['label']}'{', weight ' + repr(data['weight']) if data['weight'] else ''})"
         )
+    if metadata.get("selection"):
+        lines.append(_selection_line(metadata["selection"], metadata["n_passes"]))
+    if metadata.get("summary"):
+        lines.append(metadata["summary"]["table"])
     if metadata.get("metrics"):
         lines.append(f"metrics on the {metadata['metrics']['dataset']} data:")
         lines.append(format_metrics(metadata["metrics"]))

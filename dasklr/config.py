@@ -127,6 +127,32 @@ KEYS: tuple[Key, ...] = (
         ),
     ),
     Key(
+        "model.alphas",
+        "number list",
+        None,
+        "a grid of penalties: all fitted in the same passes, the best kept (model.alpha "
+        "is then unused); chosen by cv_folds-fold cross-validation or on data.validation",
+        lambda value: (
+            None
+            if value and all(0 <= v < math.inf for v in value) and len(set(value)) == len(value)
+            else "must be distinct finite numbers >= 0, at least one"
+        ),
+    ),
+    Key(
+        "model.cv_folds",
+        "integer",
+        5,
+        "folds for model.alphas (by a hash of the row index); 0: score on data.validation",
+        lambda value: None if value == 0 or value >= 2 else "must be 0 or at least 2",
+    ),
+    Key(
+        "model.cv_scoring",
+        "string",
+        "log_loss",
+        "how model.alphas are compared: log_loss (lower wins) or roc_auc (binary)",
+        _one_of(("log_loss", "roc_auc")),
+    ),
+    Key(
         "model.standardize",
         "boolean",
         False,
@@ -187,6 +213,16 @@ KEYS: tuple[Key, ...] = (
         "seconds without any worker before a pass fails instead of waiting",
         _at_least(0, strict=True),
     ),
+    Key(
+        "inference.cov_type",
+        "string",
+        "nonrobust",
+        "standard errors stored with binary models without L1 (`dasklr info` prints them): "
+        "nonrobust, HC0 (sandwich), cluster (with inference.groups) or none",
+        _one_of(("nonrobust", "HC0", "cluster", "none")),
+    ),
+    Key("inference.groups", "string", None, "cluster column for inference.cov_type = cluster"),
+    Key("inference.level", "number", 0.95, "confidence level of the intervals", _between(0, 1)),
     Key("output.path", "string", _REQUIRED, "directory the model is written to"),
     Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
     Key(
@@ -256,7 +292,25 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> dict[str, dict[st
         else:
             value = key.default
         config[section][name] = value
+    _check_together(config, source)
     return config
+
+
+def _check_together(config: dict[str, dict[str, Any]], source: str) -> None:
+    """Keys that only make sense with others."""
+    model, inference = config["model"], config["inference"]
+    if model["alphas"] and model["cv_folds"] == 0 and config["data"]["validation"] is None:
+        raise ConfigError(
+            f"{source}: model.cv_folds = 0 scores model.alphas on data.validation, which is not set"
+        )
+    if model["alphas"] and model["init_model"]:
+        raise ConfigError(
+            f"{source}: model.init_model (a warm start) does not go with model.alphas"
+        )
+    if (inference["cov_type"] == "cluster") != (inference["groups"] is not None):
+        raise ConfigError(
+            f"{source}: inference.groups goes with inference.cov_type = 'cluster', and only with it"
+        )
 
 
 def _checked(key: Key, value: Any, source: str) -> Any:
@@ -267,6 +321,8 @@ def _checked(key: Key, value: Any, source: str) -> Any:
         )
     if key.kind == "number":
         value = float(value)
+    if key.kind == "number list":
+        value = [float(v) for v in value]
     if key.kind == "class weights" and isinstance(value, dict):
         value = {label: float(weight) for label, weight in value.items()}
     problem = key.check(value) if key.check else None
@@ -288,6 +344,8 @@ def _has_kind(value: Any, kind: str) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "number list":
+        return isinstance(value, list) and all(_has_kind(v, "number") for v in value)
     if kind == "string list":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "class weights":

@@ -96,9 +96,7 @@ def covariance(
     """
     if not fit_intercept:
         sums = drop_intercept(sums)
-    bread = sums.hessian.copy()
-    d = penalty.size
-    bread[np.arange(d), np.arange(d)] += sums.weight * penalty
+    bread = bread_of(sums, penalty)
     if cov_type == "nonrobust":
         return _symmetric_inverse(bread)
     if cov_type == "HC0":
@@ -106,6 +104,24 @@ def covariance(
     if sums.group_scores is None:
         raise ValueError("cov_type='cluster' needs groups")
     return cluster_covariance(bread, sums.group_scores, sums.rows)
+
+
+def bread_of(sums: RobustSums, penalty: np.ndarray) -> np.ndarray:
+    """Σw × the Hessian of the fit's objective: the data part plus the L2 penalty's."""
+    bread = sums.hessian.copy()
+    d = penalty.size
+    bread[np.arange(d), np.arange(d)] += sums.weight * penalty
+    return bread
+
+
+def check_identified(sums: RobustSums, penalty: np.ndarray, names, *, fit_intercept: bool) -> None:
+    """A clear error naming the features when the bread is singular (no covariance)."""
+    from dasklr.diagnostics import singular_directions, singular_message
+
+    matrix = bread_of(sums if fit_intercept else drop_intercept(sums), penalty)
+    problems = singular_directions(matrix, names, fit_intercept=fit_intercept)
+    if problems:
+        raise ValueError(f"no standard errors: {singular_message(problems)}")
 
 
 def _symmetric_inverse(matrix: np.ndarray) -> np.ndarray:

@@ -23,6 +23,13 @@ from dasklr.cache import cached_chunks, choose_cache
 from dasklr.checkpoint import Checkpoint, CheckpointPlan, write_checkpoint
 from dasklr.checks import check_values
 from dasklr.cluster import connect, one_blas_thread
+from dasklr.diagnostics import (
+    LARGE_STANDARDISED_COEF,
+    extreme_sums,
+    quasi_separation,
+    singular_message,
+    warn_singular,
+)
 from dasklr.errors import ConfigError, ConvergenceWarning, SeparationWarning
 from dasklr.kernels import merge_sums, probe_sums, summary_sums
 from dasklr.metrics import metric_sums
@@ -102,6 +109,7 @@ def train(
     resume: Checkpoint | None = None,
     retries: int = 2,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+    feature_names: Sequence[str] | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -120,9 +128,11 @@ def train(
     from such a checkpoint with the same steps as the uninterrupted fit
     (``dasklr.checkpoint``). A task that fails is retried ``retries`` times (a transient
     read error); a cluster left without workers for ``worker_timeout`` seconds ends the
-    fit with a ``ClusterError``.
+    fit with a ``ClusterError``. ``feature_names`` name the columns in warnings about
+    singular information or quasi-separation (default x0, x1, …).
     """
     n_features = X.shape[1]
+    names = list(feature_names or [f"x{j}" for j in range(n_features)])
     n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
     name = choose_solver(solver, n_coefficients, l1=l1_ratio > 0 and alpha > 0)
     spec = SOLVERS[name]
@@ -196,6 +206,8 @@ def train(
                 states, run_pass, callbacks, started, save=save, resume=resume
             )
             separated = alpha == 0 and _separates(run_pass, objective, state, history)
+            if n_classes == 2 and alpha == 0 and not separated and summary is not None:
+                _warn_quasi_separation(run_pass, objective, state, summary, names)
     if separated:  # converged or not, there is no optimum: say so, and why
         state = replace(state, converged=False)
         warnings.warn(
@@ -232,7 +244,7 @@ def train(
         solver=name,
         cache=mode,
         rows=run_pass.rows,
-        inference=_inference(objective, state, run_pass, n_classes, l1_ratio * alpha),
+        inference=_inference(objective, state, run_pass, n_classes, l1_ratio * alpha, names),
     )
 
 
@@ -324,24 +336,36 @@ def _follow(
     return state, history, False
 
 
-def _inference(objective, state: SolverState, run_pass, n_classes: int, l1: float):
+def _inference(objective, state: SolverState, run_pass, n_classes: int, l1: float, names=None):
     """What ``LogisticRegression.summary`` needs of a converged binary fit without L1:
     log-likelihoods, the penalty's curvature per coefficient (for the bread of a later
     covariance pass) and, from Newton's last Hessian, the covariance of [θ, b] (None for
-    other solvers: ``summary`` then takes one pass). None for other fits."""
+    other solvers: ``summary`` then takes one pass). None for other fits.
+
+    An unpenalised Hessian that is singular (a constant, duplicated or collinear feature)
+    gives a ``SingularInformationWarning`` naming the features, and no covariance.
+    """
     if n_classes != 2 or l1 > 0 or not state.converged:
         return None
     d, m = objective.n_features, objective.block_size
     s, mu = objective.scaling.inverse_scale, objective.scaling.mean
     W, Y = run_pass.weight, float(run_pass.weighted_labels)
+    J = np.zeros((d + 1, m))  # ∂(θ, b)/∂(solver parameters), as in LogisticObjective
+    J[np.arange(d), np.arange(d)] = s
+    J[d, :d] = -s * mu
+    if objective.fit_intercept:
+        J[d, d] = 1.0
     hessian = state.memory.get("hessian")
-    cov = None
-    if hessian is not None:
-        J = np.zeros((d + 1, m))  # ∂(θ, b)/∂(solver parameters), as in LogisticObjective
-        J[np.arange(d), np.arange(d)] = s
-        J[d, :d] = -s * mu
-        if objective.fit_intercept:
-            J[d, d] = 1.0
+    cov, singular = None, None
+    if hessian is not None and objective.l2 == 0:
+        problems = warn_singular(
+            _original_information(hessian, J[:m, :m]),
+            names or [f"x{j}" for j in range(d)],
+            fit_intercept=objective.fit_intercept,
+            stacklevel=4,
+        )
+        singular = singular_message(problems) if problems else None
+    if hessian is not None and singular is None:
         cov = J @ np.linalg.inv(W * hessian) @ J.T
     theta = state.params[:d]
     llf = -W * (state.objective - 0.5 * objective.l2 * float(theta @ theta))
@@ -355,7 +379,35 @@ def _inference(objective, state: SolverState, run_pass, n_classes: int, l1: floa
         "llnull": float(llnull),
         "nobs": run_pass.rows,
         "penalty": penalty,
+        "singular": singular,
     }
+
+
+def _original_information(hessian: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """J⁻ᵀ·H·J⁻¹: the Hessian over the original coefficients, so relations between features
+    are stated in their own units (over the solver's, when a constant feature makes J
+    singular under ``standardize``)."""
+    try:
+        inverse = np.linalg.inv(J)
+    except np.linalg.LinAlgError:
+        return hessian
+    return inverse.T @ hessian @ inverse
+
+
+def _warn_quasi_separation(run_pass, objective, state, summary, names) -> None:
+    """Warn, naming the features, when coefficients run away and some rows sit at a
+    fitted probability of 0 or 1. The pass that counts those rows runs only when some
+    |coefficient × standard deviation| exceeds ``LARGE_STANDARDISED_COEF``."""
+    coef, intercept = objective.to_original(state.params)
+    std = np.sqrt(np.maximum(summary.spread, 0.0) / summary.weight)
+    if not np.any(np.abs(coef[0] * std) > LARGE_STANDARDISED_COEF):
+        return
+    certain, total = run_pass(extreme_sums, coef[0], float(intercept[0]))
+    message = quasi_separation(
+        coef[0], float(intercept[0]), std, names, extreme_share=certain / total
+    )
+    if message is not None:
+        warnings.warn(message, SeparationWarning, stacklevel=3)
 
 
 def _separates(run_pass: PassRunner, objective, state: SolverState, history) -> bool:

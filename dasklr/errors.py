@@ -37,3 +37,7 @@ class ConvergenceWarning(UserWarning):
 
 class SeparationWarning(ConvergenceWarning):
     """Without a penalty, the classes are (nearly) separable: there is no optimum to reach."""
+
+
+class SingularInformationWarning(UserWarning):
+    """The information matrix is singular: some coefficients are not identifiable."""

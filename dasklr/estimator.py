@@ -232,6 +232,7 @@ class LogisticRegression(ParamsMixin):
                 resume=resume,
                 retries=int(self.retries),
                 worker_timeout=float(self.worker_timeout),
+                feature_names=feature_names,
             )
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -443,10 +444,10 @@ class LogisticRegression(ParamsMixin):
                 "summary() needs a binary fit without L1 that converged (no standard errors "
                 "after L1 selection; for K classes there are none yet)"
             )
+        if info.get("singular"):
+            raise ValueError(f"no standard errors: {info['singular']}")
         cov = self._covariance(cov_type, groups, info)
-        names = list(
-            getattr(self, "feature_names_in_", [f"x{j}" for j in range(self.n_features_in_)])
-        )
+        names = self._names()
         params = np.concatenate([self.coef_[0], self.intercept_])
         order = [len(names), *range(len(names))]  # the intercept first
         keep = order if self.fit_intercept else order[1:]
@@ -462,9 +463,13 @@ class LogisticRegression(ParamsMixin):
             level=level,
         )
 
+    def _names(self) -> list[str]:
+        default = [f"x{j}" for j in range(self.n_features_in_)]
+        return [str(name) for name in getattr(self, "feature_names_in_", default)]
+
     def _covariance(self, cov_type: str, groups, info: dict) -> np.ndarray:
         """The (d+1)² covariance of [features…, intercept]: known, or from one pass."""
-        from dasklr.covariance import covariance, covariance_sums, expand
+        from dasklr.covariance import check_identified, covariance, covariance_sums, expand
 
         known = self.__dict__.setdefault("covariances_", {})
         if info.get("cov") is not None:
@@ -503,6 +508,7 @@ class LogisticRegression(ParamsMixin):
             worker_timeout=float(self.worker_timeout),
         )
         penalty = np.asarray(info["penalty"], dtype=np.float64)
+        check_identified(sums, penalty, self._names(), fit_intercept=bool(self.fit_intercept))
 
         def of(kind: str) -> np.ndarray:
             found = covariance(sums, penalty, fit_intercept=bool(self.fit_intercept), cov_type=kind)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dask.array as da
 import numpy as np
 
 from dasklr.cluster import connect
@@ -161,8 +162,13 @@ class LogisticRegressionCV(LogisticRegression):
             raise ConfigError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
         checked_alphas(self.alphas)
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Cross-validate the grid and keep the best alpha's model on all rows."""
+    def fit(self, X, y=None, sample_weight=None, *, validation=None):
+        """Cross-validate the grid and keep the best alpha's model on all rows.
+
+        ``validation`` — ``read_parquet`` data, or a tuple (X, y) or (X, y, w) — replaces
+        the folds: every alpha's all-rows model is scored on it (one pass over it), and
+        ``scores_`` has one column.
+        """
         self._validate_params()
         alphas = checked_alphas(self.alphas)
         original = X
@@ -170,21 +176,21 @@ class LogisticRegressionCV(LogisticRegression):
             X, y, sample_weight, names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
             )
+            held_out = None if validation is None else _validation_data(validation, classes)
             result = train_grid(
                 X,
                 y,
                 sample_weight,
                 alphas=alphas,
-                n_folds=self.cv,
+                n_folds=0 if held_out else self.cv,
                 scoring=self.scoring,
                 seed=int(self.seed),
+                validation=held_out,
                 **self._grid_options(client, check_chunks, classes),
             )
+        scored = (lambda m: m.fold == ALL_ROWS) if held_out else (lambda m: m.fold != ALL_ROWS)
         scores = np.array(
-            [
-                [m.score for m in result.models if m.alpha == a and m.fold != ALL_ROWS]
-                for a in alphas
-            ]
+            [[m.score for m in result.models if m.alpha == a and scored(m)] for a in alphas]
         )
         mean = scores.mean(axis=1)
         best = int(np.nanargmax(mean) if self.scoring == "roc_auc" else np.nanargmin(mean))
@@ -196,7 +202,7 @@ class LogisticRegressionCV(LogisticRegression):
         self._store(chosen, result, (X, y, sample_weight, source), names, classes)
         self.selection_ = {
             "alphas": alphas.tolist(),
-            "cv": self.cv,
+            "cv": "validation data" if held_out else self.cv,
             "scoring": self.scoring,
             "seed": int(self.seed),
             "scores": scores.tolist(),
@@ -244,6 +250,37 @@ class LogisticRegressionCV(LogisticRegression):
         self.n_iter_, self.converged_ = chosen.n_iter, chosen.converged
         self.n_passes_ = result.n_passes
         self.history_ = chosen.history
+
+
+def _validation_data(validation, classes: np.ndarray) -> tuple:
+    """(X, class indices, w, check_chunks) of validation data, with the training classes."""
+    from dasklr.estimator import _checked_numpy, _index_in, _label_values, _labels_of
+
+    if isinstance(validation, ParquetData):
+        unknown = np.setdiff1d(validation.classes, classes)
+        if unknown.size:
+            raise ConfigError(
+                f"the validation data has labels {unknown.tolist()} the training data has not"
+            )
+        # its label indices are over its own classes: map them onto the training classes
+        index = np.searchsorted(classes, validation.classes).astype(np.float64)
+        y = validation.y.map_blocks(lambda part: index[part.astype(np.intp)], dtype=np.float64)
+        return validation.X, y, validation.sample_weight, False
+    if not isinstance(validation, tuple) or len(validation) not in (2, 3):
+        raise TypeError("validation must be read_parquet data or a tuple (X, y) or (X, y, w)")
+    X, y, *rest = validation
+    w = rest[0] if rest else None
+    y = _labels_of(y)
+    if isinstance(y, da.Array):
+        y = y.map_blocks(_index_in, classes, dtype=np.float64)
+        return X, y, w, True
+    labels = _label_values(np.asarray(y))
+    unknown = np.setdiff1d(labels, classes)
+    if unknown.size:
+        raise ConfigError(f"the validation labels {unknown.tolist()} are not training classes")
+    y = _index_in(labels, classes)
+    X, y, w = _checked_numpy(np.asarray(X), y, w, len(classes))
+    return X, y, w, False
 
 
 def fit_path(

@@ -87,7 +87,7 @@ def _row_offsets(X: da.Array) -> list[tuple[int]]:
 def _fold_weights(w, n_rows: int, offset: int, n_folds: int, seed: int):
     """{fold: (weights of its training rows, weights of its held-out rows)} for one chunk."""
     base = np.ones(n_rows) if w is None else np.asarray(w, dtype=np.float64)
-    out = {ALL_ROWS: (w, None)}
+    out = {ALL_ROWS: (w, w)}  # "held out" of all rows: a separate validation dataset
     if n_folds:
         folds = fold_of(np.arange(offset, offset + n_rows), n_folds, seed)
         for f in range(n_folds):
@@ -249,9 +249,12 @@ def train_grid(
     progress=None,
     retries: int = 2,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+    validation: tuple | None = None,
 ) -> GridResult:
     """Fit one model per alpha on all rows (``all_rows``) and one per (alpha, fold) for
-    ``n_folds`` ≥ 2, all in the same passes; then score the fold models on their folds.
+    ``n_folds`` ≥ 2, all in the same passes; then score the fold models on their folds,
+    or — given ``validation`` = (X, y, w, check_chunks) — the all-rows models on that
+    data (one pass over it).
 
     The options mean what they mean for ``driver.train``; ``seed`` varies the folds.
     """
@@ -346,6 +349,22 @@ def train_grid(
                     )
             if n_folds:
                 _score_folds(run_pass, models, n_folds, seed, scoring)
+        if validation is not None:
+            *arrays, check = validation
+            arrays, _ = _on_cluster(active, *arrays)
+            run_other = PassRunner(
+                active,
+                ChunkGraph.from_arrays(*arrays),
+                split_every=split_every,
+                check_first=check,
+                n_classes=n_classes,
+                progress=progress,
+                retries=retries,
+                worker_timeout=worker_timeout,
+                chunk_args=[(0,)] * arrays[0].numblocks[0],
+            )
+            _score_folds(run_other, models, 0, seed, scoring, scored_fold=ALL_ROWS)
+            run_pass.count += run_other.count
     _warn_unconverged(models, name, tol)
     return GridResult(models, run_pass.count, name, mode, summaries[folds[0]].rows)
 
@@ -432,9 +451,13 @@ def _check_fold(summary: SummarySums, fold: int, n_classes: int) -> None:
         ) from None
 
 
-def _score_folds(run_pass, models, n_folds, seed, scoring) -> None:
-    """One pass: every fold model's mean held-out log-loss (or AUC) on its own fold."""
-    scored = [m for m in models if m.fold != ALL_ROWS]
+def _score_folds(run_pass, models, n_folds, seed, scoring, scored_fold=None) -> None:
+    """One pass: every fold model's mean held-out log-loss (or AUC) on its own fold; with
+    ``scored_fold=ALL_ROWS``, the all-rows models' on all rows of another dataset."""
+    if scored_fold is None:
+        scored = [m for m in models if m.fold != ALL_ROWS]
+    else:
+        scored = [m for m in models if m.fold == scored_fold]
     requests = tuple((m.fold, np.atleast_2d(m.coef), np.atleast_1d(m.intercept)) for m in scored)
     sums = run_pass(held_out_sums, n_folds, seed, requests, scoring)
     for model, part in zip(scored, sums, strict=True):
@@ -444,7 +467,8 @@ def _score_folds(run_pass, models, n_folds, seed, scoring) -> None:
         elif part.weight > 0:
             model.score = part.loss / part.weight
         else:
-            raise ConfigError(f"fold {model.fold} holds no rows (or only zero weights)")
+            where = "the validation data" if model.fold == ALL_ROWS else f"fold {model.fold}"
+            raise ConfigError(f"{where} holds no rows (or only zero weights)")
 
 
 def _warn_unconverged(models: list[ModelFit], solver: str, tol: float) -> None:

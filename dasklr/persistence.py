@@ -77,6 +77,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "metrics": getattr(model, "metrics_", None),
             "selection": getattr(model, "selection_", None),
             "inference": _write_inference(model, staging),
+            "summary": _summary_entry(getattr(model, "summary_", None)),
             "arrays": arrays,
         }
         write_checked_json(staging / "metadata.json", metadata)
@@ -193,6 +194,21 @@ def load_model(path: str | os.PathLike):
     return model
 
 
+def _summary_entry(summary) -> dict[str, Any] | None:
+    """The summary table as text (what ``dasklr info`` prints) and as numbers."""
+    if summary is None:
+        return None
+    return {
+        "cov_type": summary.cov_type,
+        "level": summary.level,
+        "table": str(summary),
+        "names": [str(name) for name in summary.names],
+        "params": summary.params.tolist(),
+        "std_errors": summary.std_errors.tolist(),
+        "p_values": summary.p_values.tolist(),
+    }
+
+
 def _write_inference(model, staging: Path) -> dict[str, Any] | None:
     """What ``summary()`` needs after loading: log-likelihoods, the penalty's curvature
     and every covariance computed so far (as checksummed ``.npy`` files)."""
@@ -207,6 +223,7 @@ def _write_inference(model, staging: Path) -> dict[str, Any] | None:
         "llnull": info["llnull"],
         "nobs": int(info["nobs"]),
         "penalty": np.asarray(info["penalty"], dtype=np.float64).tolist(),
+        "singular": info.get("singular"),
         "covariances": {
             label: _write_array(staging / f"covariance-{k}.npy", np.asarray(cov, np.float64))
             for k, (label, cov) in enumerate(sorted(known.items()))
@@ -231,6 +248,7 @@ def _read_inference(model, root: Path, entry: dict[str, Any] | None) -> None:
         "llnull": float(entry["llnull"]),
         "nobs": int(entry["nobs"]),
         "penalty": np.asarray(entry["penalty"], dtype=np.float64),
+        "singular": entry.get("singular"),
     }
 
 

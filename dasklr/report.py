@@ -24,6 +24,9 @@ def write_report(directory, model, metrics: dict | None, title: str) -> Path:
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     images = [_objective_plot(Figure, model.history_, folder / "objective.png")]
+    selection = getattr(model, "selection_", None)
+    if selection:
+        images.append(_path_plot(Figure, selection, folder / "path.png"))
     if metrics:
         images.append(_roc_plot(Figure, metrics, folder / "roc.png"))
         images.append(_calibration_plot(Figure, metrics, folder / "calibration.png"))
@@ -40,6 +43,26 @@ def _objective_plot(Figure, history: list[dict], path: Path) -> str:
     left.set(xlabel="passes over the data", ylabel="objective F", title="objective")
     right.semilogy(passes, [max(h["grad_norm"], 1e-300) for h in history], marker="o")
     right.set(xlabel="passes over the data", ylabel="max |gradient|", title="gradient")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return path.name
+
+
+def _path_plot(Figure, selection: dict, path: Path) -> str:
+    """Coefficients along the regularisation path, and the held-out score per alpha."""
+    import numpy as np
+
+    figure = Figure(figsize=(9, 3.5))
+    left, right = figure.subplots(1, 2)
+    alphas = np.asarray(selection["alphas"])
+    coef = np.asarray(selection["path"]["coef"])  # (alphas, blocks, features)
+    left.semilogx(alphas, coef.reshape(coef.shape[0], -1), linewidth=1)
+    left.set(xlabel="alpha", ylabel="coefficient", title="regularisation path")
+    right.semilogx(alphas, selection["mean_scores"], marker="o")
+    right.set(xlabel="alpha", ylabel=selection["scoring"], title=f"selection ({selection['cv']})")
+    for axes in (left, right):
+        axes.axvline(selection["alpha"], color="grey", linestyle=":")
+        axes.invert_xaxis()  # from strong penalties to weak, as the path is fitted
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return path.name

@@ -196,3 +196,33 @@ def test_bad_grid_parameters_are_refused(client, data, params, message):
     X, y = data
     with pytest.raises(ConfigError, match=message):
         dasklr.LogisticRegressionCV(client=client, **params).fit(X, y)
+
+
+def test_selection_on_a_validation_dataset_matches_sklearn(client, data, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X, y = data
+    train, test = slice(0, 3000), slice(3000, None)
+    model = dasklr.LogisticRegressionCV(alphas=ALPHAS, tol=1e-10, client=client)
+    model.fit(X[train], y[train], validation=(X[test], y[test]))
+    expected = []
+    for alpha in model.alphas_:
+        reference = SkLogisticRegression(
+            C=1.0 / (alpha * 3000), solver="newton-cholesky", tol=1e-12, max_iter=200
+        ).fit(X[train], y[train])
+        expected.append(log_loss(y[test], reference.predict_proba(X[test])))
+    np.testing.assert_allclose(model.scores_[:, 0], expected, rtol=1e-6)
+    assert model.alpha_ == model.alphas_[np.argmin(expected)]
+    assert model.selection_["cv"] == "validation data"
+    # the same from Parquet files, labels as strings
+    for name, part in (("train", train), ("valid", test)):
+        labels = np.where(y[part] == 1, "yes", "no")
+        columns = {f"f{j}": X[part, j] for j in range(X.shape[1])}
+        pq.write_table(pa.table({**columns, "label": labels}), tmp_path / f"{name}.parquet")
+    read = dasklr.read_parquet
+    again = dasklr.LogisticRegressionCV(alphas=ALPHAS, tol=1e-10, client=client).fit(
+        read(tmp_path / "train.parquet", label="label"),
+        validation=read(tmp_path / "valid.parquet", label="label"),
+    )
+    np.testing.assert_allclose(again.scores_, model.scores_, rtol=1e-9)
