@@ -27,6 +27,7 @@ import logging
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -174,24 +175,38 @@ def peer_fits(folder: str, alphas: np.ndarray, args, client) -> float | None:
     except ImportError:
         print("dask-ml is not installed: no peer (see benchmarks/requirements.txt)")
         return None
+    # fold 0's training rows as Parquet files of their own, written before any clock starts
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder)
+    keep = fold_of(np.arange(table.num_rows), args.folds) != 0
+    fold_dir = Path(folder) / "fold0-train"
+    features = [c for c in table.column_names if c != "y"]
+    X = np.column_stack([table.column(c).to_numpy() for c in features])
+    write_parquet_dataset(
+        fold_dir,
+        X[keep],
+        table.column("y").to_numpy()[keep],
+        n_files=4,
+        row_group_rows=args.row_group_rows,
+    )
+    del table, X
+    n_train = int(keep.sum())
     times = []
     for k in range(args.peer_fits):
         alpha = float(alphas[(len(alphas) // 2 + k) % len(alphas)])
-        frame = dd.read_parquet(folder)
-        both = frame.to_dask_array(lengths=True)  # one array; X and y sliced from it
-        features = [c for c in frame.columns if c != "y"]
-        folds = fold_of(np.arange(both.shape[0]), args.folds)
-        keep = da.from_array(folds != 0, chunks=(both.chunks[0],))
-        rows = both[keep]
-        rows.compute_chunk_sizes()  # one read, before the clock starts
-        X = rows[:, [frame.columns.get_loc(c) for c in features]]
-        y = rows[:, frame.columns.get_loc("y")]
-        n_train = int((folds != 0).sum())
-        model = DaskMLLogisticRegression(
-            solver="lbfgs", C=1.0 / (alpha * n_train), tol=args.tol * n_train, normalize=False
-        )
         started = time.perf_counter()
-        model.fit(X[keep], y[keep])
+        frame = dd.read_parquet(fold_dir)
+        both = frame.to_dask_array(lengths=True)  # one array; X and y sliced from it
+        X = both[:, [frame.columns.get_loc(c) for c in features]]
+        y = both[:, frame.columns.get_loc("y")]
+        model = DaskMLLogisticRegression(  # as benchmarks/solvers.py sets it up
+            solver="lbfgs",
+            C=1.0 / (alpha * n_train),
+            tol=args.tol * n_train,
+            solver_kwargs={"normalize": False},
+        )
+        model.fit(X, y)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
