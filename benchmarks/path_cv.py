@@ -34,7 +34,7 @@ import numpy as np
 from distributed import Client, LocalCluster
 
 import dasklr
-from dasklr.path import fold_of
+from dasklr.folds import fold_of
 from dasklr.synthetic import make_classification, write_parquet_dataset
 
 

@@ -10,6 +10,9 @@ estimator     → LogisticRegression (scikit-learn shaped)
 path          → many models (alphas × folds) in the same passes, solvers in lockstep
 model_selection → fit_path, LogisticRegressionCV
 inference     → summary(): standard errors, tests, likelihoods
+covariance    → the pass behind summary(): HC0 and cluster-robust sandwiches (robust)
+diagnostics   → singular information and quasi-separation, named by feature
+folds         → held-out rows by a hash of the row index
 persistence   → save/load: JSON + .npy, atomic, no pickle
 config, cli   → TOML configs and the ``dasklr`` command
 """
@@ -27,9 +30,9 @@ from dasklr.errors import (
     SingularInformationWarning,
 )
 from dasklr.estimator import LogisticRegression
+from dasklr.folds import fold_ids
 from dasklr.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
 from dasklr.parquet import ParquetData, read_parquet
-from dasklr.path import fold_ids
 from dasklr.persistence import load_model
 
 try:

@@ -201,7 +201,8 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
                 f"{args.config}: model.alphas does not go with a warm start, checkpoints or "
                 "--resume (the grid is fitted in a few passes; rerun it instead)"
             )
-        del params["alpha"]
+        for name in ("alpha", "early_stopping", "validation_fraction", "n_iter_no_change"):
+            del params[name]
         model = LogisticRegressionCV(
             alphas=alphas,
             cv=folds or 5,

@@ -153,6 +153,27 @@ KEYS: tuple[Key, ...] = (
         _one_of(("log_loss", "roc_auc")),
     ),
     Key(
+        "model.early_stopping",
+        "boolean",
+        False,
+        "hold out model.validation_fraction of the rows (by row-index hash) and keep the "
+        "iteration with the lowest held-out log-loss (for lbfgs and gd)",
+    ),
+    Key(
+        "model.validation_fraction",
+        "number",
+        0.1,
+        "share of rows held out by model.early_stopping",
+        lambda value: None if 0 < value < 1 else "must be between 0 and 1, exclusive",
+    ),
+    Key(
+        "model.n_iter_no_change",
+        "integer",
+        5,
+        "iterations without a lower held-out loss before early stopping",
+        _at_least(1),
+    ),
+    Key(
         "model.standardize",
         "boolean",
         False,
@@ -302,6 +323,11 @@ def _check_together(config: dict[str, dict[str, Any]], source: str) -> None:
     if model["alphas"] and model["cv_folds"] == 0 and config["data"]["validation"] is None:
         raise ConfigError(
             f"{source}: model.cv_folds = 0 scores model.alphas on data.validation, which is not set"
+        )
+    if model["early_stopping"] and (model["alphas"] or config["output"]["checkpoint_every"]):
+        raise ConfigError(
+            f"{source}: model.early_stopping does not go with model.alphas or "
+            "output.checkpoint_every"
         )
     if model["alphas"] and model["init_model"]:
         raise ConfigError(

@@ -31,7 +31,8 @@ from dasklr.diagnostics import (
     warn_singular,
 )
 from dasklr.errors import ConfigError, ConvergenceWarning, SeparationWarning
-from dasklr.kernels import merge_sums, probe_sums, summary_sums
+from dasklr.folds import held_out, row_offsets
+from dasklr.kernels import Probe, merge_sums, probe_sums, summary_sums
 from dasklr.metrics import metric_sums
 from dasklr.objective import LogisticObjective, Scaling, check_classes
 from dasklr.progress import PassProgress
@@ -46,6 +47,9 @@ from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 #: A fit without penalty whose loss fell below this share of its start is checked for
 #: separable classes (one more pass).
 SEPARABLE_LOSS_SHARE = 0.01
+#: A held-out loss must fall by this share of the best so far to count as better (early
+#: stopping): changes below it are the last digits of a converging fit, not progress.
+IMPROVEMENT = 1e-9
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
 NUMPY_CHUNK_BYTES = 64 * 2**20
 
@@ -60,9 +64,89 @@ class IterationRecord:
     step: float
     seconds: float
     passes: int
+    #: mean log-loss of the held-out rows at this iteration's point (early stopping only)
+    validation_loss: float | None = None
 
 
 Callback = Callable[[IterationRecord], bool | None]
+
+
+@dataclass
+class EarlyStopping:
+    """Hold out ``fraction`` of the rows (``folds.held_out``), and end the fit once their
+    mean log-loss has not improved for ``patience`` iterations, keeping the iteration where
+    it was lowest. Meant for the first-order solvers; Newton needs few iterations anyway."""
+
+    fraction: float = 0.1
+    patience: int = 5
+    best: SolverState | None = None
+    best_loss: float = float("inf")
+
+    @staticmethod
+    def key(probe: Probe) -> bytes:
+        """A probe's point, bit for bit: the solver state's coefficients give the same."""
+        return np.asarray(probe.coef).tobytes() + np.asarray(probe.intercept).tobytes()
+
+    def loss_at(self, state: SolverState, run_pass: "PassRunner", objective) -> float | None:
+        """The held-out loss a pass measured at the state's point (None if none did)."""
+        probe = objective._probe(state.params, False, None, np.zeros(0))
+        return run_pass.validation.get(self.key(probe))
+
+    def observe(self, state: SolverState, loss: float | None) -> bool:
+        """Record one iteration; True when the fit should stop."""
+        if loss is not None and (
+            self.best is None or loss < self.best_loss - IMPROVEMENT * abs(self.best_loss)
+        ):
+            self.best, self.best_loss = state, loss
+        since = state.iteration - (self.best.iteration if self.best is not None else 0)
+        return since >= self.patience
+
+    def worse(self, loss: float | None) -> bool:
+        """Whether a converged fit's last held-out loss is above the best by more than
+        rounding (``IMPROVEMENT``): then the best iteration is kept instead."""
+        if self.best is None or loss is None:
+            return False
+        return loss > self.best_loss + IMPROVEMENT * abs(self.best_loss)
+
+    def message(self, last: int) -> str:
+        how = (
+            f"did not improve for {self.patience} iterations after it"
+            if last - self.best.iteration >= self.patience
+            else f"rose after it, until the fit converged at iteration {last}"
+        )
+        return (
+            f"early stopping: the log-loss of the held-out rows ({self.fraction:g} of them) "
+            f"was lowest at iteration {self.best.iteration} ({self.best_loss:.6g}) and {how}; "
+            "that iteration is kept"
+        )
+
+
+@dataclass(frozen=True)
+class WithHeldOut:
+    """A pass's sums on the training rows, and the log-loss sum of the held-out rows."""
+
+    train: object
+    loss: float
+    weight: float
+
+    def __add__(self, other: "WithHeldOut") -> "WithHeldOut":
+        return WithHeldOut(
+            self.train + other.train, self.loss + other.loss, self.weight + other.weight
+        )
+
+
+def split_call(kernel: Callable, fraction: float, X, y, sample_weight, offset: int, *shared):
+    """Run ``kernel`` on the training rows (held-out rows weigh 0); for a probe, also the
+    held-out rows' loss at its point."""
+    held = held_out(np.arange(offset, offset + X.shape[0]), fraction)
+    base = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    result = kernel(X, y, np.where(held, 0.0, base), *shared)
+    if not (shared and isinstance(shared[0], Probe)):
+        return result
+    probe = shared[0]
+    point = Probe(probe.coef, probe.intercept)  # the plain log-loss: no class weights
+    rows = probe_sums(X[held], np.asarray(y)[held], base[held], point)
+    return WithHeldOut(result, rows.loss, rows.weight)
 
 
 @dataclass
@@ -110,6 +194,7 @@ def train(
     retries: int = 2,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
     feature_names: Sequence[str] | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> FitResult:
     """Fit the objective of DESIGN.md on (X, y, w) and return the coefficients and history.
 
@@ -129,13 +214,18 @@ def train(
     (``dasklr.checkpoint``). A task that fails is retried ``retries`` times (a transient
     read error); a cluster left without workers for ``worker_timeout`` seconds ends the
     fit with a ``ClusterError``. ``feature_names`` name the columns in warnings about
-    singular information or quasi-separation (default x0, x1, …).
+    singular information or quasi-separation (default x0, x1, …). ``early_stopping``
+    holds out a share of the rows (by a hash of the row index), fits on the others, and
+    ends the fit at the iteration whose held-out log-loss was lowest once it has not
+    improved for ``patience`` iterations (``EarlyStopping``).
     """
     n_features = X.shape[1]
     names = list(feature_names or [f"x{j}" for j in range(n_features)])
     n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
     name = choose_solver(solver, n_coefficients, l1=l1_ratio > 0 and alpha > 0)
     spec = SOLVERS[name]
+    if early_stopping is not None and (checkpoint is not None or resume is not None):
+        raise ConfigError("early stopping does not go with checkpoints or resume")
     if resume is not None and resume.solver != name:
         raise ConfigError(f"the checkpoint is for solver '{resume.solver}', this fit uses '{name}'")
     started = time.perf_counter() - (resume.history[-1]["seconds"] if resume else 0.0)
@@ -153,6 +243,8 @@ def train(
                 progress=progress,
                 retries=retries,
                 worker_timeout=worker_timeout,
+                holdout=early_stopping,
+                chunk_args=row_offsets(arrays[0]) if early_stopping else (),
             )
             summary = None
             if resume is not None:
@@ -202,8 +294,20 @@ def train(
                     ),
                 )
 
+            watch = None
+            if early_stopping is not None:
+                watch = functools.partial(
+                    early_stopping.loss_at, run_pass=run_pass, objective=objective
+                )
             state, history, stopped_early = _follow(
-                states, run_pass, callbacks, started, save=save, resume=resume
+                states,
+                run_pass,
+                callbacks,
+                started,
+                save=save,
+                resume=resume,
+                early_stopping=early_stopping,
+                validation_loss=watch,
             )
             separated = alpha == 0 and _separates(run_pass, objective, state, history)
             if n_classes == 2 and alpha == 0 and not separated and summary is not None:
@@ -221,6 +325,8 @@ def train(
     coef, intercept = objective.to_original(state.params)
     if separated:
         message = "separable classes: no optimum without a penalty (alpha = 0)"
+    elif stopped_early and early_stopping is not None:
+        message = early_stopping.message(history[-1]["iteration"])
     elif stopped_early:
         message = f"stopped by a callback after {state.iteration} iterations"
     elif state.converged:
@@ -266,8 +372,13 @@ class PassRunner:
         retries: int = 0,
         worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
         chunk_args: Sequence[tuple] = (),
+        holdout: "EarlyStopping | None" = None,
     ):
         self.progress = progress
+        #: with early stopping, kernels see the training rows only, and every probe's
+        #: held-out log-loss is kept here by its coefficients (``EarlyStopping.key``)
+        self.holdout = holdout
+        self.validation: dict[bytes, float] = {}
         #: per-chunk arguments that follow (X, y, w) in every kernel call (``tree_reduce``)
         self.chunk_args = chunk_args
         self.retries = retries
@@ -286,6 +397,8 @@ class PassRunner:
     def __call__(self, kernel: Callable, *shared):
         if self.check_first and self.count == 0:
             kernel = functools.partial(checked_call, kernel, self.n_classes)
+        if self.holdout is not None:
+            kernel = functools.partial(split_call, kernel, self.holdout.fraction)
         self.count += 1
         sums = tree_reduce(
             self.client,
@@ -299,6 +412,9 @@ class PassRunner:
             worker_timeout=self.worker_timeout,
             chunk_args=self.chunk_args,
         )
+        if isinstance(sums, WithHeldOut):
+            self.validation[EarlyStopping.key(shared[0])] = sums.loss / sums.weight
+            sums = sums.train
         self.rows = getattr(sums, "rows", self.rows)
         if hasattr(sums, "weighted_labels"):
             self.weight, self.weighted_labels = sums.weight, sums.weighted_labels
@@ -313,12 +429,18 @@ def _follow(
     *,
     save: Callable[[SolverState, list[dict]], None] | None = None,
     resume: Checkpoint | None = None,
+    early_stopping: EarlyStopping | None = None,
+    validation_loss: Callable[[SolverState], float | None] | None = None,
 ) -> tuple[SolverState, list[dict], bool]:
     """Record every state the solver yields, checkpoint (``save``), and call the
-    callbacks; True ones stop it. A resumed fit continues its checkpoint's history."""
+    callbacks; True ones stop it. A resumed fit continues its checkpoint's history.
+
+    With ``early_stopping``, each record carries the held-out loss, and the state
+    returned is the one where it was lowest (stopped early, unless that is the last)."""
     history: list[dict] = [] if resume is None else list(resume.history)
     state = None if resume is None else resume.state
     for state in states:
+        loss = validation_loss(state) if validation_loss is not None else None
         record = IterationRecord(
             iteration=state.iteration,
             objective=state.objective,
@@ -326,13 +448,19 @@ def _follow(
             step=state.step,
             seconds=time.perf_counter() - started,
             passes=run_pass.count,
+            validation_loss=loss,
         )
         history.append(asdict(record))
         if save is not None:
             save(state, history)
-        if any([callback(record) for callback in callbacks]):  # every callback sees it
+        stop = any([callback(record) for callback in callbacks])  # every callback sees it
+        if early_stopping is not None and early_stopping.observe(state, loss):
+            return early_stopping.best, history, True
+        if stop:
             return state, history, not state.converged
     assert state is not None  # a solver always yields its starting point
+    if early_stopping is not None and early_stopping.worse(history[-1]["validation_loss"]):
+        return early_stopping.best, history, True  # converged past the best held-out loss
     return state, history, False
 
 

@@ -22,7 +22,7 @@ from dasklr.callbacks import ProgressPrinter
 from dasklr.checkpoint import Checkpoint, CheckpointPlan
 from dasklr.checks import check_values, checked_classes
 from dasklr.cluster import connect
-from dasklr.driver import Callback, train
+from dasklr.driver import Callback, EarlyStopping, train
 from dasklr.errors import DataError
 from dasklr.numerics import logsumexp, sigmoid
 from dasklr.parquet import ParquetData
@@ -125,6 +125,16 @@ class LogisticRegression(ParamsMixin):
     worker_timeout : float
         Seconds a pass waits on a cluster without any worker before it fails with a
         ``ClusterError`` naming the scheduler (instead of waiting forever).
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the rows (chosen by a hash of the row index,
+        so the same rows every run), fit on the others, and stop once the held-out mean
+        log-loss has not improved for ``n_iter_no_change`` iterations, keeping the
+        iteration where it was lowest (``history_`` holds it as ``validation_loss``).
+        Costs no extra pass. Meant for ``"lbfgs"`` and ``"gd"``.
+    validation_fraction : float
+        Share of the rows held out for ``early_stopping``, in (0, 1).
+    n_iter_no_change : int
+        Iterations without a lower held-out loss before ``early_stopping`` stops.
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -160,6 +170,9 @@ class LogisticRegression(ParamsMixin):
         cache_dir: str | None = None,
         retries: int = 2,
         worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -177,6 +190,9 @@ class LogisticRegression(ParamsMixin):
         self.cache_dir = cache_dir
         self.retries = retries
         self.worker_timeout = worker_timeout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.client = client
         self.verbose = verbose
 
@@ -233,6 +249,11 @@ class LogisticRegression(ParamsMixin):
                 retries=int(self.retries),
                 worker_timeout=float(self.worker_timeout),
                 feature_names=feature_names,
+                early_stopping=EarlyStopping(
+                    float(self.validation_fraction), int(self.n_iter_no_change)
+                )
+                if self.early_stopping
+                else None,
             )
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -254,6 +275,7 @@ class LogisticRegression(ParamsMixin):
         self.n_iter_ = result.n_iter
         self.n_passes_ = result.n_passes
         self.converged_ = result.converged
+        self.message_ = result.message  # why it stopped, when not by reaching tol
         self.history_ = result.history
         return self
 
@@ -335,6 +357,14 @@ class LogisticRegression(ParamsMixin):
             raise ValueError(f"cache must be one of {list(CACHE_CHOICES)}, got {self.cache!r}")
         if self.solver not in SOLVER_NAMES:
             raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {self.solver!r}")
+        if not (isinstance(self.validation_fraction, Real) and 0 < self.validation_fraction < 1):
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
+            )
+        if not (isinstance(self.n_iter_no_change, Integral) and self.n_iter_no_change >= 1):
+            raise ValueError(
+                f"n_iter_no_change must be an integer >= 1, got {self.n_iter_no_change!r}"
+            )
         if not _positive_number(self.tol):
             raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
         if not (isinstance(self.max_iter, Integral) and self.max_iter >= 0):

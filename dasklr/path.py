@@ -24,7 +24,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-import dask.array as da
 import numpy as np
 
 from dasklr.cache import cached_chunks, choose_cache
@@ -38,6 +37,7 @@ from dasklr.driver import (
     resolve_class_weight,
 )
 from dasklr.errors import ConfigError, ConvergenceWarning
+from dasklr.folds import fold_of, row_offsets
 from dasklr.kernels import Probe, SummarySums, probe_sums, summary_sums
 from dasklr.metrics import histogram_auc, metric_sums
 from dasklr.objective import LogisticObjective, Scaling
@@ -47,41 +47,6 @@ from dasklr.solvers import SOLVERS, L1Penalty, choose_solver
 #: ``fold`` of a model trained on all rows.
 ALL_ROWS = -1
 SCORINGS = ("log_loss", "roc_auc")
-
-
-# -- folds ---------------------------------------------------------------------------------
-
-
-def fold_of(rows: np.ndarray, n_folds: int, seed: int = 0) -> np.ndarray:
-    """The fold (0 … n_folds−1) of each global row index: SplitMix64 of the index, mod k.
-
-    A hash, not a shuffle: it needs no pass, keeps no state, and sends every row to the
-    same fold on every run; folds are equal in size up to sampling noise.
-    """
-    z = np.asarray(rows, dtype=np.uint64) + np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) % 2**64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(n_folds)).astype(np.intp)
-
-
-def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
-    """Every row's fold, in row order: give it to scikit-learn (``PredefinedSplit``) to
-    cross-validate on the same folds."""
-    return fold_of(np.arange(n_rows), n_folds, seed)
-
-
-def _row_offsets(X: da.Array) -> list[tuple[int]]:
-    """The global index of each chunk's first row (its ``chunk_args``)."""
-    sizes = X.chunks[0]
-    if any(size != size for size in sizes):  # NaN: read_parquet(on_invalid="drop")
-        raise ConfigError(
-            "cross-validation assigns folds by row index, which needs the chunks' row counts; "
-            "they are unknown after on_invalid='drop'. Clean the data, or use a separate "
-            "validation dataset"
-        )
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    return [(int(start),) for start in starts]
 
 
 def _fold_weights(w, n_rows: int, offset: int, n_folds: int, seed: int):
@@ -275,7 +240,7 @@ def train_grid(
     started = time.perf_counter()
     with connect(client) as active, one_blas_thread(active):
         arrays, scattered = _on_cluster(active, X, y, sample_weight)
-        offsets = _row_offsets(arrays[0])
+        offsets = row_offsets(arrays[0])
         mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
         graph = ChunkGraph.from_arrays(*arrays)
         with cached_chunks(active, graph, mode, cache_dir, retries=retries) as chunks:

@@ -38,9 +38,13 @@ def test_train_with_alphas_cross_validates_and_info_prints_it(folders, tmp_path,
     config = _config(
         tmp_path / "c.toml", root, tmp_path / "m", cluster.scheduler_address, f"alphas = {ALPHAS}"
     )
-    assert main(["train", str(config), "--quiet"]) == 0
+    report = tmp_path / "report"
+    assert main(["train", str(config), "--quiet", "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert "chosen from 4 by 5-fold cross-validation" in out
+    # the path and the scores are plotted: a real PNG, shown by the page
+    assert (report / "path.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "path.png" in (report / "index.html").read_text()
     model = dasklr.load_model(tmp_path / "m")
     reference = dasklr.LogisticRegressionCV(
         alphas=[0.1, 0.01, 0.001, 0.0001], tol=1e-10, client=cluster.scheduler_address

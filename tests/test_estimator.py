@@ -36,10 +36,21 @@ PARAMS = [
     "cache_dir",
     "retries",
     "worker_timeout",
+    "early_stopping",
+    "validation_fraction",
+    "n_iter_no_change",
     "client",
     "verbose",
 ]
-HISTORY_KEYS = {"iteration", "objective", "grad_norm", "step", "seconds", "passes"}
+HISTORY_KEYS = {
+    "iteration",
+    "objective",
+    "grad_norm",
+    "step",
+    "seconds",
+    "passes",
+    "validation_loss",  # None without early stopping
+}
 
 
 def make_data(n=600, d=3, seed=0):

@@ -14,7 +14,7 @@ from sklearn.model_selection import PredefinedSplit
 
 import dasklr
 from dasklr.errors import ConfigError
-from dasklr.path import fold_ids, fold_of
+from dasklr.folds import fold_ids, fold_of
 from dasklr.synthetic import make_classification
 
 ALPHAS = [1e-1, 1e-2, 1e-3, 1e-4]
