@@ -13,6 +13,7 @@ import functools
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
 import dask.array as da
@@ -229,89 +230,85 @@ def train(
     if resume is not None and resume.solver != name:
         raise ConfigError(f"the checkpoint is for solver '{resume.solver}', this fit uses '{name}'")
     started = time.perf_counter() - (resume.history[-1]["seconds"] if resume else 0.0)
-    with connect(client) as active, one_blas_thread(active):
-        arrays, scattered = _on_cluster(active, X, y, sample_weight)
-        mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
-        graph = ChunkGraph.from_arrays(*arrays)
-        with cached_chunks(active, graph, mode, cache_dir, retries=retries) as chunks:
-            run_pass = PassRunner(
-                active,
-                chunks,
-                split_every=split_every,
-                check_first=check_chunks,
-                n_classes=n_classes,
-                progress=progress,
-                retries=retries,
-                worker_timeout=worker_timeout,
-                holdout=early_stopping,
-                chunk_args=row_offsets(arrays[0]) if early_stopping else (),
-            )
-            summary = None
-            if resume is not None:
-                run_pass.count = resume.passes
-            elif init is None or standardize or class_weight == "balanced":
-                full_moments = spec.uses_hessian and init is None and class_weight is None
-                summary = run_pass(summary_sums, full_moments, n_classes)
-            objective = LogisticObjective(
-                functools.partial(run_pass, probe_sums),
-                n_features,
-                alpha=alpha,
-                l1_ratio=l1_ratio,
-                fit_intercept=fit_intercept,
-                scaling=_scaling(summary, resume, standardize, fit_intercept),
-                class_weight=resume.class_weight
-                if resume is not None
-                else resolve_class_weight(class_weight, summary, n_classes),
-                n_classes=n_classes,
-            )
-            extra: dict = {}
-            if resume is not None:
-                x0, start = resume.state.params, None
-                extra["resume"] = resume.state
-            elif init is None:
-                x0, start = objective.start(summary)
-            else:
-                x0, start = objective.from_original(*init), None
-            l1 = objective.l1_strength
-            if l1 is not None:
-                extra["penalty"] = L1Penalty(l1)
-            states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
+    with passes_over(
+        client,
+        (X, y, sample_weight),
+        cache=cache,
+        cache_dir=cache_dir,
+        split_every=split_every,
+        check_chunks=check_chunks,
+        n_classes=n_classes,
+        progress=progress,
+        retries=retries,
+        worker_timeout=worker_timeout,
+        holdout=early_stopping,
+    ) as (run_pass, mode):
+        summary = None
+        if resume is not None:
+            run_pass.count = resume.passes
+        elif init is None or standardize or class_weight == "balanced":
+            full_moments = spec.uses_hessian and init is None and class_weight is None
+            summary = run_pass(summary_sums, full_moments, n_classes)
+        objective = LogisticObjective(
+            functools.partial(run_pass, probe_sums),
+            n_features,
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            scaling=_scaling(summary, resume, standardize, fit_intercept),
+            class_weight=resume.class_weight
+            if resume is not None
+            else resolve_class_weight(class_weight, summary, n_classes),
+            n_classes=n_classes,
+        )
+        extra: dict = {}
+        if resume is not None:
+            x0, start = resume.state.params, None
+            extra["resume"] = resume.state
+        elif init is None:
+            x0, start = objective.start(summary)
+        else:
+            x0, start = objective.from_original(*init), None
+        l1 = objective.l1_strength
+        if l1 is not None:
+            extra["penalty"] = L1Penalty(l1)
+        states = spec.run(objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra)
 
-            def save(state: SolverState, history: list[dict]) -> None:
-                if checkpoint is None or not state.memory or state.iteration % checkpoint.every:
-                    return
-                scaling = objective.scaling if standardize else None
-                write_checkpoint(
-                    checkpoint.path,
-                    Checkpoint(
-                        state=state,
-                        passes=run_pass.count,
-                        history=history,
-                        solver=name,
-                        scaling=scaling,
-                        class_weight=objective.class_weight,
-                        identity=checkpoint.identity,
-                    ),
-                )
-
-            watch = None
-            if early_stopping is not None:
-                watch = functools.partial(
-                    early_stopping.loss_at, run_pass=run_pass, objective=objective
-                )
-            state, history, stopped_early = _follow(
-                states,
-                run_pass,
-                callbacks,
-                started,
-                save=save,
-                resume=resume,
-                early_stopping=early_stopping,
-                validation_loss=watch,
+        def save(state: SolverState, history: list[dict]) -> None:
+            if checkpoint is None or not state.memory or state.iteration % checkpoint.every:
+                return
+            scaling = objective.scaling if standardize else None
+            write_checkpoint(
+                checkpoint.path,
+                Checkpoint(
+                    state=state,
+                    passes=run_pass.count,
+                    history=history,
+                    solver=name,
+                    scaling=scaling,
+                    class_weight=objective.class_weight,
+                    identity=checkpoint.identity,
+                ),
             )
-            separated = alpha == 0 and _separates(run_pass, objective, state, history)
-            if n_classes == 2 and alpha == 0 and not separated and summary is not None:
-                _warn_quasi_separation(run_pass, objective, state, summary, names)
+
+        watch = None
+        if early_stopping is not None:
+            watch = functools.partial(
+                early_stopping.loss_at, run_pass=run_pass, objective=objective
+            )
+        state, history, stopped_early = _follow(
+            states,
+            run_pass,
+            callbacks,
+            started,
+            save=save,
+            resume=resume,
+            early_stopping=early_stopping,
+            validation_loss=watch,
+        )
+        separated = alpha == 0 and _separates(run_pass, objective, state, history)
+        if n_classes == 2 and alpha == 0 and not separated and summary is not None:
+            _warn_quasi_separation(run_pass, objective, state, summary, names)
     if separated:  # converged or not, there is no optimum: say so, and why
         state = replace(state, converged=False)
         warnings.warn(
@@ -352,6 +349,51 @@ def train(
         rows=run_pass.rows,
         inference=_inference(objective, state, run_pass, n_classes, l1_ratio * alpha, names),
     )
+
+
+@contextmanager
+def passes_over(
+    client,
+    arrays: tuple,
+    *,
+    cache: str,
+    cache_dir: str | None,
+    split_every: int,
+    check_chunks: bool,
+    n_classes: int,
+    progress,
+    retries: int,
+    worker_timeout: float,
+    holdout: "EarlyStopping | None" = None,
+    row_index: bool = False,
+) -> Iterator[tuple["PassRunner", str]]:
+    """Connect, limit every worker's BLAS to one thread, describe and cache the chunks of
+    (X, y, w), and yield the ``PassRunner`` over them with the cache mode chosen.
+
+    Kernels get each chunk's first row index after (X, y, w) with ``row_index`` or
+    ``holdout`` (whose rows they drop).
+    """
+    with connect(client) as active, one_blas_thread(active):
+        arrays, scattered = _on_cluster(active, *arrays)
+        offsets = row_offsets(arrays[0]) if holdout is not None or row_index else ()
+        mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
+        graph = ChunkGraph.from_arrays(*arrays)
+        with cached_chunks(active, graph, mode, cache_dir, retries=retries) as chunks:
+            yield (
+                PassRunner(
+                    active,
+                    chunks,
+                    split_every=split_every,
+                    check_first=check_chunks,
+                    n_classes=n_classes,
+                    progress=progress,
+                    retries=retries,
+                    worker_timeout=worker_timeout,
+                    holdout=holdout,
+                    chunk_args=offsets,
+                ),
+                mode,
+            )
 
 
 class PassRunner:

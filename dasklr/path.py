@@ -26,18 +26,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from dasklr.cache import cached_chunks, choose_cache
-from dasklr.cluster import connect, one_blas_thread
 from dasklr.driver import (
     IterationRecord,
     PassRunner,
-    _decoded_bytes,
     _inference,
     _on_cluster,
+    passes_over,
     resolve_class_weight,
 )
 from dasklr.errors import ConfigError, ConvergenceWarning
-from dasklr.folds import fold_of, row_offsets
+from dasklr.folds import fold_of
 from dasklr.kernels import Probe, SummarySums, probe_sums, summary_sums
 from dasklr.metrics import histogram_auc, metric_sums
 from dasklr.objective import LogisticObjective, Scaling
@@ -238,82 +236,79 @@ def train_grid(
     name = choose_solver(solver, n_coefficients, l1=l1_ratio > 0 and max(alphas) > 0)
     spec = SOLVERS[name]
     started = time.perf_counter()
-    with connect(client) as active, one_blas_thread(active):
-        arrays, scattered = _on_cluster(active, X, y, sample_weight)
-        offsets = row_offsets(arrays[0])
-        mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
-        graph = ChunkGraph.from_arrays(*arrays)
-        with cached_chunks(active, graph, mode, cache_dir, retries=retries) as chunks:
-            run_pass = PassRunner(
-                active,
-                chunks,
-                split_every=split_every,
-                check_first=check_chunks,
-                n_classes=n_classes,
-                progress=progress,
-                retries=retries,
-                worker_timeout=worker_timeout,
-                chunk_args=offsets,
+    with passes_over(
+        client,
+        (X, y, sample_weight),
+        cache=cache,
+        cache_dir=cache_dir,
+        split_every=split_every,
+        check_chunks=check_chunks,
+        n_classes=n_classes,
+        progress=progress,
+        retries=retries,
+        worker_timeout=worker_timeout,
+        row_index=True,
+    ) as (run_pass, mode):
+        active = run_pass.client
+        full_moments = spec.uses_hessian and class_weight is None
+        summaries = dict(
+            zip(
+                folds,
+                run_pass(
+                    lockstep_summaries,
+                    n_folds,
+                    seed,
+                    tuple(folds),
+                    full_moments,
+                    n_classes,
+                ),
+                strict=True,
             )
-            full_moments = spec.uses_hessian and class_weight is None
-            summaries = dict(
-                zip(
-                    folds,
-                    run_pass(
-                        lockstep_summaries,
-                        n_folds,
-                        seed,
-                        tuple(folds),
-                        full_moments,
-                        n_classes,
-                    ),
-                    strict=True,
+        )
+        lockstep = Lockstep(len(models))
+        objectives = []
+        for index, model in enumerate(models):
+            summary = summaries[model.fold]
+            _check_fold(summary, model.fold, n_classes)
+            objectives.append(
+                LogisticObjective(
+                    functools.partial(lockstep.ask, index),
+                    n_features,
+                    alpha=model.alpha,
+                    l1_ratio=l1_ratio,
+                    fit_intercept=fit_intercept,
+                    scaling=Scaling.from_summary(summary, center=fit_intercept)
+                    if standardize
+                    else None,
+                    class_weight=resolve_class_weight(class_weight, summary, n_classes),
+                    n_classes=n_classes,
                 )
             )
-            lockstep = Lockstep(len(models))
-            objectives = []
-            for index, model in enumerate(models):
-                summary = summaries[model.fold]
-                _check_fold(summary, model.fold, n_classes)
-                objectives.append(
-                    LogisticObjective(
-                        functools.partial(lockstep.ask, index),
-                        n_features,
-                        alpha=model.alpha,
-                        l1_ratio=l1_ratio,
-                        fit_intercept=fit_intercept,
-                        scaling=Scaling.from_summary(summary, center=fit_intercept)
-                        if standardize
-                        else None,
-                        class_weight=resolve_class_weight(class_weight, summary, n_classes),
-                        n_classes=n_classes,
-                    )
+        states = _run_lockstep(
+            lockstep,
+            run_pass,
+            spec,
+            objectives,
+            summaries,
+            models,
+            tol,
+            max_iter,
+            started,
+            n_folds,
+            seed,
+        )
+        for model, objective, state in zip(models, objectives, states, strict=True):
+            coef, intercept = objective.to_original(state.params)
+            model.coef, model.intercept = np.array(coef), np.array(intercept)
+            model.objective, model.converged = state.objective, state.converged
+            model.n_iter = state.iteration
+            model.message = state.message
+            if model.fold == ALL_ROWS:
+                model.inference = _inference(
+                    objective, state, _Totals(summaries[ALL_ROWS]), n_classes, l1_ratio
                 )
-            states = _run_lockstep(
-                lockstep,
-                run_pass,
-                spec,
-                objectives,
-                summaries,
-                models,
-                tol,
-                max_iter,
-                started,
-                n_folds,
-                seed,
-            )
-            for model, objective, state in zip(models, objectives, states, strict=True):
-                coef, intercept = objective.to_original(state.params)
-                model.coef, model.intercept = np.array(coef), np.array(intercept)
-                model.objective, model.converged = state.objective, state.converged
-                model.n_iter = state.iteration
-                model.message = state.message
-                if model.fold == ALL_ROWS:
-                    model.inference = _inference(
-                        objective, state, _Totals(summaries[ALL_ROWS]), n_classes, l1_ratio
-                    )
-            if n_folds:
-                _score_folds(run_pass, models, n_folds, seed, scoring)
+        if n_folds:
+            _score_folds(run_pass, models, n_folds, seed, scoring)
         if validation is not None:
             *arrays, check = validation
             arrays, _ = _on_cluster(active, *arrays)
