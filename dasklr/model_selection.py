@@ -186,6 +186,7 @@ class LogisticRegressionCV(LogisticRegression):
                 scoring=self.scoring,
                 seed=int(self.seed),
                 validation=held_out,
+                feature_names=names,
                 **self._grid_options(client, check_chunks, classes),
             )
         scored = (lambda m: m.fold == ALL_ROWS) if held_out else (lambda m: m.fold != ALL_ROWS)

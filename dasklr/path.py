@@ -213,6 +213,7 @@ def train_grid(
     retries: int = 2,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
     validation: tuple | None = None,
+    feature_names=None,
 ) -> GridResult:
     """Fit one model per alpha on all rows (``all_rows``) and one per (alpha, fold) for
     ``n_folds`` ≥ 2, all in the same passes; then score the fold models on their folds,
@@ -305,7 +306,12 @@ def train_grid(
             model.message = state.message
             if model.fold == ALL_ROWS:
                 model.inference = _inference(
-                    objective, state, _Totals(summaries[ALL_ROWS]), n_classes, l1_ratio
+                    objective,
+                    state,
+                    _Totals(summaries[ALL_ROWS]),
+                    n_classes,
+                    l1_ratio,
+                    feature_names,
                 )
         if n_folds:
             _score_folds(run_pass, models, n_folds, seed, scoring)

@@ -71,3 +71,13 @@ def test_no_warning_on_healthy_data(client):
     X, y = _data()
     model = dasklr.LogisticRegression(client=client).fit(X, y)  # warnings are errors here
     assert np.all(np.isfinite(model.summary().std_errors))
+
+
+def test_a_grid_names_the_features_too(client):
+    """An unpenalised model of a path warns with the data's own column names."""
+    import pandas as pd
+
+    X, y = _data()
+    frame = pd.DataFrame(np.column_stack([X, X[:, 2]]), columns=["a", "b", "c", "c_copy"])
+    with pytest.warns(SingularInformationWarning, match="'c_copy' duplicates 'c'"):
+        dasklr.LogisticRegressionCV(alphas=[1e-2, 0.0], cv=2, client=client).fit(frame, y)
