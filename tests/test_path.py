@@ -226,3 +226,22 @@ def test_selection_on_a_validation_dataset_matches_sklearn(client, data, tmp_pat
         validation=read(tmp_path / "valid.parquet", label="label"),
     )
     np.testing.assert_allclose(again.scores_, model.scores_, rtol=1e-9)
+
+
+def test_multinomial_cv_scores_match_sklearn(client):
+    """Three classes (iris, bundled with scikit-learn): softmax held-out log-loss per fold."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    model = dasklr.LogisticRegressionCV(alphas=[1e-1, 1e-2, 1e-3], cv=3, tol=1e-10, client=client)
+    model.fit(X, y)
+    folds = fold_ids(len(y), 3)
+    for k, alpha in enumerate(model.alphas_):
+        for f in range(3):
+            train, test = folds != f, folds == f
+            reference = SkLogisticRegression(
+                C=1.0 / (alpha * train.sum()), solver="newton-cholesky", tol=1e-12, max_iter=500
+            ).fit(X[train], y[train])
+            expected = log_loss(y[test], reference.predict_proba(X[test]), labels=[0, 1, 2])
+            assert model.scores_[k, f] == pytest.approx(expected, rel=1e-6)
+    assert model.coef_.shape == (3, 4)
