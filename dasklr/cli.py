@@ -329,11 +329,11 @@ def _store_summary(model, inference: dict) -> None:
 
 def _training_metrics(config, data, model, scheduler) -> dict:
     """Metrics on the validation data when configured, else on the training data."""
-    if config["data"]["validation"] is not None:
+    validation = config["data"]["validation"] is not None
+    if validation:
         data = _validation_data(config, data)
-    source = config["data"]["validation"]
     metrics = evaluate_model(model, data, client=scheduler)
-    return {"dataset": "validation" if source else "training", **metrics}
+    return {"dataset": "validation" if validation else "training", **metrics}
 
 
 def predict_command(args: argparse.Namespace) -> int:

@@ -268,7 +268,7 @@ class LogisticRegression(ParamsMixin):
             manifest["rows_used"] = result.rows
             manifest["rows_dropped"] = manifest["rows"] - result.rows  # on_invalid="drop"
         self._inference = result.inference
-        self.covariances_ = {}
+        self.covariances_ = _known_covariances(result.inference)
         self._fit_data = (X, y, sample_weight, source if isinstance(source, ParquetData) else None)
         self.solver_ = result.solver
         self.cache_ = result.cache
@@ -502,8 +502,6 @@ class LogisticRegression(ParamsMixin):
         from dasklr.covariance import check_identified, covariance, covariance_sums, expand
 
         known = self.__dict__.setdefault("covariances_", {})
-        if info.get("cov") is not None:
-            known.setdefault("nonrobust", info["cov"])
         if cov_type != "cluster":
             label = cov_type
         else:  # a column's clusters can be kept by name; an array's are computed each time
@@ -560,6 +558,12 @@ class LogisticRegression(ParamsMixin):
         from dasklr.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def _known_covariances(inference: dict | None) -> dict:
+    """The covariances a fit gives for free: Newton's (``"nonrobust"``), when it has one."""
+    cov = None if inference is None else inference.get("cov")
+    return {} if cov is None else {"nonrobust": cov}
 
 
 def check_same_features(previous: list[str], current: list[str]) -> None:

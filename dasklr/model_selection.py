@@ -14,7 +14,7 @@ import numpy as np
 
 from dasklr.cluster import connect
 from dasklr.errors import ConfigError
-from dasklr.estimator import LogisticRegression, _class_weight_by_index
+from dasklr.estimator import LogisticRegression, _class_weight_by_index, _known_covariances
 from dasklr.parquet import ParquetData
 from dasklr.path import ALL_ROWS, SCORINGS, GridResult, train_grid
 from dasklr.progress import PassProgress
@@ -245,7 +245,7 @@ class LogisticRegressionCV(LogisticRegression):
             self.training_data_["rows_used"] = result.rows
             self.training_data_["rows_dropped"] = self.training_data_["rows"] - result.rows
         self._inference = chosen.inference
-        self.covariances_ = {}
+        self.covariances_ = _known_covariances(chosen.inference)
         self._fit_data = (X, y, sample_weight, source)
         self.solver_, self.cache_ = result.solver, result.cache
         self.n_iter_, self.converged_ = chosen.n_iter, chosen.converged

@@ -308,7 +308,7 @@ def train_grid(
                 model.inference = _inference(
                     objective,
                     state,
-                    _Totals(summaries[ALL_ROWS]),
+                    summaries[ALL_ROWS],  # Σw, Σw·y and rows, as a pass runner has
                     n_classes,
                     l1_ratio,
                     feature_names,
@@ -387,20 +387,6 @@ def _run_lockstep(
         for thread in threads:
             thread.join()
     return finals
-
-
-@dataclass(frozen=True)
-class _Totals:
-    """What ``_inference`` reads of a pass runner: Σw, Σw·y and rows of the model's data."""
-
-    weight: float
-    weighted_labels: float
-    rows: int
-
-    def __init__(self, summary: SummarySums) -> None:
-        object.__setattr__(self, "weight", summary.weight)
-        object.__setattr__(self, "weighted_labels", summary.weighted_labels)
-        object.__setattr__(self, "rows", summary.rows)
 
 
 def _check_fold(summary: SummarySums, fold: int, n_classes: int) -> None:

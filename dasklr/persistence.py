@@ -215,9 +215,7 @@ def _write_inference(model, staging: Path) -> dict[str, Any] | None:
     info = getattr(model, "_inference", None)
     if info is None:
         return None
-    known = dict(getattr(model, "covariances_", {}))
-    if info.get("cov") is not None:
-        known.setdefault("nonrobust", info["cov"])
+    known = getattr(model, "covariances_", {})
     return {
         "llf": info["llf"],
         "llnull": info["llnull"],
@@ -243,7 +241,6 @@ def _read_inference(model, root: Path, entry: dict[str, Any] | None) -> None:
         covariances[label] = cov
     model.covariances_ = covariances
     model._inference = {
-        "cov": covariances.get("nonrobust"),
         "llf": float(entry["llf"]),
         "llnull": float(entry["llnull"]),
         "nobs": int(entry["nobs"]),

@@ -68,7 +68,7 @@ def _statsmodels(X, y, **fit):
 
 
 @pytest.mark.parametrize("dataset", [spector, generated])
-def test_lbfgs_summary_takes_one_pass_and_matches_newton(client, dataset):
+def test_lbfgs_summary_matches_newton_and_statsmodels(client, dataset):
     X, y = dataset()
     newton = dasklr.LogisticRegression(tol=1e-10, client=client).fit(X, y)
     lbfgs = dasklr.LogisticRegression(solver="lbfgs", tol=1e-10, client=client).fit(X, y)
