@@ -11,8 +11,8 @@ more than the kernel. ``cache`` picks what later passes read:
   pass. A worker that does not find a chunk's files (another machine, a lost worker)
   makes the chunk again from its recipe and writes its own copy. The directory is
   removed at the end of the fit.
-- ``"auto"``: memory when the decoded data takes at most ``MEMORY_SHARE`` of the
-  workers' total memory limit, else disk.
+- ``"auto"``: memory when the decoded data fits in the workers' memory with room for
+  the running tasks, else disk (``dasklr.sizing.choose_cache``).
 
 A chunk's *recipe* is the part of the chunk graph that makes it (for Parquet: one read
 task and three views), run inside one task with Dask's synchronous scheduler, so a
@@ -31,15 +31,11 @@ from typing import Any
 
 import dask
 import numpy as np
-import psutil
 from dask.core import get_dependencies
 from distributed import Client
 
 from dasklr.reduction import ChunkGraph
 
-#: ``cache="auto"`` keeps chunks in memory when they take at most this share of the
-#: workers' total memory limit: the rest is for the kernel's temporaries and Dask.
-MEMORY_SHARE = 0.4
 CACHE_CHOICES = ("auto", "memory", "disk", "none")
 
 Key = Hashable
@@ -132,21 +128,6 @@ def load_or_make(slot: DiskSlot, recipe: ChunkRecipe):
 def remove_fit_folder(base: str | None, fit: str) -> None:
     """Delete one fit's cache files (run on every worker at the end of the fit)."""
     shutil.rmtree(fit_folder(base, fit), ignore_errors=True)
-
-
-def choose_cache(cache: str, client: Client, decoded_bytes: int) -> str:
-    """Resolve ``"auto"``: memory when the chunks fit with a margin, else disk.
-
-    Workers without a memory limit count as this machine's memory, shared among them.
-    """
-    if cache not in CACHE_CHOICES:
-        raise ValueError(f"cache must be one of {list(CACHE_CHOICES)}, got {cache!r}")
-    if cache != "auto":
-        return cache
-    workers = list(client.scheduler_info(n_workers=-1).get("workers", {}).values())
-    share = psutil.virtual_memory().total / max(1, len(workers))
-    limit = sum(w.get("memory_limit") or share for w in workers)
-    return "memory" if decoded_bytes <= MEMORY_SHARE * limit else "disk"
 
 
 def in_memory(chunks: ChunkGraph, client: Client, retries: int = 0) -> ChunkGraph:

@@ -42,12 +42,17 @@ def check_values(
             f"label column '{label}' must hold {expected}; found {y[invalid][0]} in {where}"
         )
     if sample_weight is not None:
-        invalid = ~np.isfinite(sample_weight) | (sample_weight < 0)
-        if invalid.any():
-            raise DataError(
-                f"weight column '{weight}' must hold finite non-negative values; "
-                f"found {sample_weight[invalid][0]} in {where}"
-            )
+        check_weights(sample_weight, weight, where)
+
+
+def check_weights(sample_weight: np.ndarray, weight: str, where: str) -> None:
+    """Raise ``DataError`` unless every weight is finite and non-negative."""
+    invalid = ~np.isfinite(sample_weight) | (sample_weight < 0)
+    if invalid.any():
+        raise DataError(
+            f"weight column '{weight}' must hold finite non-negative values; "
+            f"found {sample_weight[invalid][0]} in {where}"
+        )
 
 
 def checked_classes(classes: np.ndarray, where: str) -> np.ndarray:

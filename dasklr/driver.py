@@ -20,7 +20,7 @@ import dask.array as da
 import numpy as np
 from distributed import Client
 
-from dasklr.cache import cached_chunks, choose_cache
+from dasklr.cache import cached_chunks
 from dasklr.checkpoint import Checkpoint, CheckpointPlan, write_checkpoint
 from dasklr.checks import check_values
 from dasklr.cluster import connect, one_blas_thread
@@ -43,6 +43,7 @@ from dasklr.reduction import (
     ChunkGraph,
     tree_reduce,
 )
+from dasklr.sizing import choose_cache, worker_memory
 from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
 #: A fit without penalty whose loss fell below this share of its start is checked for
@@ -376,7 +377,10 @@ def passes_over(
     with connect(client) as active, one_blas_thread(active):
         arrays, scattered = _on_cluster(active, *arrays)
         offsets = row_offsets(arrays[0]) if holdout is not None or row_index else ()
-        mode = "none" if scattered else choose_cache(cache, active, _decoded_bytes(arrays))
+        if scattered:
+            mode = "none"
+        else:
+            mode = choose_cache(cache, worker_memory(active), _decoded_bytes(arrays))
         graph = ChunkGraph.from_arrays(*arrays)
         with cached_chunks(active, graph, mode, cache_dir, retries=retries) as chunks:
             yield (

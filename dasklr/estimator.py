@@ -28,6 +28,7 @@ from dasklr.numerics import logsumexp, sigmoid
 from dasklr.parquet import ParquetData
 from dasklr.progress import PassProgress
 from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
+from dasklr.sizing import sized_for_cluster
 from dasklr.solvers import SOLVER_NAMES
 
 
@@ -217,8 +218,8 @@ class LogisticRegression(ParamsMixin):
         ``resume`` write and continue from checkpoints (``dasklr.checkpoint``).
         """
         self._validate_params()
-        source = X
         with connect(self.client) as client:
+            X = source = self._sized(X, client)
             X, y, sample_weight, feature_names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
             )
@@ -278,6 +279,10 @@ class LogisticRegression(ParamsMixin):
         self.message_ = result.message  # why it stopped, when not by reaching tol
         self.history_ = result.history
         return self
+
+    def _sized(self, X, client):
+        """``read_parquet`` data planned in chunks the cluster's workers can hold."""
+        return sized_for_cluster(X, client, self.cache) if isinstance(X, ParquetData) else X
 
     def _training_data(self, X, y, sample_weight, client):
         """(X, class indices, w, feature names, classes, check_chunks) from any input."""

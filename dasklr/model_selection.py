@@ -171,8 +171,8 @@ class LogisticRegressionCV(LogisticRegression):
         """
         self._validate_params()
         alphas = checked_alphas(self.alphas)
-        original = X
         with connect(self.client) as client:
+            X = original = self._sized(X, client)
             X, y, sample_weight, names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
             )

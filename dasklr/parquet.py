@@ -8,6 +8,7 @@ labels outside the classes, negative weights) are checked by the task that decod
 chunk, so the error names the file and row groups it came from.
 """
 
+import itertools
 import operator
 import os
 import posixpath
@@ -25,11 +26,15 @@ import pyarrow.parquet as pq
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from dasklr.checks import check_values, checked_classes
+from dasklr.checks import checked_classes
+from dasklr.decode import ChunkSpec, label_values, plain_labels, read_chunk, read_codes
 from dasklr.errors import DataError
 
-#: Consecutive row groups of one file are merged into a chunk up to this decoded size.
+#: Consecutive row groups of one file are merged into a chunk up to this decoded size,
+#: unless the workers' memory asks for less (``dasklr.sizing``, when a fit starts).
 DEFAULT_CHUNK_BYTES = 128 * 2**20
+#: A row group is cut into row slices of at least this many rows.
+MIN_SLICE_ROWS = 4096
 
 _GLOB_CHARS = ("*", "?", "[")
 
@@ -47,15 +52,6 @@ class ParquetFileInfo:
     @property
     def rows(self) -> int:
         return sum(self.row_group_rows)
-
-
-@dataclass(frozen=True)
-class ChunkSpec:
-    """What one read task decodes: some consecutive row groups of one file."""
-
-    path: str
-    row_groups: tuple[int, ...]
-    rows: int
 
 
 class _Arrays(NamedTuple):
@@ -98,9 +94,23 @@ class ParquetData(_Arrays):
         self.classes = classes
         self.files = tuple(files)
         self.weight_column = weight_column
-        #: (filesystem, chunk specs, rows known) behind the arrays, to read more columns
+        #: (filesystem, chunk specs, rows known, ParquetSource) behind the arrays, to read
+        #: more columns or plan other chunks
         self._reader = reader
         return self
+
+    @property
+    def chunk_specs(self) -> tuple[ChunkSpec, ...]:
+        """What each chunk's read task decodes (row groups of a file, or a row slice)."""
+        return () if self._reader is None else self._reader[1]
+
+    def sized_for(self, chunk_bytes: int) -> "ParquetData":
+        """The same data in chunks of at most ``chunk_bytes`` decoded bytes, unless the
+        user chose ``chunk_bytes`` in ``read_parquet`` (then as it is)."""
+        if self._reader is None or self._reader[3].chunk_bytes is not None:
+            return self
+        wanted = min(DEFAULT_CHUNK_BYTES, int(chunk_bytes))  # planned at the default
+        return self if wanted == DEFAULT_CHUNK_BYTES else _build_arrays(self._reader[3], wanted)
 
     def column_codes(self, column: str) -> da.Array:
         """Another column (e.g. the clusters of ``summary(cov_type="cluster")``) as int64
@@ -108,14 +118,14 @@ class ParquetData(_Arrays):
         its file."""
         if self._reader is None:
             raise ValueError("this ParquetData does not know its files; use read_parquet")
-        fs, chunks, rows_known = self._reader
+        fs, chunks, rows_known, _ = self._reader
         if not rows_known:
             raise DataError(
                 f"column '{column}' cannot be lined up with rows dropped by "
                 "on_invalid='drop'; clean the data or pass groups as an array"
             )
         name = f"dasklr-codes-{tokenize(self.X.name, column)}"
-        layer = {(name, i): (_read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
+        layer = {(name, i): (read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
         return da.Array(layer, name, (tuple(spec.rows for spec in chunks),), dtype=np.int64)
 
 
@@ -128,7 +138,7 @@ def read_parquet(
     classes: Sequence | None = None,
     dtype: str | np.dtype = "float64",
     on_invalid: str = "error",
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> ParquetData:
     """Lazily read a Parquet dataset as float64 Dask arrays for training.
@@ -160,8 +170,10 @@ def read_parquet(
         are left out; the fitted model records how many (``training_data_``). Chunk sizes
         are then unknown until read.
     chunk_bytes
-        Small consecutive row groups of a file are grouped into one chunk up to this many
-        decoded bytes; a larger row group is a chunk of its own.
+        Consecutive row groups of a file are grouped into one chunk (one task) up to this
+        many decoded bytes, and a larger row group is read in row slices of that size.
+        None (the default): 128 MiB, or less when a fit starts on workers whose memory
+        needs smaller tasks (``dasklr.sizing``); a number is used as it is.
 
     Examples
     --------
@@ -181,18 +193,19 @@ def read_parquet(
     for info, schema in zip(infos, schemas, strict=True):
         _check_columns(info.path, schema, [*feature_names, *([weight] if weight else [])])
     label_kind = _check_label(infos, schemas, label)
-    bytes_per_row = dtype.itemsize * len(feature_names) + 16
-    chunks = plan_chunks(infos, bytes_per_row=bytes_per_row, chunk_bytes=chunk_bytes)
-    if not chunks:
+    if not any(info.rows for info in infos):
         raise DataError(f"{shown}: the Parquet files hold no rows")
     if classes is None:
         paths = [i.path for i in infos if i.rows]
         classes = _find_classes(fs, paths, label, label_kind, drop_nulls=on_invalid == "drop")
     else:
         classes = _given_classes(classes, label, label_kind)
-    return _build_arrays(
-        fs, chunks, feature_names, label, classes, weight, infos, dtype, on_invalid
+    if chunk_bytes is not None and not chunk_bytes > 0:
+        raise ValueError(f"chunk_bytes must be a positive number of bytes, got {chunk_bytes}")
+    source = ParquetSource(
+        fs, tuple(infos), feature_names, label, classes, weight, dtype, on_invalid, chunk_bytes
     )
+    return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
 
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
@@ -280,26 +293,6 @@ def plan_dataset(
     if not chunks:
         raise DataError(f"{shown}: the Parquet files hold no rows")
     return fs, chunks, infos
-
-
-def read_features(fs, spec: ChunkSpec, features: Sequence[str], other_columns=()):
-    """One chunk's features as float64 (checked) and its other columns as Arrow arrays."""
-    where = f"file {spec.path}, row groups {list(spec.row_groups)}"
-    try:
-        with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
-            table = parquet.read_row_groups(
-                list(spec.row_groups), columns=[*features, *other_columns]
-            )
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {where}: {exc}") from None
-    X = np.empty((table.num_rows, len(features)), dtype=np.float64, order="F")
-    for j, name in enumerate(features):
-        _column_into(table.column(name), X[:, j], name, where)
-    finite = np.isfinite(X).all(axis=0)
-    if not finite.all():
-        name = features[int(np.argmin(finite))]
-        raise DataError(f"feature column '{name}' holds NaN or inf in {where}")
-    return X, {name: table.column(name) for name in other_columns}
 
 
 def _is_numeric(dtype: pa.DataType) -> bool:
@@ -392,7 +385,7 @@ def _find_classes(fs, paths: list[str], label: str, kind: str, drop_nulls=False)
             raise DataError(
                 f"label column '{label}' has {column.null_count} null values in file {path}"
             )
-        values = np.sort(_label_values(pc.unique(_plain_labels(column, kind)), kind))
+        values = np.sort(label_values(pc.unique(plain_labels(column, kind)), kind))
         return checked_classes(values, f"label column '{label}' in file {path}")
 
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(paths)))) as pool:
@@ -410,22 +403,11 @@ def _given_classes(classes: Sequence, label: str, kind: str) -> np.ndarray:
     return values
 
 
-def _plain_labels(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
-    """Dictionary-encoded labels decoded; strings as plain (not large) strings."""
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    return column.cast(pa.string()) if kind == "string" else column
-
-
-def _label_values(array, kind: str) -> np.ndarray:
-    values = array.to_numpy(zero_copy_only=False)
-    return values.astype(str) if kind == "string" else values
-
-
 def plan_chunks(
     infos: Sequence[ParquetFileInfo], *, bytes_per_row: int, chunk_bytes: int
 ) -> list[ChunkSpec]:
-    """Group consecutive row groups of each file into chunks of at most ``chunk_bytes``.
+    """Group consecutive row groups of each file into chunks of at most ``chunk_bytes``;
+    cut a row group larger than that into equal row slices (at least ``MIN_SLICE_ROWS``).
 
     Row counts come from the footers, so chunk sizes are known before any data is read;
     empty row groups and files add nothing.
@@ -440,6 +422,9 @@ def plan_chunks(
             if group and (rows + n) * bytes_per_row > chunk_bytes:
                 chunks.append(ChunkSpec(info.path, tuple(group), rows))
                 group, rows = [], 0
+            if n * bytes_per_row > chunk_bytes and n > MIN_SLICE_ROWS:
+                chunks.extend(_row_slices(info.path, index, n, bytes_per_row, chunk_bytes))
+                continue
             group.append(index)
             rows += n
         if group:
@@ -447,122 +432,59 @@ def plan_chunks(
     return chunks
 
 
-def read_chunk(
-    fs,
-    spec: ChunkSpec,
-    features: tuple[str, ...],
-    label: str,
-    classes: np.ndarray,
-    weight: str | None,
-    dtype: np.dtype | str = "float64",
-    on_invalid: str = "error",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Decode one chunk into (X, y, w) and check its values; runs on a worker.
-
-    ``X`` is Fortran-ordered so each Parquet column is written straight into its place;
-    ``y`` holds each label's index in ``classes``. With ``on_invalid="drop"``, rows with a
-    null, NaN or ±inf feature, a null label, or a null, non-finite or negative weight are
-    left out (a label outside the classes is still an error).
-    """
-    columns = [*features, label, *([weight] if weight else [])]
-    where = f"file {spec.path}, row groups {list(spec.row_groups)}"
-    try:
-        # filesystem= lets pyarrow read local files natively (faster than a Python file object)
-        with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
-            table = parquet.read_row_groups(list(spec.row_groups), columns=columns)
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {where}: {exc}") from None
-    if table.num_rows != spec.rows:
-        raise DataError(
-            f"{where}: footer says {spec.rows} rows but {table.num_rows} were read; "
-            "was the file changed while training?"
-        )
-    if on_invalid == "drop":
-        table = table.filter(_valid_rows(table, features, label, weight))
-    X = np.empty((table.num_rows, len(features)), dtype=dtype, order="F")
-    for j, name in enumerate(features):
-        _column_into(table.column(name), X[:, j], name, where)
-    y = _class_indices(table.column(label), classes, label, where)
-    w = None
-    if weight is not None:
-        w = np.empty(table.num_rows, dtype=np.float64)
-        _column_into(table.column(weight), w, weight, where)
-    check_values(
-        X,
-        y,
-        w,
-        feature_names=features,
-        label=label,
-        weight=weight or "",
-        where=where,
-        n_classes=max(2, classes.size),
-    )
-    return X, y, w
+def _row_slices(path: str, group: int, rows: int, bytes_per_row: int, chunk_bytes: int):
+    """Equal slices of one row group, each at most ``chunk_bytes`` (or ``MIN_SLICE_ROWS``)."""
+    per_slice = max(MIN_SLICE_ROWS, chunk_bytes // bytes_per_row)
+    count = -(-rows // per_slice)
+    bounds = np.linspace(0, rows, count + 1).astype(int)
+    return [
+        ChunkSpec(path, (group,), int(stop - start), start=int(start), sliced=True)
+        for start, stop in itertools.pairwise(bounds)
+    ]
 
 
-def _valid_rows(table: pa.Table, features, label: str, weight: str | None) -> pa.ChunkedArray:
-    """True for the rows ``on_invalid="drop"`` keeps."""
-    keep = pc.is_valid(table.column(label))
-    for name in [*features, *([weight] if weight else [])]:
-        column = table.column(name)
-        ok = pc.is_valid(column)
-        if pa.types.is_floating(column.type):
-            ok = pc.and_(ok, pc.fill_null(pc.is_finite(column), False))
-        if name == weight:
-            ok = pc.and_(ok, pc.fill_null(pc.greater_equal(column, 0), False))
-        keep = pc.and_(keep, ok)
-    return keep
+@dataclass(frozen=True)
+class ParquetSource:
+    """What a chunk plan is made from: the files, columns and decoding options."""
+
+    fs: Any
+    infos: tuple[ParquetFileInfo, ...]
+    features: tuple[str, ...]
+    label: str
+    classes: np.ndarray
+    weight: str | None
+    dtype: np.dtype
+    on_invalid: str
+    #: the user's ``chunk_bytes``; None: ``DEFAULT_CHUNK_BYTES``, or less for small workers
+    chunk_bytes: int | None
+
+    @property
+    def bytes_per_row(self) -> int:
+        """Decoded bytes of one row: the features, the label index and the weight."""
+        return self.dtype.itemsize * len(self.features) + 16
 
 
-def _class_indices(column: pa.ChunkedArray, classes: np.ndarray, name: str, where: str):
-    """Each label's index in the sorted ``classes``, as float64; unknown labels are an error."""
-    if column.null_count:
-        raise DataError(f"column '{name}' has {column.null_count} null values in {where}")
-    kind = "string" if classes.dtype.kind in "US" else "number"
-    labels = _label_values(_plain_labels(column, kind), kind)
-    index = np.minimum(np.searchsorted(classes, labels), classes.size - 1)
-    unknown = classes[index] != labels
-    if unknown.any():
-        raise DataError(
-            f"label column '{name}' holds {labels[unknown].tolist()[0]!r}, which is not one of the "
-            f"classes {classes.tolist()}, in {where}"
-        )
-    return index.astype(np.float64)
-
-
-def _column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str) -> None:
-    """Copy an Arrow column into ``out`` piece by piece: one copy, no temporary."""
-    if column.null_count:
-        raise DataError(f"column '{name}' has {column.null_count} null values in {where}")
-    start = 0
-    for piece in column.chunks:
-        stop = start + len(piece)
-        out[start:stop] = piece.to_numpy(zero_copy_only=False)
-        start = stop
-
-
-def _build_arrays(
-    fs, chunks, features, label, classes, weight, infos, dtype, on_invalid
-) -> ParquetData:
+def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
     """One read task per chunk; X, y and w are views of its result, so a pass reads once."""
+    chunks = plan_chunks(source.infos, bytes_per_row=source.bytes_per_row, chunk_bytes=chunk_bytes)
+    fs, features, weight, dtype = source.fs, source.features, source.weight, source.dtype
     token = tokenize(
         fs.protocol,
-        [(i.path, i.size, i.row_group_rows) for i in infos],
+        [(i.path, i.size, i.row_group_rows) for i in source.infos],
         chunks,
         features,
-        label,
-        classes,
+        source.label,
+        source.classes,
         weight,
         dtype.str,
-        on_invalid,
+        source.on_invalid,
     )
     read_name = f"dasklr-read-{token}"
-    reads = {
-        (read_name, i): (read_chunk, fs, spec, features, label, classes, weight, dtype, on_invalid)
-        for i, spec in enumerate(chunks)
-    }
+    task = (read_chunk, fs)
+    options = (features, source.label, source.classes, weight, dtype, source.on_invalid)
+    reads = {(read_name, i): (*task, spec, *options) for i, spec in enumerate(chunks)}
     # dropping invalid rows makes a chunk's length known only once it is read
-    rows = tuple(np.nan if on_invalid == "drop" else spec.rows for spec in chunks)
+    rows = tuple(np.nan if source.on_invalid == "drop" else spec.rows for spec in chunks)
 
     def view(part: int, prefix: str, ndim: int) -> da.Array:
         name = f"dasklr-{prefix}-{token}"
@@ -581,33 +503,9 @@ def _build_arrays(
         y=view(1, "y", 1),
         sample_weight=view(2, "w", 1) if weight else None,
         feature_names=features,
-        label=label,
-        classes=classes,
-        files=tuple(infos),
+        label=source.label,
+        classes=source.classes,
+        files=source.infos,
         weight_column=weight,
-        reader=(fs, tuple(chunks), on_invalid != "drop"),
+        reader=(fs, tuple(chunks), source.on_invalid != "drop", source),
     )
-
-
-def _read_codes(fs, spec: ChunkSpec, column: str) -> np.ndarray:
-    """One chunk's ``column`` as group codes; errors name the file and row groups."""
-    from dasklr.robust import group_codes
-
-    where = f"file {spec.path}, row groups {list(spec.row_groups)}"
-    try:
-        with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
-            if parquet.schema_arrow.get_field_index(column) < 0:
-                raise DataError(
-                    f"{spec.path}: column '{column}' is missing "
-                    f"(file has: {', '.join(parquet.schema_arrow.names)})"
-                )
-            table = parquet.read_row_groups(list(spec.row_groups), columns=[column])
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {where}: {exc}") from None
-    values = table.column(column)
-    if values.null_count:
-        raise DataError(f"column '{column}' holds {values.null_count} nulls in {where}")
-    try:
-        return group_codes(values.to_numpy(zero_copy_only=False))
-    except ValueError as exc:
-        raise DataError(f"column '{column}' in {where}: {exc}") from None

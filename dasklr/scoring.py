@@ -18,11 +18,13 @@ import pyarrow.parquet as pq
 from distributed import Client
 
 from dasklr.cluster import connect
+from dasklr.decode import ChunkSpec, read_features
 from dasklr.errors import DataError
 from dasklr.kernels import merge_sums
 from dasklr.metrics import EXACT_AUC_ROWS, metric_sums, summarise
-from dasklr.parquet import ChunkSpec, ParquetData, plan_dataset, read_features
+from dasklr.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.reduction import ChunkGraph, tree_reduce
+from dasklr.sizing import chunk_budget, worker_memory
 
 
 def evaluate_model(
@@ -79,12 +81,17 @@ def predict_to_parquet(
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
     features = _model_features(model)
-    fs, chunks, _ = plan_dataset(path, features, keep, storage_options=storage_options)
+    fs, chunks, infos = plan_dataset(path, features, keep, storage_options=storage_options)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         with connect(client) as active:
+            budget = chunk_budget(worker_memory(active), "none", 0)
+            if budget < DEFAULT_CHUNK_BYTES:  # small workers: smaller tasks
+                chunks = plan_chunks(
+                    infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=budget
+                )
             tasks = [
                 active.submit(
                     score_chunk,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dasklr
-from dasklr.cache import MEMORY_SHARE, choose_cache
+from dasklr.sizing import MEMORY_SHARE, SAFE_SHARE, choose_cache, worker_memory
 from dasklr.cluster import blas_threads, one_blas_thread, set_blas_threads
 from dasklr.driver import PassRunner
 from dasklr.kernels import merge_sums
@@ -106,13 +106,20 @@ def test_missing_cache_files_are_remade_from_parquet(client, dataset, tmp_path):
 
 
 def test_auto_picks_memory_when_the_data_fits_with_a_margin(client):
-    workers = client.scheduler_info(n_workers=-1)["workers"].values()
-    limit = sum(w["memory_limit"] for w in workers)
-    assert choose_cache("auto", client, int(MEMORY_SHARE * limit) - 1) == "memory"
-    assert choose_cache("auto", client, int(MEMORY_SHARE * limit) + 1) == "disk"
-    assert choose_cache("none", client, 1) == "none"
+    """Memory when the chunks take at most MEMORY_SHARE of what the workers have left below
+    SAFE_SHARE of their limits, after what their processes already hold."""
+    workers = worker_memory(client)
+    infos = client.scheduler_info(n_workers=-1)["workers"].values()
+    assert sorted(w.limit for w in workers) == sorted(i["memory_limit"] for i in infos)
+    resident = client.run(lambda: __import__("psutil").Process().memory_info().rss)
+    for worker in workers:  # what each process holds, as measured there (± 64 MiB of drift)
+        assert abs(worker.used - np.median(list(resident.values()))) < 64 * 2**20
+    free = sum(int(SAFE_SHARE * w.limit) - w.used for w in workers)
+    assert choose_cache("auto", workers, int(MEMORY_SHARE * free) - 1) == "memory"
+    assert choose_cache("auto", workers, int(MEMORY_SHARE * free) + 1) == "disk"
+    assert choose_cache("none", workers, 1) == "none"
     with pytest.raises(ValueError, match="cache must be one of"):
-        choose_cache("ssd", client, 1)
+        choose_cache("ssd", workers, 1)
 
 
 def test_numpy_input_is_not_cached_again(client):
