@@ -3,8 +3,8 @@
 A chunk is some consecutive row groups of one file, or a slice of rows of one row group
 too large for a task (``ChunkSpec``). The feature matrix is allocated once, Fortran-ordered,
 and filled a few columns at a time (a row slice: a few thousand rows at a time), so
-beside it a task holds only one piece of Arrow data, about an eighth of the chunk: its
-peak is ~1.2× the chunk's decoded bytes, not the ~2× of a whole Arrow table beside its
+beside it a task holds only one piece of Arrow data, about a quarter of the chunk: its
+peak is ~1.3× the chunk's decoded bytes, not the ~2× of a whole Arrow table beside its
 NumPy copy. Each column is checked for NaN/inf as it lands, while it is in cache.
 Errors name the file, the row groups (and rows) and the column.
 """
@@ -22,7 +22,7 @@ from dasklr.errors import DataError
 
 #: Decoded bytes of one piece of Arrow data (a group of columns, or of rows of a slice)
 #: held beside the chunk's array while it is copied in: at most this share of the chunk.
-PIECE_SHARE = 1 / 8
+PIECE_SHARE = 1 / 4
 #: ... but pieces need not be smaller than this: below it, pyarrow's per-call cost shows.
 MIN_PIECE_BYTES = 4 * 2**20
 #: Bytes pyarrow reads from a file at a time for a row slice, instead of whole column

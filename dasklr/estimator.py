@@ -278,6 +278,7 @@ class LogisticRegression(ParamsMixin):
         self.converged_ = result.converged
         self.message_ = result.message  # why it stopped, when not by reaching tol
         self.history_ = result.history
+        self.pass_seconds_ = result.pass_seconds
         return self
 
     def _sized(self, X, client):

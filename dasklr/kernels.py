@@ -50,6 +50,9 @@ class LogisticSums:
     #: (Σs·x², Σs·x, Σs) with s = w·σ(1−σ) (per class: w·p_k(1−p_k)): the Hessian's
     #: diagonal and its intercept row, when asked, without the (d+1)² matrix
     diagonal: tuple | None = None
+    #: Σw over the rows ``hessian`` sums (a sample of them with ``hessian_stride`` > 1):
+    #: ``hessian / hessian_weight`` estimates the mean curvature of all rows
+    hessian_weight: float = 0.0
 
     def __add__(self, other: "LogisticSums") -> "LogisticSums":
         return LogisticSums(
@@ -64,6 +67,7 @@ class LogisticSums:
             diagonal=None
             if self.diagonal is None
             else tuple(a + b for a, b in zip(self.diagonal, other.diagonal, strict=True)),
+            hessian_weight=self.hessian_weight + other.hessian_weight,
         )
 
 
@@ -82,6 +86,8 @@ class Probe:
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     class_weight: tuple[float, ...] | None = None
     diagonal: bool = False
+    #: the Hessian from every ``hessian_stride``-th block of rows (``sampled_blocks``)
+    hessian_stride: int = 1
 
 
 def logistic_sums(
@@ -96,6 +102,7 @@ def logistic_sums(
     steps: np.ndarray | tuple = (),
     class_weight: tuple[float, float] | None = None,
     diagonal: bool = False,
+    hessian_stride: int = 1,
 ) -> LogisticSums:
     """Loss and gradient sums of one chunk in one sweep over ``X`` (and more on request).
 
@@ -132,20 +139,22 @@ def logistic_sums(
     if hessian or diagonal:
         s = h * (1.0 - h)
         s = s if w is None else s * w
-        curvature = gram(X, s) if hessian else None
+        curvature = gram(X, s, hessian_stride) if hessian else None
         diagonal = curvature_diagonal(X, s[:, None]) if diagonal else None
     else:
         diagonal = None
+    weight = float(z.shape[0]) if w is None else float(w.sum())
     return LogisticSums(
         loss=float(terms.sum()),
         grad_coef=np.asarray(X.T @ residual, dtype=np.float64),
         grad_intercept=float(residual.sum()),
-        weight=float(z.shape[0]) if w is None else float(w.sum()),
+        weight=weight,
         rows=int(z.shape[0]),
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=float(y.sum()) if w is None else float(w @ y),
         diagonal=None if diagonal is None else tuple(part[0] for part in diagonal),
+        hessian_weight=sampled_weight(w, z.shape[0], hessian_stride, weight) if hessian else 0.0,
     )
 
 
@@ -164,6 +173,7 @@ def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
         steps=probe.steps,
         class_weight=probe.class_weight,
         diagonal=probe.diagonal,
+        hessian_stride=probe.hessian_stride,
     )
 
 
@@ -179,6 +189,7 @@ def softmax_sums(
     steps: np.ndarray | tuple = (),
     class_weight: tuple[float, ...] | None = None,
     diagonal: bool = False,
+    hessian_stride: int = 1,
 ) -> LogisticSums:
     """``logistic_sums`` for K classes: y holds class indices 0..K−1, ``coef`` is (K, d).
 
@@ -213,27 +224,30 @@ def softmax_sums(
         step_losses[k] = float(at_step @ w) if w is not None else float(at_step.sum())
     curvature = None
     if hessian:
-        curvature = softmax_curvature(X, P, np.ones(rows.size) if w is None else w)
+        ones = np.ones(rows.size) if w is None else w
+        curvature = softmax_curvature(X, P, ones, hessian_stride)
     if diagonal:
         spread = P * (1.0 - P) * (1.0 if w is None else w[:, None])
         diagonal = curvature_diagonal(X, spread)
     else:
         diagonal = None
     counts = np.bincount(labels, weights=w, minlength=K).astype(np.float64)
+    weight = float(labels.size) if w is None else float(w.sum())
     return LogisticSums(
         loss=float(terms.sum()),
         grad_coef=np.asarray(X.T @ residual, dtype=np.float64).T.copy(),
         grad_intercept=residual.sum(axis=0),
-        weight=float(labels.size) if w is None else float(w.sum()),
+        weight=weight,
         rows=int(labels.size),
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=counts,
         diagonal=diagonal,
+        hessian_weight=sampled_weight(w, labels.size, hessian_stride, weight) if hessian else 0.0,
     )
 
 
-def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray) -> np.ndarray:
+def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray, stride: int = 1) -> np.ndarray:
     """Σ w·(diag(p) − p·pᵀ) ⊗ [x, 1][x, 1]ᵀ, as K × K blocks of (d+1)².
 
     Block (k, k) is ``gram`` with weights w·p_k·(1 − p_k) and block (k, j) is minus
@@ -245,9 +259,9 @@ def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray) -> np.ndarray
     for k in range(K):
         for j in range(k, K):
             if k == j:
-                block = gram(X, w * P[:, k] * (1.0 - P[:, k]))
+                block = gram(X, w * P[:, k] * (1.0 - P[:, k]), stride)
             else:
-                block = -gram(X, w * P[:, k] * P[:, j])
+                block = -gram(X, w * P[:, k] * P[:, j], stride)
             out[k * m : (k + 1) * m, j * m : (j + 1) * m] = block
             out[j * m : (j + 1) * m, k * m : (k + 1) * m] = block
     return out
@@ -272,17 +286,43 @@ def curvature_diagonal(X: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, ...]:
     return squares, np.asarray(X.T @ S, dtype=np.float64).T.copy(), S.sum(axis=0)
 
 
-def gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Σ s_i·[x_i, 1][x_i, 1]ᵀ for s ≥ 0, in row blocks (symmetric products, bounded memory)."""
+def sampled_blocks(n: int, stride: int = 1) -> list[slice]:
+    """The row blocks a Hessian sums over: every ``stride``-th block of ``GRAM_BLOCK_ROWS``
+    rows (all rows for stride 1). Fixed by the row positions alone, so every pass — and
+    every rerun — sums the same rows, spread over the whole chunk."""
+    return [slice(s, s + GRAM_BLOCK_ROWS) for s in range(0, n, GRAM_BLOCK_ROWS * stride)]
+
+
+def sampled_weight(w: np.ndarray | None, n: int, stride: int, weight: float) -> float:
+    """Σw over ``sampled_blocks`` (``weight``, the sum over all rows, for stride 1)."""
+    if stride == 1:
+        return weight
+    blocks = sampled_blocks(n, stride)
+    if w is None:
+        return float(sum(len(range(n)[block]) for block in blocks))
+    return float(sum(w[block].sum() for block in blocks))
+
+
+def gram(X: np.ndarray, s: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Σ s_i·[x_i, 1][x_i, 1]ᵀ for s ≥ 0 over ``sampled_blocks`` (every row for stride 1),
+    block by block: symmetric products, memory bounded by one block."""
     n, d = X.shape
     out = np.zeros((d + 1, d + 1))
     root = np.sqrt(s)
-    for start in range(0, n, GRAM_BLOCK_ROWS):
-        block = X[start : start + GRAM_BLOCK_ROWS] * root[start : start + GRAM_BLOCK_ROWS, None]
-        out[:d, :d] += block.T @ block
-    out[:d, d] = X.T @ s
+    if stride == 1:
+        for block in sampled_blocks(n):
+            weighted = X[block] * root[block, None]
+            out[:d, :d] += weighted.T @ weighted
+        out[:d, d] = X.T @ s
+        out[d, d] = s.sum()
+    else:
+        for block in sampled_blocks(n, stride):
+            rows = X[block]
+            weighted = rows * root[block, None]
+            out[:d, :d] += weighted.T @ weighted
+            out[:d, d] += rows.T @ s[block]
+            out[d, d] += s[block].sum()
     out[d, :d] = out[:d, d]
-    out[d, d] = s.sum()
     return out
 
 
@@ -303,6 +343,9 @@ class SummarySums:
     spread: np.ndarray
     label_first: np.ndarray
     moments: np.ndarray | None
+    #: Σw over the rows ``moments`` sums (``sampled_blocks``): moments / moments_weight
+    #: estimates the mean of [x, 1][x, 1]ᵀ
+    moments_weight: float = 0.0
 
     @property
     def first(self) -> np.ndarray:
@@ -326,6 +369,7 @@ class SummarySums:
             spread=spread,
             label_first=self.label_first + other.label_first,
             moments=None if self.moments is None else self.moments + other.moments,
+            moments_weight=self.moments_weight + other.moments_weight,
         )
 
 
@@ -335,38 +379,48 @@ def summary_sums(
     sample_weight: np.ndarray | None,
     full_moments: bool,
     n_classes: int = 2,
+    moments_stride: int = 1,
 ) -> SummarySums:
-    """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ.
+    """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ (over
+    every ``moments_stride``-th block of rows: ``sampled_blocks``).
 
     For K > 2 classes, ``weighted_labels`` is Σw per class (K,) and ``label_first`` is
-    Σw·x per class (K, d).
+    Σw·x per class (K, d). One product gives Σw·x and Σw·y·x together; the spreads are
+    then summed block by block in one reused buffer, while each block is in cache.
     """
     X = float64_rows(X)
+    n, d = X.shape
     y = np.asarray(y, dtype=np.float64)
-    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if n_classes > 2:
         labels = y.astype(np.intp)
-        by_class = np.zeros((X.shape[0], n_classes))
-        by_class[np.arange(labels.size), labels] = w
-        weighted_labels = by_class.sum(axis=0)
-        label_first = np.asarray(X.T @ by_class, dtype=np.float64).T.copy()
+        by_class = np.zeros((n, n_classes + 1))
+        by_class[np.arange(n), labels + 1] = w
+        by_class[:, 0] = w
+        weighted_labels = by_class[:, 1:].sum(axis=0)
     else:
+        by_class = np.column_stack([w, w * y])
         weighted_labels = float(w @ y)
-        label_first = np.asarray(X.T @ (w * y), dtype=np.float64)
+    sums = np.asarray(X.T @ by_class, dtype=np.float64)
+    label_first = sums[:, 1] if n_classes == 2 else sums[:, 1:].T.copy()
     weight = float(w.sum())
-    mean = np.asarray(X.T @ w, dtype=np.float64) / weight if weight > 0 else np.zeros(X.shape[1])
-    spread = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], GRAM_BLOCK_ROWS):  # deviations from the chunk's mean
-        deviation = X[start : start + GRAM_BLOCK_ROWS] - mean
-        spread += (deviation * deviation).T @ w[start : start + GRAM_BLOCK_ROWS]
+    mean = sums[:, 0] / weight if weight > 0 else np.zeros(d)
+    spread = np.zeros(d)
+    buffer = np.empty((min(n, GRAM_BLOCK_ROWS), d), order="F")
+    for block in sampled_blocks(n):  # deviations from the chunk's mean
+        deviation = np.subtract(X[block], mean, out=buffer[: len(range(n)[block])])
+        np.multiply(deviation, deviation, out=deviation)
+        spread += deviation.T @ w[block]
+    moments = gram(X, w, moments_stride) if full_moments else None
     return SummarySums(
         weight=weight,
         weighted_labels=weighted_labels,
-        rows=int(X.shape[0]),
+        rows=int(n),
         mean=mean,
         spread=spread,
         label_first=label_first,
-        moments=gram(X, w) if full_moments else None,
+        moments=moments,
+        moments_weight=sampled_weight(w, n, moments_stride, weight) if full_moments else 0.0,
     )
 
 

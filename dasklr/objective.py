@@ -96,8 +96,11 @@ class LogisticObjective:
         scaling: Scaling | None = None,
         class_weight: tuple[float, ...] | None = None,
         n_classes: int = 2,
+        hessian_stride: int = 1,
     ) -> None:
         self.sums = sums
+        #: the Hessian is summed over every hessian_stride-th block of rows (kernels.gram)
+        self.hessian_stride = hessian_stride
         self.n_features = n_features
         self.l2 = alpha * (1.0 - l1_ratio)
         self.l1 = alpha * l1_ratio
@@ -191,7 +194,14 @@ class LogisticObjective:
             coef, intercept = coef[0], float(intercept[0])
             line = None if line is None else line[0]
         return Probe(
-            coef, intercept, hessian, line, steps, class_weight=self.class_weight, diagonal=diagonal
+            coef,
+            intercept,
+            hessian,
+            line,
+            steps,
+            class_weight=self.class_weight,
+            diagonal=diagonal,
+            hessian_stride=self.hessian_stride,
         )
 
     def evaluate(
@@ -223,7 +233,8 @@ class LogisticObjective:
         return Evaluation(
             loss=s.loss / W + self._penalty(params),
             grad=grad,
-            hessian=None if s.hessian is None else self._hessian(s.hessian / W),
+            # a sampled Hessian's mean over its rows estimates the mean over all of them
+            hessian=None if s.hessian is None else self._hessian(s.hessian / s.hessian_weight),
             step_losses=step_losses,
             hessian_diagonal=None if s.diagonal is None else self._diagonal(s.diagonal, W),
         )
@@ -292,7 +303,8 @@ class LogisticObjective:
             coupling = np.diag(blocks) - np.outer(blocks, blocks)
             if self.n_blocks == 1:
                 coupling = blocks * (1.0 - blocks)[None, :]
-            hessian = self._hessian(np.kron(coupling, summary.moments / W))
+            moments = summary.moments / summary.moments_weight  # mean of [x, 1][x, 1]ᵀ
+            hessian = self._hessian(np.kron(coupling, moments))
         diagonal = np.concatenate(
             [self._start_diagonal(summary, p * (1.0 - p) / W) for p in blocks]
         )

@@ -42,6 +42,8 @@ AUTO_NEWTON_MAX_FEATURES = 1024
 PROXIMAL_SWEEPS = 500
 #: Halvings of OWL-QN's projected step (one pass each) before it gives up.
 MAX_ORTHANT_PASSES = 30
+#: A Newton step that cuts max|∇F| by this factor lets a sampled Hessian be used again.
+REUSE_CONTRACTION = 0.1
 #: Memory of L-BFGS (pairs of steps and gradient changes).
 LBFGS_MEMORY = 10
 
@@ -121,6 +123,7 @@ def line_search(
     *,
     hessian: bool,
     penalty: L1Penalty | None = None,
+    ladder: bool = True,
 ) -> Step | None:
     """Backtracking (Armijo) search along ``direction``, several step lengths per pass.
 
@@ -138,6 +141,10 @@ def line_search(
 
     With an L1 part h, the promised decrease is Δ = ∇Fᵀp + h(x + p) − h(x) (proximal
     Newton's condition; Δ = ∇Fᵀp without one) and F + h is compared at each point.
+
+    ``ladder=False`` leaves the shorter steps out of the first pass (their losses cost
+    more than the gradient): for a step that is almost always taken whole, as Newton's
+    once its last step was. If it is not, the search goes on from t/2 with the ladder.
     """
     penalty = penalty or no_penalty(x.size)
     slope = float(current.grad @ direction) + penalty.change(x, direction)
@@ -157,15 +164,19 @@ def line_search(
         return max_norm(penalty.optimality(point, evaluation.grad))
 
     t = trial
-    for _ in range(MAX_LINE_PASSES):
+    for attempt in range(MAX_LINE_PASSES):
         point = x + t * direction
-        at_t = evaluate(point, hessian=hessian, direction=direction, steps=t * (LADDER - 1.0))
+        fractions = LADDER if ladder or attempt else LADDER[:0]
+        at_t = evaluate(point, hessian=hessian, direction=direction, steps=t * (fractions - 1.0))
         if sufficient(at_t.loss, t):
             return Step(t, point, at_t)
         below_rounding = -t * slope <= rounding and gain(at_t.loss, t) <= rounding
         if below_rounding and stationarity(point, at_t) < stationarity(x, current):
             return Step(t, point, at_t)
-        for fraction, loss in zip(LADDER, at_t.step_losses, strict=True):
+        if not fractions.size:
+            t *= LADDER[0]
+            continue
+        for fraction, loss in zip(fractions, at_t.step_losses, strict=True):
             if sufficient(loss, t * fraction):
                 shorter = x + t * fraction * direction
                 return Step(t * fraction, shorter, evaluate(shorter, hessian=hessian))
@@ -266,8 +277,9 @@ def newton(
     max_iter: int,
     penalty: L1Penalty | None = None,
     resume: SolverState | None = None,
+    reuse_hessian: bool = False,
 ) -> Iterator[SolverState]:
-    """Newton's method with the exact Hessian and a backtracking line search.
+    """Newton's method with a backtracking line search.
 
     1. Start from ``start`` (from the summary pass: its Hessian is exact at the log-odds
        start) or evaluate F, ∇F, ∇²F at ``x0``.
@@ -278,6 +290,12 @@ def newton(
        the same pass: near the optimum every iteration is exactly one pass.
     4. Stop when the max-norm of the (minimum-norm sub)gradient is <= tol, or after
        ``max_iter`` steps.
+
+    With ``reuse_hessian`` (for a Hessian from a sample of the rows, whose sampling error
+    outweighs the change of ∇²F over a step near the optimum), a step that cut max|∇F|
+    by at least ``REUSE_CONTRACTION`` lets the next pass skip the Hessian: the last one
+    is used again until a step contracts less. The gradient is exact in every pass, so
+    the fit stops at the same optimum, in passes that cost what an L-BFGS pass costs.
     """
     penalty = penalty or no_penalty(np.size(x0))
     if resume is None:
@@ -286,23 +304,35 @@ def newton(
         current = current or evaluate(x, hessian=True)
         detector = StallDetector()
         state = _state(0, x, current, 0.0, tol, penalty)
-        yield _remember(state, current, detector)
+        contracting = False
+        yield _remember(state, current, detector, contracting=0)
     else:
         state, x, current, detector = _restore(resume)
+        contracting = bool(resume.memory.get("contracting", 0))
     for iteration in range(state.iteration + 1, max_iter + 1):
         if state.converged:
             return
+        fresh = not (reuse_hessian and contracting)
         if penalty.active:
             direction = proximal_newton_direction(current.hessian, current.grad, x, penalty)
         else:
             direction = newton_direction(current.hessian, current.grad)
-        found = line_search(evaluate, x, current, direction, 1.0, hessian=True, penalty=penalty)
+        # after a whole step, the next is almost always whole too: no ladder in its pass
+        whole = state.step == 1.0
+        found = line_search(
+            evaluate, x, current, direction, 1.0, hessian=fresh, penalty=penalty, ladder=not whole
+        )
         if found is None:
             yield _state(iteration, x, current, 0.0, tol, penalty, _NO_DECREASE)
             return
-        x, current = found.params, found.evaluation
+        before = state
+        x = found.params
+        current = found.evaluation if fresh else replace(found.evaluation, hessian=current.hessian)
         state = detector.check(state, _state(iteration, x, current, found.length, tol, penalty))
-        yield _remember(state, current, detector)
+        contracting = found.length == 1.0 and (
+            state.grad_norm <= REUSE_CONTRACTION * before.grad_norm
+        )
+        yield _remember(state, current, detector, contracting=int(contracting))
         if state.message:
             return
 
