@@ -2,10 +2,11 @@
 
 A chunk is some consecutive row groups of one file, or a slice of rows of one row group
 too large for a task (``ChunkSpec``). The feature matrix is allocated once, Fortran-ordered,
-and filled a few columns at a time (a row slice: a few thousand rows at a time), so
-beside it a task holds only one piece of Arrow data, about a quarter of the chunk: its
-peak is ~1.3× the chunk's decoded bytes, not the ~2× of a whole Arrow table beside its
-NumPy copy. Each column is checked for NaN/inf as it lands, while it is in cache.
+and filled a few columns at a time, so beside it a task holds only one piece of Arrow
+data, about a sixteenth of the chunk (pyarrow holds ~4× a piece while decoding it): its
+peak is ~1.3× the chunk's decoded bytes plus ~50 MiB of pyarrow's own, not the ~3× of a
+whole Arrow table beside its NumPy copy (measured: tests/test_task_memory.py). Each
+column is checked for NaN/inf as it lands, while it is in cache.
 Errors name the file, the row groups (and rows) and the column.
 """
 
@@ -20,14 +21,13 @@ import pyarrow.parquet as pq
 from dasklr.checks import check_weights
 from dasklr.errors import DataError
 
-#: Decoded bytes of one piece of Arrow data (a group of columns, or of rows of a slice)
-#: held beside the chunk's array while it is copied in: at most this share of the chunk.
-PIECE_SHARE = 1 / 4
+#: Decoded bytes of one piece of Arrow data (a group of columns) held beside the chunk's
+#: array while it is copied in: this share of the chunk. Measured on 128 MiB chunks of 64
+#: columns: 1/4 peaks at 2.0× the chunk and decodes at 0.60× a whole-table read's speed,
+#: 1/8 at 1.6× and 0.84×, 1/16 at 1.3× and 0.81×.
+PIECE_SHARE = 1 / 16
 #: ... but pieces need not be smaller than this: below it, pyarrow's per-call cost shows.
 MIN_PIECE_BYTES = 4 * 2**20
-#: Bytes pyarrow reads from a file at a time for a row slice, instead of whole column
-#: chunks: a row group larger than the worker's memory is streamed page by page.
-STREAM_BUFFER_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -110,58 +110,33 @@ def _pieces(
 ) -> Iterator[tuple[slice, pa.Table]]:
     """(rows of the chunk, Arrow table) pieces that together hold ``columns`` of ``spec``.
 
-    Whole row groups come a group of columns at a time; a slice of a row group comes a
-    batch of rows at a time, read through a small buffer so nothing holds the whole group.
+    They come a group of columns at a time, each group's decoded size about
+    ``PIECE_SHARE`` of the chunk (``whole``: all columns at once, for a few small ones).
+    Parquet cannot seek to a row inside a row group, so a row slice reads its columns
+    from the whole group and keeps its rows: a slice of a group too large for a worker
+    holds one column of the group at a time, and costs a decode of the whole group.
     """
     budget = max(MIN_PIECE_BYTES, int(PIECE_SHARE * spec.rows * len(columns) * itemsize))
     try:
-        if spec.sliced:
-            batch = max(1024, budget // max(1, len(columns) * itemsize))
-            yield from _slice_pieces(fs, spec, columns, batch)
-            return
         with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
-            width = len(columns) if whole else max(1, budget // max(1, spec.rows * itemsize))
+            meta = parquet.metadata
+            read_rows = sum(meta.row_group(g).num_rows for g in spec.row_groups)
+            expected = read_rows if spec.sliced else spec.rows
+            width = len(columns) if whole else max(1, budget // max(1, read_rows * itemsize))
             for first in range(0, max(1, len(columns)), width):
                 group = columns[first : first + width]
                 table = parquet.read_row_groups(list(spec.row_groups), columns=group)
-                if table.num_rows != spec.rows:
+                if table.num_rows != expected or spec.start + spec.rows > table.num_rows:
                     raise DataError(
-                        f"{spec.where}: footer says {spec.rows} rows but {table.num_rows} "
+                        f"{spec.where}: footer says {expected} rows but {table.num_rows} "
                         "were read; was the file changed while training?"
                     )
+                if spec.sliced:
+                    table = table.slice(spec.start, spec.rows)
                 yield slice(0, spec.rows), table
+                del table
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"cannot read {spec.where}: {exc}") from None
-
-
-def _slice_pieces(fs, spec: ChunkSpec, columns: list[str], batch: int):
-    """Rows ``start`` … ``start + rows`` of one row group, in batches of ``batch`` rows.
-
-    Parquet cannot seek to a row inside a row group: the batches before ``start`` are
-    decoded and dropped (bounded memory; time proportional to the rows before the slice).
-    """
-    with pq.ParquetFile(
-        spec.path, filesystem=fs, pre_buffer=False, buffer_size=STREAM_BUFFER_BYTES
-    ) as parquet:
-        at, done, stop = 0, 0, spec.start + spec.rows
-        batches = parquet.iter_batches(
-            batch_size=batch, row_groups=list(spec.row_groups), columns=columns
-        )
-        for record_batch in batches:
-            n = record_batch.num_rows
-            lo, hi = max(at, spec.start), min(at + n, stop)
-            if hi > lo:
-                piece = pa.Table.from_batches([record_batch.slice(lo - at, hi - lo)])
-                yield slice(done, done + hi - lo), piece
-                done += hi - lo
-            at += n
-            if at >= stop:
-                break
-    if done != spec.rows:
-        raise DataError(
-            f"{spec.where}: the footer promised these rows but only {done} were read; "
-            "was the file changed while training?"
-        )
 
 
 def _check_finite(values: np.ndarray, name: str, where: str) -> None:
