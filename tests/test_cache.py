@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import dasklr
-from dasklr.sizing import MEMORY_SHARE, SAFE_SHARE, choose_cache, worker_memory
 from dasklr.cluster import blas_threads, one_blas_thread, set_blas_threads
 from dasklr.driver import PassRunner
 from dasklr.kernels import merge_sums
 from dasklr.reduction import ChunkGraph, tree_reduce
+from dasklr.sizing import MEMORY_SHARE, SAFE_SHARE, choose_cache, worker_memory
 from dasklr.synthetic import make_classification, write_parquet_dataset
 
 
