@@ -1,10 +1,13 @@
 """dasklr on a cluster started the way operators start one: `dask scheduler` and two
 `dask worker` processes on 127.0.0.1, reached only through the scheduler's address.
 
-The bounded-memory test trains on a Parquet dataset four times larger than the
-workers' total memory limit and checks that no worker died or came near its limit.
+The bounded-memory tests train, with default settings, on Parquet data twice the workers'
+total memory limit in 128 MiB row groups, and on a row group larger than a worker's
+limit, and check that no worker died or came near its limit.
 """
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -143,53 +146,93 @@ def _vm_hwm(status: str) -> int:
     return int(line.split()[1]) * 1024  # reported in kB
 
 
+def fit_block_reference(X, y, alpha):
+    """scikit-learn's optimum of the block, in memory (C = 1/(alpha·n))."""
+    reference = SklearnLogisticRegression(
+        C=1 / (alpha * len(y)), solver="newton-cholesky", tol=1e-14, max_iter=100
+    )
+    return reference.fit(X, y)
+
+
 @pytest.fixture(scope="module")
 def large_dataset(tmp_path_factory):
-    """One block of rows written as many files: 4× the workers' total memory limit.
+    """~1.8 GB decoded (2× the workers' total memory limit) in row groups of 128 MiB: one
+    block of 262,144 rows × 64 features, one row group, written once and copied.
 
-    The mean loss over repeated copies of a block equals the block's own, so the
-    optimum is the block's, which scikit-learn finds in memory.
+    The mean loss over copies of a block equals the block's own, so the optimum is the
+    block's, which scikit-learn finds in memory.
     """
     folder = tmp_path_factory.mktemp("real-large")
-    X, y, _, _ = make_classification(400_000, 14, seed=5)
-    table = pa.table({**{f"x{j}": X[:, j] for j in range(14)}, "y": y})
-    decoded = 8 * (X.shape[1] + 2) * X.shape[0]
-    copies = int(np.ceil(4 * 2 * WORKER_MEMORY / decoded))
-    for i in range(copies):
-        pq.write_table(table, folder / f"part-{i:03d}.parquet", row_group_size=100_000)
-    return folder, X, y, copies * decoded
+    X, y, _, _ = make_classification(262_144, 64, seed=5)
+    table = pa.table({**{f"x{j:02d}": X[:, j] for j in range(64)}, "y": y})
+    pq.write_table(table, folder / "part-000.parquet", row_group_size=len(y))
+    copies = 13
+    for i in range(1, copies):
+        shutil.copyfile(folder / "part-000.parquet", folder / f"part-{i:03d}.parquet")
+    decoded = (8 * X.shape[1] + 8) * X.shape[0] * copies
+    return folder, X, y, decoded
 
 
 @pytest.mark.slow
-def test_data_four_times_the_memory_limit_trains_in_bounded_memory(
+def test_row_groups_of_128_mib_train_on_400_mib_workers_with_default_settings(
     scheduler_address, large_dataset, tmp_path
 ):
+    """No chunk_bytes, no cache setting: dasklr sizes the chunks to the workers itself."""
     folder, X, y, decoded = large_dataset
-    assert decoded >= 4 * 2 * WORKER_MEMORY
+    assert decoded >= 2 * 2 * WORKER_MEMORY
     with Client(scheduler_address, timeout=10) as client:
         workers_before = set(client.scheduler_info(n_workers=-1)["workers"])
+        pids_before = client.run(os.getpid)
         driver = psutil.Process()
         driver_before = driver.memory_info().rss
-        data = dasklr.read_parquet(folder, label="y", chunk_bytes=16 * 2**20)
-        model = dasklr.LogisticRegression(
-            alpha=1e-3, tol=1e-8, cache="auto", cache_dir=str(tmp_path), client=client
-        )
-        model.fit(data)
+        data = dasklr.read_parquet(folder, label="y")
+        model = dasklr.LogisticRegression(alpha=1e-3, tol=1e-11, cache_dir=str(tmp_path))
+        model.set_params(client=client).fit(data)
         driver_growth = driver.memory_info().rss - driver_before
         peaks = worker_peaks(client)
         workers_after = set(client.scheduler_info(n_workers=-1)["workers"])
+        pids_after = client.run(os.getpid)
     print(
         f"decoded {decoded / 2**20:.0f} MiB, cache {model.cache_}, passes {model.n_passes_}, "
-        f"worker peaks {[p / 2**20 for p in peaks.values()]} MiB, "
+        f"pass seconds {np.round(model.pass_seconds_, 2).tolist()}, "
+        f"worker peaks {[round(p / 2**20) for p in peaks.values()]} MiB, "
         f"driver growth {driver_growth / 2**20:.0f} MiB"
     )
-    assert workers_after == workers_before  # no worker was killed and replaced
+    assert workers_after == workers_before and pids_after == pids_before  # none restarted
     assert model.cache_ == "disk"  # the data does not fit in the workers' memory
     # Dask pauses a worker at 80% of its limit: staying below means it never paused
     assert max(peaks.values()) < 0.8 * WORKER_MEMORY
     assert driver_growth < 100 * 2**20  # the driver holds no data
-    reference = SklearnLogisticRegression(C=1 / (1e-3 * len(y)), tol=1e-12, max_iter=1000)
-    reference.fit(X, y)
-    # tol = 1e-8 on the gradient leaves ~1e-7 in the coefficients (of size ~0.1)
-    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-5, atol=1e-6)
+    reference = fit_block_reference(X, y, 1e-3)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, reference.intercept_, rtol=0, atol=1e-10)
     assert list(Path(tmp_path).iterdir()) == []  # the disk cache is gone
+
+
+@pytest.mark.slow
+def test_a_row_group_larger_than_a_worker_trains_in_row_slices(scheduler_address, tmp_path):
+    """One file, one row group of 440 MB decoded (more than a worker's 400 MiB limit):
+    read in row slices, it gives the coefficients of the same rows in small row groups."""
+    X, y, _, _ = make_classification(860_000, 64, seed=8)
+    table = pa.table({**{f"x{j:02d}": X[:, j] for j in range(64)}, "y": y})
+    (tmp_path / "one").mkdir()
+    (tmp_path / "small").mkdir()
+    pq.write_table(table, tmp_path / "one" / "big.parquet", row_group_size=len(y))
+    pq.write_table(table, tmp_path / "small" / "parts.parquet", row_group_size=65_536)
+    del table
+    assert 8 * X.size > WORKER_MEMORY
+    fits = {}
+    with Client(scheduler_address, timeout=10) as client:
+        pids_before = client.run(os.getpid)
+        for name in ("one", "small"):
+            data = dasklr.read_parquet(tmp_path / name, label="y")
+            model = dasklr.LogisticRegression(alpha=1e-3, tol=1e-11, client=client)
+            fits[name] = model.fit(data)
+        assert client.run(os.getpid) == pids_before  # no worker was restarted
+        specs = dasklr.read_parquet(tmp_path / "one", label="y").chunk_specs
+        assert len(specs) > 1 and all(spec.sliced for spec in specs)  # row slices
+    print(f"passes: sliced {fits['one'].n_passes_}, row groups {fits['small'].n_passes_}")
+    one, small = fits["one"], fits["small"]
+    assert one.converged_ and small.converged_
+    np.testing.assert_allclose(one.coef_, small.coef_, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(one.intercept_, small.intercept_, rtol=0, atol=1e-9)
