@@ -267,7 +267,10 @@ def train(
         elif init is None or standardize or class_weight == "balanced":
             full_moments = spec.uses_hessian and init is None and class_weight is None
             stride = hessian_stride(X.shape[0], hessian_rows)
-            summary = run_pass(summary_sums, full_moments, n_classes, stride)
+            # the spreads serve standardisation, L-BFGS's first scaling and the check for
+            # quasi-separation (alpha = 0); a Newton fit needs none of them
+            spreads = standardize or not spec.uses_hessian or alpha == 0 or init is not None
+            summary = run_pass(summary_sums, full_moments, n_classes, stride, spreads)
         objective = LogisticObjective(
             functools.partial(run_pass, probe_sums),
             n_features,

@@ -332,7 +332,8 @@ class SummarySums:
 
     Feature spreads are kept as weighted means and sums of squared deviations from them
     (``spread`` = Σw·(x − mean)²), merged by Chan's formula: Σw·x² − W·mean² would lose
-    every digit of a feature whose mean is large against its spread. ``moments`` is
+    every digit of a feature whose mean is large against its spread. ``spread`` is None
+    when not asked for (Newton without standardisation needs none). ``moments`` is
     Σw·[x, 1][x, 1]ᵀ when asked for (Newton's first step), else None.
     """
 
@@ -340,7 +341,7 @@ class SummarySums:
     weighted_labels: float | np.ndarray
     rows: int
     mean: np.ndarray
-    spread: np.ndarray
+    spread: np.ndarray | None
     label_first: np.ndarray
     moments: np.ndarray | None
     #: Σw over the rows ``moments`` sums (``sampled_blocks``): moments / moments_weight
@@ -354,7 +355,10 @@ class SummarySums:
 
     def __add__(self, other: "SummarySums") -> "SummarySums":
         weight = self.weight + other.weight
-        if self.weight == 0 or other.weight == 0:
+        if self.spread is None:  # means only
+            share = other.weight / weight if weight else 0.0
+            mean, spread = self.mean + (other.mean - self.mean) * share, None
+        elif self.weight == 0 or other.weight == 0:
             mean = self.mean if other.weight == 0 else other.mean
             spread = self.spread + other.spread
         else:
@@ -380,6 +384,7 @@ def summary_sums(
     full_moments: bool,
     n_classes: int = 2,
     moments_stride: int = 1,
+    spreads: bool = True,
 ) -> SummarySums:
     """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ (over
     every ``moments_stride``-th block of rows: ``sampled_blocks``).
@@ -405,9 +410,9 @@ def summary_sums(
     label_first = sums[:, 1] if n_classes == 2 else sums[:, 1:].T.copy()
     weight = float(w.sum())
     mean = sums[:, 0] / weight if weight > 0 else np.zeros(d)
-    spread = np.zeros(d)
+    spread = np.zeros(d) if spreads else None
     buffer = np.empty((min(n, GRAM_BLOCK_ROWS), d), order="F")
-    for block in sampled_blocks(n):  # deviations from the chunk's mean
+    for block in sampled_blocks(n) if spreads else ():  # deviations from the chunk's mean
         deviation = np.subtract(X[block], mean, out=buffer[: len(range(n)[block])])
         np.multiply(deviation, deviation, out=deviation)
         spread += deviation.T @ w[block]

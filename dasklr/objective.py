@@ -305,10 +305,12 @@ class LogisticObjective:
                 coupling = blocks * (1.0 - blocks)[None, :]
             moments = summary.moments / summary.moments_weight  # mean of [x, 1][x, 1]ᵀ
             hessian = self._hessian(np.kron(coupling, moments))
-        diagonal = np.concatenate(
-            [self._start_diagonal(summary, p * (1.0 - p) / W) for p in blocks]
-        )
-        diagonal += np.tile(GAUGE * self.gauge, self.n_blocks)
+        diagonal = None
+        if summary.spread is not None:  # L-BFGS's first scaling; Newton has the Hessian
+            diagonal = np.concatenate(
+                [self._start_diagonal(summary, p * (1.0 - p) / W) for p in blocks]
+            )
+            diagonal += np.tile(GAUGE * self.gauge, self.n_blocks)
         return params, Evaluation(loss, grad, hessian, hessian_diagonal=diagonal)
 
     def _class_totals(self, summary: SummarySums) -> np.ndarray:
