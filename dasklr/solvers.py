@@ -317,8 +317,9 @@ def newton(
             direction = proximal_newton_direction(current.hessian, current.grad, x, penalty)
         else:
             direction = newton_direction(current.hessian, current.grad)
-        # after a whole step, the next is almost always whole too: no ladder in its pass
-        whole = state.step == 1.0
+        # Newton's first step from the log-odds start, and any step after a whole one, is
+        # almost always taken whole: no ladder in its pass (a miss costs one pass)
+        whole = state.step == 1.0 or state.iteration == 0
         found = line_search(
             evaluate, x, current, direction, 1.0, hessian=fresh, penalty=penalty, ladder=not whole
         )
