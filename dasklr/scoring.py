@@ -24,7 +24,7 @@ from dasklr.kernels import merge_sums
 from dasklr.metrics import EXACT_AUC_ROWS, metric_sums, summarise
 from dasklr.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.reduction import ChunkGraph, tree_reduce
-from dasklr.sizing import chunk_budget, worker_memory
+from dasklr.sizing import chunk_budget, sized_for_cluster, worker_memory
 
 
 def evaluate_model(
@@ -38,10 +38,11 @@ def evaluate_model(
     """Log-loss, accuracy, Brier score, AUC, precision/recall/F1 and calibration of
     ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.metrics``)."""
     remap = class_index_map(data.classes, model.classes_, data.label)
-    y = data.y.map_blocks(_take, remap, dtype=np.float64)
     keep_rows = sum(f.rows for f in data.files) <= exact_rows  # footers: an upper bound
     shared = (model.coef_, model.intercept_, float(threshold), keep_rows)
     with connect(client) as active:
+        data = sized_for_cluster(data, active, "none")  # tasks the workers can hold
+        y = data.y.map_blocks(_take, remap, dtype=np.float64)
         chunks = ChunkGraph.from_arrays(data.X, y, data.sample_weight)
         sums = tree_reduce(active, chunks, metric_sums, shared, merge_sums)
     return summarise(sums, list(model.classes_), threshold)
