@@ -29,6 +29,7 @@ solvers.py). dasklr's disk cache, if it picks one, goes under ``--dir`` with the
 import argparse
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -217,6 +218,7 @@ def main() -> None:
         X, y, _, _ = make_classification(args.block_rows, args.features, seed=0)
         copies = args.copies if "large" in sizes else 1
         files = write_copies(folder, X, y, copies, FILES_PER_COPY, ROW_GROUP_ROWS)
+        os.sync()  # the data on disk before anything is timed: no write-back competes
         reference = Reference.compute(X, y.astype(np.float64), args.alpha)
         del X, y
         chosen = {"small": files[:FILES_PER_COPY], "large": files}
