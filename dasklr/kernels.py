@@ -106,55 +106,71 @@ def logistic_sums(
 ) -> LogisticSums:
     """Loss and gradient sums of one chunk in one sweep over ``X`` (and more on request).
 
-    The margins are computed once, turned into the multiplier ``w·(σ(z) − y)``, and one
-    transposed product gives the gradient. Accumulates in float64 whatever ``X`` holds.
-    ``class_weight`` = (c₀, c₁) multiplies each row's weight by the weight of its class.
+    Block by block of ``GRAM_BLOCK_ROWS`` rows, while the block is in cache: the margins
+    (with the line's, in the same product), the multiplier ``w·(σ(z) − y)``, one
+    transposed product for the gradient, and the Hessian's share where the block is
+    sampled. One read of ``X`` from memory instead of one per product (measured: half the
+    time of whole-chunk products on 64 MiB chunks), and temporaries of one block, never
+    n × d. A float32 chunk is widened one block at a time, so every product and sum runs
+    and accumulates in float64. ``class_weight`` = (c₀, c₁) multiplies each row's weight
+    by the weight of its class.
     """
-    X = float64_rows(X)
+    X = aligned_rows(X)
+    n, d = X.shape
     y = np.asarray(y, dtype=np.float64)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if class_weight is not None:
         per_row = class_weight[0] + (class_weight[1] - class_weight[0]) * y
         w = per_row if w is None else w * per_row
     steps = np.asarray(steps, dtype=np.float64)
-    if direction is not None and steps.size:
-        # one product with X for both the point and the line: [z, X·p]
-        both = X @ np.column_stack([coef, direction[:-1]])
-        z = both[:, 0].astype(np.float64, copy=False) + intercept
-        z_line = both[:, 1].astype(np.float64, copy=False) + direction[-1]
-    else:
-        z = np.asarray(X @ coef, dtype=np.float64) + intercept
-        z_line = None
-    h = sigmoid(z)
-    residual = h - y
-    terms = log_loss_terms(z, y)
-    if w is not None:
-        residual *= w
-        terms *= w
+    line = direction is not None and steps.size > 0
+    # one product with X for both the point and the line: [z, X·p]
+    weights = np.column_stack([coef, direction[:-1]]) if line else np.asarray(coef)
+    loss, grad, grad_intercept = 0.0, np.zeros(d), 0.0
     step_losses = np.zeros(steps.size)
-    for k, step in enumerate(steps):
-        at_step = log_loss_terms(z + step * z_line, y)
-        step_losses[k] = float(at_step @ w) if w is not None else float(at_step.sum())
-    curvature = None
-    if hessian or diagonal:
-        s = h * (1.0 - h)
-        s = s if w is None else s * w
-        curvature = gram(X, s, hessian_stride) if hessian else None
-        diagonal = curvature_diagonal(X, s[:, None]) if diagonal else None
-    else:
-        diagonal = None
-    weight = float(z.shape[0]) if w is None else float(w.sum())
+    curvature = np.zeros((d + 1, d + 1)) if hessian else None
+    squares, cross, total = np.zeros(d), np.zeros(d), 0.0
+    for index, rows in enumerate(sampled_blocks(n)):
+        block = float64_rows(X[rows])
+        w_b = None if w is None else w[rows]
+        y_b = y[rows]
+        product = np.asarray(block @ weights, dtype=np.float64)
+        z = (product[:, 0] if line else product) + intercept
+        h = sigmoid(z)
+        residual = h - y_b
+        terms = log_loss_terms(z, y_b)
+        if w_b is not None:
+            residual *= w_b
+            terms *= w_b
+        loss += float(terms.sum())
+        grad += block.T @ residual
+        grad_intercept += float(residual.sum())
+        if line:
+            z_line = product[:, 1] + direction[-1]
+            for k, step in enumerate(steps):
+                at_step = log_loss_terms(z + step * z_line, y_b)
+                step_losses[k] += float(at_step @ w_b) if w_b is not None else float(at_step.sum())
+        if hessian or diagonal:
+            spread = h * (1.0 - h)
+            spread = spread if w_b is None else spread * w_b
+            if hessian and index % hessian_stride == 0:
+                curvature += gram(block, spread)
+            if diagonal:
+                squares += (block * block).T @ spread
+                cross += block.T @ spread
+                total += float(spread.sum())
+    weight = float(n) if w is None else float(w.sum())
     return LogisticSums(
-        loss=float(terms.sum()),
-        grad_coef=np.asarray(X.T @ residual, dtype=np.float64),
-        grad_intercept=float(residual.sum()),
+        loss=loss,
+        grad_coef=grad,
+        grad_intercept=grad_intercept,
         weight=weight,
-        rows=int(z.shape[0]),
+        rows=int(n),
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=float(y.sum()) if w is None else float(w @ y),
-        diagonal=None if diagonal is None else tuple(part[0] for part in diagonal),
-        hessian_weight=sampled_weight(w, z.shape[0], hessian_stride, weight) if hessian else 0.0,
+        diagonal=(squares, cross, np.float64(total)) if diagonal else None,
+        hessian_weight=sampled_weight(w, n, hessian_stride, weight) if hessian else 0.0,
     )
 
 
@@ -265,6 +281,11 @@ def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray, stride: int =
             out[k * m : (k + 1) * m, j * m : (j + 1) * m] = block
             out[j * m : (j + 1) * m, k * m : (k + 1) * m] = block
     return out
+
+
+def aligned_rows(X: np.ndarray) -> np.ndarray:
+    """X at an aligned address, in its own dtype (blocks are widened by ``float64_rows``)."""
+    return np.require(X, requirements="A")
 
 
 def float64_rows(X: np.ndarray) -> np.ndarray:
