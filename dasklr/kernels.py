@@ -129,7 +129,7 @@ def logistic_sums(
     loss, grad, grad_intercept = 0.0, np.zeros(d), 0.0
     step_losses = np.zeros(steps.size)
     curvature = np.zeros((d + 1, d + 1)) if hessian else None
-    squares, cross, total = np.zeros(d), np.zeros(d), 0.0
+    squares, cross, total = np.zeros(d), np.zeros(d), np.zeros(1)
     for index, rows in enumerate(sampled_blocks(n)):
         block = float64_rows(X[rows])
         w_b = None if w is None else w[rows]
@@ -156,9 +156,8 @@ def logistic_sums(
             if hessian and index % hessian_stride == 0:
                 curvature += gram(block, spread)
             if diagonal:
-                squares += (block * block).T @ spread
-                cross += block.T @ spread
-                total += float(spread.sum())
+                parts = curvature_diagonal(block, spread[:, None])
+                squares, cross, total = squares + parts[0][0], cross + parts[1][0], total + parts[2]
     weight = float(n) if w is None else float(w.sum())
     return LogisticSums(
         loss=loss,
@@ -169,7 +168,7 @@ def logistic_sums(
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=float(y.sum()) if w is None else float(w @ y),
-        diagonal=(squares, cross, np.float64(total)) if diagonal else None,
+        diagonal=(squares, cross, total[0]) if diagonal else None,
         hessian_weight=sampled_weight(w, n, hessian_stride, weight) if hessian else 0.0,
     )
 
