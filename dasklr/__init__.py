@@ -29,11 +29,10 @@ from dasklr.errors import (
     SeparationWarning,
     SingularInformationWarning,
 )
-from dasklr.estimator import LogisticRegression
+from dasklr.estimator import LogisticRegression, load_model
 from dasklr.folds import fold_ids
 from dasklr.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
 from dasklr.parquet import ParquetData, read_parquet
-from dasklr.persistence import load_model
 
 try:
     __version__ = version("dasklr")

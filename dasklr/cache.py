@@ -36,8 +36,6 @@ from distributed import Client
 
 from dasklr.reduction import ChunkGraph
 
-CACHE_CHOICES = ("auto", "memory", "disk", "none")
-
 Key = Hashable
 
 

@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from dasklr.errors import ConfigError, ModelFormatError
-from dasklr.objective import Scaling
-from dasklr.persistence import (
-    _read_array,
-    _write_array,
+from dasklr.artifacts import (
     atomic_directory,
     metadata_checksum,
+    read_array,
     recover_interrupted_swap,
+    write_array,
     write_checked_json,
 )
+from dasklr.errors import ConfigError, ModelFormatError
+from dasklr.objective import Scaling
 from dasklr.solvers import SolverState
 
 FORMAT = "dasklr-checkpoint"
@@ -76,7 +76,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
             arrays["scaling.mean"] = checkpoint.scaling.mean
             arrays["scaling.inverse_scale"] = checkpoint.scaling.inverse_scale
         stored = {
-            name: _write_array(staging / f"{name}.npy", np.ascontiguousarray(value))
+            name: write_array(staging / f"{name}.npy", np.ascontiguousarray(value))
             for name, value in arrays.items()
         }
         metadata = {
@@ -107,7 +107,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise ModelFormatError(f"{meta_path}: not a dasklr checkpoint of version {FORMAT_VERSION}")
     if metadata.get("checksum") != metadata_checksum(metadata):
         raise ModelFormatError(f"{meta_path}: checksum differs; the checkpoint was altered")
-    arrays = {name: _read_array(root, entry) for name, entry in metadata["arrays"].items()}
+    arrays = {name: read_array(root, entry) for name, entry in metadata["arrays"].items()}
     memory: dict[str, Any] = dict(metadata["memory"])
     for name, value in arrays.items():
         if name.startswith("memory."):

@@ -17,14 +17,16 @@ from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
+from dasklr.artifacts import recover_interrupted_swap
 from dasklr.checkpoint import Checkpoint, CheckpointPlan, check_identity, read_checkpoint
 from dasklr.cluster import secure_client
-from dasklr.config import load_config
+from dasklr.config import fit_params, load_config
 from dasklr.errors import ClusterError, ConfigError, DasklrError
-from dasklr.estimator import LogisticRegression, data_manifest
+from dasklr.estimator import LogisticRegression, data_manifest, load_model
 from dasklr.model_selection import LogisticRegressionCV
+from dasklr.options import NOT_FOR_GRID
 from dasklr.parquet import read_parquet
-from dasklr.persistence import load_model, read_metadata, recover_interrupted_swap
+from dasklr.persistence import read_metadata
 from dasklr.report import write_report
 from dasklr.scoring import evaluate_model, predict_to_parquet
 
@@ -188,38 +190,8 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
         scheduler = _client(address, config, stack)
     except ClusterError as exc:
         raise ClusterError(f"{exc} (cluster.scheduler, cluster.tls_* in {args.config})") from None
-    params = dict(config["model"])
-    params["retries"] = config["cluster"]["retries"]
-    params["worker_timeout"] = config["cluster"]["worker_timeout"]
-    alphas, folds, scoring = (params.pop(k) for k in ("alphas", "cv_folds", "cv_scoring"))
-    init_model = getattr(args, "init_model", None) or params.pop("init_model")
-    params.pop("init_model", None)
-    fit_options: dict = {}
-    if alphas:  # a grid: every alpha (and fold) in the same passes, the best one kept
-        if init_model or getattr(args, "resume", False) or config["output"]["checkpoint_every"]:
-            raise ConfigError(
-                f"{args.config}: model.alphas does not go with a warm start, checkpoints or "
-                "--resume (the grid is fitted in a few passes; rerun it instead)"
-            )
-        for name in ("alpha", "early_stopping", "validation_fraction", "n_iter_no_change"):
-            del params[name]
-        model = LogisticRegressionCV(
-            alphas=alphas,
-            cv=folds or 5,
-            scoring=scoring,
-            **params,
-            client=scheduler,
-            verbose=not args.quiet,
-        )
-        if folds == 0:
-            fit_options["validation"] = _validation_data(config, data)
-        init_model = None
-    elif init_model is not None:  # yesterday's coefficients as the starting point
-        model = load_model(init_model)
-        model.set_params(**params, warm_start=True, client=scheduler, verbose=not args.quiet)
-        print(f"starting from {init_model}", flush=True)
-    else:
-        model = LogisticRegression(**params, client=scheduler, verbose=not args.quiet)
+    model, fit_options = _estimator(args, config, data, scheduler)
+    alphas = config["model"]["alphas"]
     plan, resume = (None, None) if alphas else _checkpoints(args, config, data)
     try:
         if alphas:
@@ -251,6 +223,33 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
         f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {output}"
     )
     return 0
+
+
+def _estimator(args, config, data, scheduler) -> tuple[LogisticRegression, dict]:
+    """The estimator the config describes, and the options of its ``fit``: a grid
+    (``LogisticRegressionCV``), a warm start from a model file, or a plain fit."""
+    params = {**fit_params(config), "client": scheduler, "verbose": not args.quiet}
+    model_keys = config["model"]
+    init_model = getattr(args, "init_model", None) or model_keys["init_model"]
+    if model_keys["alphas"]:  # every alpha (and fold) in the same passes, the best kept
+        if init_model or getattr(args, "resume", False):
+            raise ConfigError(
+                f"{args.config}: model.alphas does not go with a warm start or --resume "
+                "(the grid is fitted in a few passes; rerun it instead)"
+            )
+        for name in NOT_FOR_GRID:
+            del params[name]
+        folds = model_keys["cv_folds"]
+        model = LogisticRegressionCV(
+            alphas=model_keys["alphas"], cv=folds or 5, scoring=model_keys["cv_scoring"], **params
+        )
+        return model, {"validation": _validation_data(config, data)} if folds == 0 else {}
+    if init_model is not None:  # yesterday's coefficients as the starting point
+        model = load_model(init_model)
+        model.set_params(**params, warm_start=True)
+        print(f"starting from {init_model}", flush=True)
+        return model, {}
+    return LogisticRegression(**params), {}
 
 
 def _client(address: str | None, config, stack: ExitStack):

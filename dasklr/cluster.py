@@ -9,10 +9,12 @@ from distributed.security import Security
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from dasklr.errors import ClusterError
+from dasklr.options import DEFAULT_WORKER_TIMEOUT
 
 #: Seconds to wait for the scheduler to answer, and then for a first worker.
 CONNECT_TIMEOUT = 5.0
-WORKER_TIMEOUT = 60.0
+#: (the same wait as a pass's: ``options.DEFAULT_WORKER_TIMEOUT``)
+WORKER_TIMEOUT = DEFAULT_WORKER_TIMEOUT
 
 
 @contextmanager

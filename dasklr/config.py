@@ -2,6 +2,8 @@
 
 Every key is declared once in ``KEYS`` (type, default, check, description); the same
 table validates configs, applies ``--set`` overrides and writes the README reference.
+The keys of the fit's options (``model.*``, ``cluster.retries``, ``cluster.worker_timeout``)
+come from ``options.FitOptions``, with its defaults and checks.
 Errors name the file, the key path and what was expected.
 """
 
@@ -12,10 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dasklr.cache import CACHE_CHOICES
 from dasklr.errors import ConfigError
-from dasklr.reduction import DEFAULT_SPLIT_EVERY
-from dasklr.solvers import SOLVER_NAMES
+from dasklr.options import SCORINGS, option_fields
 
 _REQUIRED = object()
 
@@ -49,6 +49,21 @@ def _between(low: float, high: float) -> Callable[[Any], str | None]:
 
 def _one_of(choices: Sequence[str]) -> Callable[[Any], str | None]:
     return lambda value: None if value in choices else f"must be one of {list(choices)}"
+
+
+def _option_keys(section: str) -> tuple[Key, ...]:
+    """The config keys of ``FitOptions``' fields in ``section``."""
+    return tuple(
+        Key(
+            f.metadata["config"],
+            f.metadata["kind"],
+            f.default,
+            f.metadata["doc"],
+            f.metadata["check"],
+        )
+        for f in option_fields()
+        if (f.metadata["config"] or "").startswith(section + ".")
+    )
 
 
 KEYS: tuple[Key, ...] = (
@@ -97,35 +112,7 @@ KEYS: tuple[Key, ...] = (
         "float64 or float32 for the features (sums are float64 either way)",
         _one_of(("float64", "float32")),
     ),
-    Key("model.alpha", "number", 0.0, "penalty strength", _at_least(0)),
-    Key(
-        "model.l1_ratio",
-        "number",
-        0.0,
-        "share of L1 in the penalty, 0 to 1 (not with solver gd)",
-        _between(0, 1),
-    ),
-    Key("model.fit_intercept", "boolean", True, "fit an unpenalised intercept"),
-    Key("model.solver", "string", "auto", "auto, newton, lbfgs or gd", _one_of(SOLVER_NAMES)),
-    Key(
-        "model.tol",
-        "number",
-        1e-6,
-        "stop when the max-norm of the gradient <= tol",
-        _at_least(0, strict=True),
-    ),
-    Key("model.max_iter", "integer", 100, "iteration limit", _at_least(0)),
-    Key(
-        "model.class_weight",
-        "class weights",
-        None,
-        '"balanced" or a table {label = weight, ...}; multiplies the sample weights',
-        lambda value: (
-            None
-            if value == "balanced" or all(0 < w < math.inf for w in value.values())
-            else "weights must be finite and > 0"
-        ),
-    ),
+    *_option_keys("model"),
     Key(
         "model.alphas",
         "number list",
@@ -150,60 +137,13 @@ KEYS: tuple[Key, ...] = (
         "string",
         "log_loss",
         "how model.alphas are compared: log_loss (lower wins) or roc_auc (binary)",
-        _one_of(("log_loss", "roc_auc")),
-    ),
-    Key(
-        "model.early_stopping",
-        "boolean",
-        False,
-        "hold out model.validation_fraction of the rows (by row-index hash) and keep the "
-        "iteration with the lowest held-out log-loss (for lbfgs and gd)",
-    ),
-    Key(
-        "model.validation_fraction",
-        "number",
-        0.1,
-        "share of rows held out by model.early_stopping",
-        lambda value: None if 0 < value < 1 else "must be between 0 and 1, exclusive",
-    ),
-    Key(
-        "model.n_iter_no_change",
-        "integer",
-        5,
-        "iterations without a lower held-out loss before early stopping",
-        _at_least(1),
-    ),
-    Key(
-        "model.standardize",
-        "boolean",
-        False,
-        "fit on standardised features; coef_ in original units",
-    ),
-    Key(
-        "model.cache",
-        "string",
-        "auto",
-        "where decoded chunks live between passes: auto, memory, disk or none",
-        _one_of(CACHE_CHOICES),
-    ),
-    Key(
-        "model.cache_dir",
-        "string",
-        None,
-        "base folder of the disk cache on each worker; default: its temp folder",
+        _one_of(SCORINGS),
     ),
     Key(
         "model.init_model",
         "string",
         None,
         "model directory to start from (warm start, e.g. yesterday's model); same features",
-    ),
-    Key(
-        "model.split_every",
-        "integer",
-        DEFAULT_SPLIT_EVERY,
-        "fan-in of the reduction tree",
-        _at_least(2),
     ),
     Key(
         "predict.keep",
@@ -220,20 +160,7 @@ KEYS: tuple[Key, ...] = (
     Key("cluster.tls_ca_file", "string", None, "CA certificate (PEM) for a tls:// scheduler"),
     Key("cluster.tls_cert", "string", None, "this client's certificate (PEM) for TLS"),
     Key("cluster.tls_key", "string", None, "this client's private key (PEM) for TLS"),
-    Key(
-        "cluster.retries",
-        "integer",
-        2,
-        "times a failed task (e.g. a transient read error) is run again",
-        _at_least(0),
-    ),
-    Key(
-        "cluster.worker_timeout",
-        "number",
-        60.0,
-        "seconds without any worker before a pass fails instead of waiting",
-        _at_least(0, strict=True),
-    ),
+    *_option_keys("cluster"),
     Key(
         "inference.cov_type",
         "string",
@@ -329,9 +256,11 @@ def _check_together(config: dict[str, dict[str, Any]], source: str) -> None:
             f"{source}: model.early_stopping does not go with model.alphas or "
             "output.checkpoint_every"
         )
-    if model["alphas"] and model["init_model"]:
+    if model["alphas"] and (model["init_model"] or config["output"]["checkpoint_every"]):
         raise ConfigError(
-            f"{source}: model.init_model (a warm start) does not go with model.alphas"
+            f"{source}: model.alphas does not go with a warm start (model.init_model) or "
+            "checkpoints (output.checkpoint_every): the grid is fitted in a few passes; "
+            "rerun it instead"
         )
     if (inference["cov_type"] == "cluster") != (inference["groups"] is not None):
         raise ConfigError(
@@ -413,3 +342,12 @@ def reference_table() -> str:
         default = "required" if key.required else repr(key.default)
         lines.append(f"| `{key.path}` | {key.kind} | {default} | {key.description} |")
     return "\n".join(lines)
+
+
+def fit_params(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``FitOptions`` fields (estimator parameters) a validated config sets."""
+    params = {}
+    for f in option_fields():
+        section, name = f.metadata["config"].split(".")
+        params[f.name] = config[section][name]
+    return params

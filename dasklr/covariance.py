@@ -10,12 +10,12 @@ for an L2 fit, the penalty's W·alpha·(1 − l1_ratio)·σⱼ² per coefficient
 without ``standardize``), the same matrix whose inverse Newton's covariance is.
 """
 
+from dataclasses import replace
+
 import dask.array as da
 import numpy as np
 
 from dasklr.cluster import connect
-from dasklr.driver import PassRunner, _on_cluster
-from dasklr.reduction import ChunkGraph
 from dasklr.robust import (
     RobustSums,
     cluster_covariance,
@@ -24,6 +24,7 @@ from dasklr.robust import (
     robust_sums,
     sandwich_covariance,
 )
+from dasklr.runner import PassOptions, on_cluster, passes_over
 
 COV_TYPES = ("nonrobust", "HC0", "cluster")
 
@@ -37,31 +38,20 @@ def covariance_sums(
     intercept: float,
     *,
     client=None,
-    split_every: int,
-    retries: int,
-    worker_timeout: float,
+    options: PassOptions | None = None,
 ) -> RobustSums:
     """One pass: ``robust_sums`` at (coef, intercept) over every chunk, merged."""
+    options = replace(options or PassOptions(), check_chunks=False)
     with connect(client) as active:
-        (X, y, sample_weight), _ = _on_cluster(active, X, y, sample_weight)
-        graph = ChunkGraph.from_arrays(X, y, sample_weight)
-        chunk_args: list[tuple] = [(None,)] * len(graph.blocks)
+        (X, y, sample_weight), _ = on_cluster(active, X, y, sample_weight)
+        n_chunks = X.numblocks[0]
+        extra = ({}, [(None,)] * n_chunks)
         if groups is not None:
             codes = _aligned_codes(active, groups, X)
-            graph = ChunkGraph(
-                graph={**graph.graph, **dict(codes.__dask_graph__())}, blocks=graph.blocks
-            )
-            chunk_args = [(key,) for key in codes.__dask_keys__()]
-        run_pass = PassRunner(
-            active,
-            graph,
-            split_every=split_every,
-            check_first=False,
-            retries=retries,
-            worker_timeout=worker_timeout,
-            chunk_args=chunk_args,
-        )
-        return run_pass(_robust_kernel, np.asarray(coef, dtype=np.float64), float(intercept))
+            extra = (dict(codes.__dask_graph__()), [(key,) for key in codes.__dask_keys__()])
+        arrays = (X, y, sample_weight)
+        with passes_over(active, arrays, options, extra_graph=extra) as (run_pass, _):
+            return run_pass(_robust_kernel, np.asarray(coef, dtype=np.float64), float(intercept))
 
 
 def _robust_kernel(X, y, sample_weight, groups, coef, intercept) -> RobustSums:

@@ -8,28 +8,43 @@ input and NumPy arrays for NumPy input.
 
 import copy
 import inspect
-import math
 import os
 from collections.abc import Sequence
-from numbers import Integral, Real
+from dataclasses import replace
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
-from dasklr.cache import CACHE_CHOICES
 from dasklr.callbacks import ProgressPrinter
 from dasklr.checkpoint import Checkpoint, CheckpointPlan
-from dasklr.checks import check_values, checked_classes
+from dasklr.checks import checked_classes
 from dasklr.cluster import connect
-from dasklr.driver import Callback, EarlyStopping, train
+from dasklr.driver import Callback, train
 from dasklr.errors import DataError
-from dasklr.numerics import logsumexp, sigmoid
+from dasklr.inference import FitStatistics
+from dasklr.inputs import (
+    as_array,
+    at_least_two,
+    check_shapes,
+    checked_numpy,
+    class_weight_by_index,
+    columns_of,
+    index_in,
+    label_values,
+    labels_of,
+    same_classes,
+)
+from dasklr.options import FitOptions, option_fields
 from dasklr.parquet import ParquetData
+from dasklr.persistence import read_model, save_model
+from dasklr.prediction import margins, predict_classes, probabilities, take
 from dasklr.progress import PassProgress
-from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
+from dasklr.runner import PassOptions
 from dasklr.sizing import sized_for_cluster
-from dasklr.solvers import SOLVER_NAMES
+
+#: Every default of a fit, from the one place that declares them (``dasklr.options``).
+DEFAULTS = FitOptions()
 
 
 class ParamsMixin:
@@ -157,23 +172,23 @@ class LogisticRegression(ParamsMixin):
 
     def __init__(
         self,
-        alpha: float = 0.0,
-        l1_ratio: float = 0.0,
-        fit_intercept: bool = True,
-        solver: str = "auto",
-        tol: float = 1e-6,
-        max_iter: int = 100,
-        split_every: int = DEFAULT_SPLIT_EVERY,
+        alpha: float = DEFAULTS.alpha,
+        l1_ratio: float = DEFAULTS.l1_ratio,
+        fit_intercept: bool = DEFAULTS.fit_intercept,
+        solver: str = DEFAULTS.solver,
+        tol: float = DEFAULTS.tol,
+        max_iter: int = DEFAULTS.max_iter,
+        split_every: int = DEFAULTS.split_every,
         warm_start: bool = False,
-        standardize: bool = False,
-        class_weight: str | dict | None = None,
-        cache: str = "auto",
-        cache_dir: str | None = None,
-        retries: int = 2,
-        worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 5,
+        standardize: bool = DEFAULTS.standardize,
+        class_weight: str | dict | None = DEFAULTS.class_weight,
+        cache: str = DEFAULTS.cache,
+        cache_dir: str | None = DEFAULTS.cache_dir,
+        retries: int = DEFAULTS.retries,
+        worker_timeout: float = DEFAULTS.worker_timeout,
+        early_stopping: bool = DEFAULTS.early_stopping,
+        validation_fraction: float = DEFAULTS.validation_fraction,
+        n_iter_no_change: int = DEFAULTS.n_iter_no_change,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -217,45 +232,44 @@ class LogisticRegression(ParamsMixin):
         ``IterationRecord``; one returning True stops the fit. ``checkpoint`` and
         ``resume`` write and continue from checkpoints (``dasklr.checkpoint``).
         """
-        self._validate_params()
+        options = self.fit_options()
         with connect(self.client) as client:
             X = source = self._sized(X, client)
             X, y, sample_weight, feature_names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
             )
             callbacks = [*callbacks, *([ProgressPrinter()] if self.verbose else [])]
+            by_index = class_weight_by_index(options.class_weight, classes)
             result = train(
                 X,
                 y,
                 sample_weight,
-                alpha=float(self.alpha),
-                l1_ratio=float(self.l1_ratio),
-                fit_intercept=bool(self.fit_intercept),
-                solver=self.solver,
-                tol=float(self.tol),
-                max_iter=int(self.max_iter),
-                split_every=int(self.split_every),
+                replace(options, class_weight=by_index),
+                n_classes=len(classes),
                 client=client,
                 callbacks=callbacks,
                 check_chunks=check_chunks,
                 init=self._warm_start_point(X.shape[1], classes, feature_names),
-                standardize=bool(self.standardize),
-                class_weight=_class_weight_by_index(self.class_weight, classes),
-                n_classes=len(classes),
-                cache=self.cache,
-                cache_dir=self.cache_dir,
+                feature_names=feature_names,
                 progress=PassProgress() if self.verbose else None,
                 checkpoint=checkpoint,
                 resume=resume,
-                retries=int(self.retries),
-                worker_timeout=float(self.worker_timeout),
-                feature_names=feature_names,
-                early_stopping=EarlyStopping(
-                    float(self.validation_fraction), int(self.n_iter_no_change)
-                )
-                if self.early_stopping
-                else None,
             )
+        self._set_fitted(
+            result,
+            classes,
+            feature_names,
+            (X, y, sample_weight, source if isinstance(source, ParquetData) else None),
+        )
+        return self
+
+    def fit_options(self) -> FitOptions:
+        """The parameters as a validated ``FitOptions`` (``ConfigError`` naming a bad one)."""
+        return FitOptions(**{f.name: getattr(self, f.name) for f in option_fields()})
+
+    def _set_fitted(self, result, classes, feature_names, data) -> None:
+        """Every fitted attribute, from a ``FitResult`` (or the chosen model of a grid)."""
+        X = data[0]
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.classes_ = classes
@@ -268,9 +282,10 @@ class LogisticRegression(ParamsMixin):
             manifest = self.training_data_
             manifest["rows_used"] = result.rows
             manifest["rows_dropped"] = manifest["rows"] - result.rows  # on_invalid="drop"
-        self._inference = result.inference
-        self.covariances_ = _known_covariances(result.inference)
-        self._fit_data = (X, y, sample_weight, source if isinstance(source, ParquetData) else None)
+        self.statistics_: FitStatistics | None = result.statistics
+        cov = None if result.statistics is None else result.statistics.cov
+        self.covariances_ = {} if cov is None else {"nonrobust": cov}
+        self._fit_data = data
         self.solver_ = result.solver
         self.cache_ = result.cache
         self.n_iter_ = result.n_iter
@@ -279,7 +294,6 @@ class LogisticRegression(ParamsMixin):
         self.message_ = result.message  # why it stopped, when not by reaching tol
         self.history_ = result.history
         self.pass_seconds_ = result.pass_seconds
-        return self
 
     def _sized(self, X, client):
         """``read_parquet`` data planned in chunks the cluster's workers can hold."""
@@ -290,29 +304,29 @@ class LogisticRegression(ParamsMixin):
         if isinstance(X, ParquetData):
             if y is not None:
                 raise TypeError("fit(read_parquet(...)) takes y and weights from the data")
-            classes = _at_least_two(X.classes, f"label column '{X.label}'")
+            classes = at_least_two(X.classes, f"label column '{X.label}'")
             self.training_data_ = data_manifest(X)
             # read_parquet checks every chunk it decodes
             return X.X, X.y, X.sample_weight, X.feature_names, classes, False
         if y is None:
             raise TypeError("fit(X, y) needs y unless X comes from dasklr.read_parquet")
         self.training_data_ = None
-        X, feature_names = _columns_of(X)
-        y = _labels_of(y)
-        sample_weight = None if sample_weight is None else _as_array(sample_weight)
-        _check_shapes(X, y, sample_weight)
+        X, feature_names = columns_of(X)
+        y = labels_of(y)
+        sample_weight = None if sample_weight is None else as_array(sample_weight)
+        check_shapes(X, y, sample_weight)
         if isinstance(y, da.Array):
-            found = np.unique(_label_values(client.compute(da.unique(y)).result()))
+            found = np.unique(label_values(client.compute(da.unique(y)).result()))
             classes = checked_classes(found, "y")
-            y = y.map_blocks(_index_in, classes, dtype=np.float64)
+            y = y.map_blocks(index_in, classes, dtype=np.float64)
         else:
-            found, index = np.unique(_label_values(y), return_inverse=True)
+            found, index = np.unique(label_values(y), return_inverse=True)
             classes = checked_classes(found, "y")
             y = index.astype(np.float64)
-        classes = _at_least_two(classes, "y")
+        classes = at_least_two(classes, "y")
         check_chunks = True
         if not any(isinstance(a, da.Array) for a in (X, y, sample_weight)):
-            X, y, sample_weight = _checked_numpy(X, y, sample_weight, len(classes))
+            X, y, sample_weight = checked_numpy(X, y, sample_weight, len(classes))
             check_chunks = False
         return X, y, sample_weight, feature_names, classes, check_chunks
 
@@ -334,49 +348,12 @@ class LogisticRegression(ParamsMixin):
                 f"warm_start: the previous fit had {self.coef_.shape[1]} features, X has "
                 f"{n_features}"
             )
-        if not _same_classes(self.classes_, classes):
+        if not same_classes(self.classes_, classes):
             raise DataError(
                 f"warm_start: the previous fit had classes {self.classes_.tolist()}, the data "
                 f"has {classes.tolist()}"
             )
         return self.coef_.copy(), self.intercept_.copy()
-
-    def _validate_params(self) -> None:
-        if not (isinstance(self.alpha, Real) and 0 <= self.alpha < math.inf):
-            raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
-        if not (isinstance(self.l1_ratio, Real) and 0 <= self.l1_ratio <= 1):
-            raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
-        weights = self.class_weight
-        valid_dict = isinstance(weights, dict) and all(
-            _positive_number(value) for value in weights.values()
-        )
-        if not (weights is None or weights == "balanced" or valid_dict):
-            raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict {{label: weight}} of finite "
-                f"weights > 0, got {weights!r}"
-            )
-        if not (isinstance(self.retries, Integral) and self.retries >= 0):
-            raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
-        if not _positive_number(self.worker_timeout):
-            raise ValueError(f"worker_timeout must be a number > 0, got {self.worker_timeout!r}")
-        if self.cache not in CACHE_CHOICES:
-            raise ValueError(f"cache must be one of {list(CACHE_CHOICES)}, got {self.cache!r}")
-        if self.solver not in SOLVER_NAMES:
-            raise ValueError(f"solver must be one of {list(SOLVER_NAMES)}, got {self.solver!r}")
-        if not (isinstance(self.validation_fraction, Real) and 0 < self.validation_fraction < 1):
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
-            )
-        if not (isinstance(self.n_iter_no_change, Integral) and self.n_iter_no_change >= 1):
-            raise ValueError(
-                f"n_iter_no_change must be an integer >= 1, got {self.n_iter_no_change!r}"
-            )
-        if not _positive_number(self.tol):
-            raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
-        if not (isinstance(self.max_iter, Integral) and self.max_iter >= 0):
-            raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
-        if not (isinstance(self.split_every, Integral) and self.split_every >= 2):
-            raise ValueError(f"split_every must be an integer >= 2, got {self.split_every!r}")
 
     # -- predicting ----------------------------------------------------------------------
 
@@ -386,13 +363,13 @@ class LogisticRegression(ParamsMixin):
         if isinstance(X, da.Array):
             if self._binary:
                 return X.map_blocks(
-                    _margins, self.coef_, self.intercept_, drop_axis=1, dtype=np.float64
+                    margins, self.coef_, self.intercept_, drop_axis=1, dtype=np.float64
                 )
             K = self.coef_.shape[0]
             return X.map_blocks(
-                _margins, self.coef_, self.intercept_, chunks=(X.chunks[0], (K,)), dtype=float
+                margins, self.coef_, self.intercept_, chunks=(X.chunks[0], (K,)), dtype=float
             )
-        return _margins(X, self.coef_, self.intercept_)
+        return margins(X, self.coef_, self.intercept_)
 
     def predict_proba(self, X):
         """Class probabilities, one column per class of ``classes_``: shape (n, K)."""
@@ -400,37 +377,37 @@ class LogisticRegression(ParamsMixin):
         if isinstance(X, da.Array):
             K = len(self.classes_)
             return X.map_blocks(
-                _probabilities,
+                probabilities,
                 self.coef_,
                 self.intercept_,
                 chunks=(X.chunks[0], (K,)),
                 dtype=np.float64,
             )
-        return _probabilities(X, self.coef_, self.intercept_)
+        return probabilities(X, self.coef_, self.intercept_)
 
     def predict(self, X):
         """The class of highest probability, from ``classes_``."""
         X = self._features(X)
         if isinstance(X, da.Array):
             return X.map_blocks(
-                _predict,
+                predict_classes,
                 self.coef_,
                 self.intercept_,
                 self.classes_,
                 drop_axis=1,
                 dtype=self.classes_.dtype,
             )
-        return _predict(X, self.coef_, self.intercept_, self.classes_)
+        return predict_classes(X, self.coef_, self.intercept_, self.classes_)
 
     def score(self, X, y=None) -> Any:
         """Mean accuracy (a lazy Dask scalar for Dask input); y comes with ``read_parquet`` data."""
         if isinstance(X, ParquetData):
             # y holds indices into the data's classes: compare labels, not indices
-            labels = X.y.map_blocks(_take, X.classes, dtype=X.classes.dtype)
+            labels = X.y.map_blocks(take, X.classes, dtype=X.classes.dtype)
             return (self.predict(X) == labels).mean()
         if y is None:
             raise TypeError("score(X, y) needs y unless X comes from dasklr.read_parquet")
-        return (self.predict(X) == _labels_of(y)).mean()
+        return (self.predict(X) == labels_of(y)).mean()
 
     @property
     def _binary(self) -> bool:
@@ -443,7 +420,7 @@ class LogisticRegression(ParamsMixin):
             names = X.feature_names
             X = X.X
         else:
-            X, names = _columns_of(X)
+            X, names = columns_of(X)
         expected = getattr(self, "feature_names_in_", None)
         if names is not None and expected is not None and list(names) != list(expected):
             raise ValueError(
@@ -474,14 +451,14 @@ class LogisticRegression(ParamsMixin):
             raise ValueError(f"cov_type must be one of {list(COV_TYPES)}, got {cov_type!r}")
         if (cov_type == "cluster") != (groups is not None):
             raise ValueError("groups= goes with cov_type='cluster', and only with it")
-        info = getattr(self, "_inference", None)
+        info = getattr(self, "statistics_", None)
         if info is None:
             raise ValueError(
                 "summary() needs a binary fit without L1 that converged (no standard errors "
                 "after L1 selection; for K classes there are none yet)"
             )
-        if info.get("singular"):
-            raise ValueError(f"no standard errors: {info['singular']}")
+        if info.singular:
+            raise ValueError(f"no standard errors: {info.singular}")
         cov = self._covariance(cov_type, groups, info)
         names = self._names()
         params = np.concatenate([self.coef_[0], self.intercept_])
@@ -491,9 +468,9 @@ class LogisticRegression(ParamsMixin):
             ["intercept", *names][0 if self.fit_intercept else 1 :],
             params[keep],
             cov[np.ix_(keep, keep)],
-            info["llf"],
-            info["llnull"],
-            info["nobs"],
+            info.llf,
+            info.llnull,
+            info.nobs,
             df_model=len(names),
             cov_type=cov_type,
             level=level,
@@ -503,7 +480,7 @@ class LogisticRegression(ParamsMixin):
         default = [f"x{j}" for j in range(self.n_features_in_)]
         return [str(name) for name in getattr(self, "feature_names_in_", default)]
 
-    def _covariance(self, cov_type: str, groups, info: dict) -> np.ndarray:
+    def _covariance(self, cov_type: str, groups, info: FitStatistics) -> np.ndarray:
         """The (d+1)² covariance of [features…, intercept]: known, or from one pass."""
         from dasklr.covariance import check_identified, covariance, covariance_sums, expand
 
@@ -537,11 +514,11 @@ class LogisticRegression(ParamsMixin):
             self.coef_[0],
             float(self.intercept_[0]),
             client=self.client,
-            split_every=int(self.split_every),
-            retries=int(self.retries),
-            worker_timeout=float(self.worker_timeout),
+            options=PassOptions(
+                int(self.split_every), int(self.retries), float(self.worker_timeout)
+            ),
         )
-        penalty = np.asarray(info["penalty"], dtype=np.float64)
+        penalty = np.asarray(info.penalty, dtype=np.float64)
         check_identified(sums, penalty, self._names(), fit_intercept=bool(self.fit_intercept))
 
         def of(kind: str) -> np.ndarray:
@@ -561,15 +538,7 @@ class LogisticRegression(ParamsMixin):
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Write the fitted model as JSON metadata plus ``.npy`` arrays (never a pickle)."""
-        from dasklr.persistence import save_model
-
         save_model(self, path, overwrite=overwrite)
-
-
-def _known_covariances(inference: dict | None) -> dict:
-    """The covariances a fit gives for free: Newton's (``"nonrobust"``), when it has one."""
-    cov = None if inference is None else inference.get("cov")
-    return {} if cov is None else {"nonrobust": cov}
 
 
 def check_same_features(previous: list[str], current: list[str]) -> None:
@@ -601,119 +570,11 @@ def data_manifest(data: ParquetData) -> dict:
     }
 
 
-def _positive_number(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and 0 < value < math.inf
-
-
-def _margins(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    """(n,) margins for one coefficient row (binary), (n, K) for K rows."""
-    if coef.shape[0] == 1:
-        return np.asarray(X @ coef[0], dtype=np.float64) + float(intercept[0])
-    return np.asarray(X @ coef.T, dtype=np.float64) + intercept
-
-
-def _probabilities(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    margins = _margins(X, coef, intercept)
-    if coef.shape[0] == 1:
-        p1 = sigmoid(margins)
-        return np.column_stack([1.0 - p1, p1])
-    return np.exp(margins - logsumexp(margins)[:, None])
-
-
-def _predict(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray):
-    margins = _margins(X, coef, intercept)
-    index = (margins > 0).astype(np.intp) if coef.shape[0] == 1 else margins.argmax(axis=1)
-    return classes[index]
-
-
-def _take(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    return classes[index.astype(np.intp)]
-
-
-def _index_in(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Each label's index in the sorted ``classes`` (all labels are known to be there)."""
-    return np.searchsorted(classes, labels).astype(np.float64)
-
-
-def _labels_of(y):
-    """y as an array of labels: numbers, bools or strings keep their type."""
-    if isinstance(y, da.Array):
-        return y
-    return np.asarray(y)
-
-
-def _label_values(y: np.ndarray) -> np.ndarray:
-    """Labels with Python-object strings (pandas) as NumPy strings, so they sort and compare."""
-    return y.astype(str) if y.dtype.kind == "O" else y
-
-
-def _at_least_two(classes: np.ndarray, where: str) -> np.ndarray:
-    if classes.size < 2:
-        found = classes.tolist()[0] if classes.size else "no rows"
-        raise DataError(
-            f"{where} holds a single class ({found}); logistic regression needs rows of at "
-            "least two classes"
-        )
-    return classes
-
-
-def _same_classes(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.all(a == b))
-
-
-def _class_weight_by_index(class_weight, classes: np.ndarray):
-    """A dict by label → a tuple by class index; "balanced" and None pass through.
-
-    A key matches a class by value, or else by its string (TOML keys are strings).
-    """
-    if not isinstance(class_weight, dict):
-        return class_weight
-    by_text = {str(key): key for key in class_weight}
-    weights, used = [], set()
-    for label in classes.tolist():
-        key = label if label in class_weight else by_text.get(str(label))
-        if key is None:
-            weights.append(1.0)
-            continue
-        used.add(key)
-        weights.append(float(class_weight[key]))
-    unknown = [key for key in class_weight if key not in used]
-    if unknown:
-        raise ValueError(
-            f"class_weight names {unknown}, which are not classes of the data {classes.tolist()}"
-        )
-    return tuple(weights)
-
-
-def _columns_of(X) -> tuple[Any, Sequence[str] | None]:
-    """Split a DataFrame into its values and column names; arrays pass through."""
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        return X.to_numpy(dtype=np.float64), [str(c) for c in X.columns]
-    return _as_array(X), None
-
-
-def _as_array(a):
-    """float32 stays float32 (the kernels widen it chunk by chunk); the rest → float64."""
-    if isinstance(a, da.Array):
-        return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
-    a = np.asarray(a)
-    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
-
-
-def _checked_numpy(X, y, sample_weight, n_classes: int):
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D, got shape {X.shape}")
-    names = [f"column {j}" for j in range(X.shape[1])]
-    check_values(
-        X, y, sample_weight, feature_names=names, where="the input arrays", n_classes=n_classes
-    )
-    return X, y, sample_weight
-
-
-def _check_shapes(X, y, sample_weight) -> None:
-    if X.ndim != 2 or y.ndim != 1:
-        raise ValueError(f"X must be 2-D and y 1-D; got shapes {X.shape} and {y.shape}")
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
-    if sample_weight is not None and sample_weight.shape != y.shape:
-        raise ValueError(f"sample_weight has shape {sample_weight.shape}; expected {y.shape}")
+def load_model(path: str | os.PathLike) -> LogisticRegression:
+    """Read a model written by ``LogisticRegression.save`` (or ``dasklr train``); refuses
+    unknown formats and altered files, and never executes code from the file."""
+    params, fitted = read_model(path)
+    model = LogisticRegression(**params)
+    for name, value in fitted.items():
+        setattr(model, name, value)
+    return model

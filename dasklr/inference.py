@@ -19,6 +19,22 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class FitStatistics:
+    """What ``summary()`` needs of a converged binary fit without L1, besides the
+    coefficients: the log-likelihoods at the optimum and of the intercept-only model, the
+    rows, the penalty's curvature per coefficient (for the bread of a covariance pass),
+    Newton's covariance of [θ, b] when it came for free, and why there is none when the
+    information is singular."""
+
+    llf: float
+    llnull: float
+    nobs: int
+    penalty: np.ndarray
+    cov: np.ndarray | None = None
+    singular: str | None = None
+
+
+@dataclass(frozen=True)
 class Summary:
     """Coefficient table in the order [intercept, features…] and fit statistics."""
 

@@ -6,19 +6,21 @@ all-rows model at that alpha — refitted in the same passes, so no pass is adde
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
 from dasklr.cluster import connect
+from dasklr.driver import FitResult
 from dasklr.errors import ConfigError
-from dasklr.estimator import LogisticRegression, _class_weight_by_index, _known_covariances
+from dasklr.estimator import DEFAULTS, LogisticRegression
+from dasklr.inputs import checked_numpy, class_weight_by_index, index_in, label_values, labels_of
+from dasklr.options import NOT_FOR_GRID, SCORINGS, FitOptions, option_fields
 from dasklr.parquet import ParquetData
-from dasklr.path import ALL_ROWS, SCORINGS, GridResult, train_grid
+from dasklr.path import ALL_ROWS, GridResult, ModelFit, train_grid
 from dasklr.progress import PassProgress
-from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
 
 #: The default grid: 12 alphas from 1 down to 1e-6, evenly spaced in log scale.
 DEFAULT_ALPHAS = tuple(np.logspace(0, -6, 12).tolist())
@@ -104,18 +106,18 @@ class LogisticRegressionCV(LogisticRegression):
         cv: int = 5,
         scoring: str = "log_loss",
         seed: int = 0,
-        l1_ratio: float = 0.0,
-        fit_intercept: bool = True,
-        solver: str = "auto",
-        tol: float = 1e-6,
-        max_iter: int = 100,
-        split_every: int = DEFAULT_SPLIT_EVERY,
-        standardize: bool = False,
-        class_weight: str | dict | None = None,
-        cache: str = "auto",
-        cache_dir: str | None = None,
-        retries: int = 2,
-        worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+        l1_ratio: float = DEFAULTS.l1_ratio,
+        fit_intercept: bool = DEFAULTS.fit_intercept,
+        solver: str = DEFAULTS.solver,
+        tol: float = DEFAULTS.tol,
+        max_iter: int = DEFAULTS.max_iter,
+        split_every: int = DEFAULTS.split_every,
+        standardize: bool = DEFAULTS.standardize,
+        class_weight: str | dict | None = DEFAULTS.class_weight,
+        cache: str = DEFAULTS.cache,
+        cache_dir: str | None = DEFAULTS.cache_dir,
+        retries: int = DEFAULTS.retries,
+        worker_timeout: float = DEFAULTS.worker_timeout,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -154,8 +156,12 @@ class LogisticRegressionCV(LogisticRegression):
         params = {name: getattr(self, name) for name in LogisticRegression._param_names()}
         return {**params, "alpha": self.alpha, "warm_start": False}
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
+    def fit_options(self) -> FitOptions:
+        """The parameters as validated ``FitOptions`` (alpha is the grid's, per model)."""
+        kept = {f.name for f in option_fields()} - set(NOT_FOR_GRID)
+        return FitOptions(**{name: getattr(self, name) for name in sorted(kept)})
+
+    def _validate_grid(self) -> None:
         if not isinstance(self.cv, int) or isinstance(self.cv, bool) or self.cv < 2:
             raise ConfigError(f"cv must be an integer >= 2, got {self.cv!r}")
         if self.scoring not in SCORINGS:
@@ -169,7 +175,8 @@ class LogisticRegressionCV(LogisticRegression):
         the folds: every alpha's all-rows model is scored on it (one pass over it), and
         ``scores_`` has one column.
         """
-        self._validate_params()
+        options = self.fit_options()
+        self._validate_grid()
         alphas = checked_alphas(self.alphas)
         with connect(self.client) as client:
             X = original = self._sized(X, client)
@@ -187,7 +194,7 @@ class LogisticRegressionCV(LogisticRegression):
                 seed=int(self.seed),
                 validation=held_out,
                 feature_names=names,
-                **self._grid_options(client, check_chunks, classes),
+                **self._grid_options(options, client, check_chunks, classes),
             )
         scored = (lambda m: m.fold == ALL_ROWS) if held_out else (lambda m: m.fold != ALL_ROWS)
         scores = np.array(
@@ -200,7 +207,8 @@ class LogisticRegressionCV(LogisticRegression):
         self.alpha_ = float(alphas[best])
         self.path_ = _path_of(result, alphas)
         source = original if isinstance(original, ParquetData) else None
-        self._store(chosen, result, (X, y, sample_weight, source), names, classes)
+        fitted = _chosen_result(chosen, result)
+        self._set_fitted(fitted, classes, names, (X, y, sample_weight, source))
         self.selection_ = {
             "alphas": alphas.tolist(),
             "cv": "validation data" if held_out else self.cv,
@@ -213,50 +221,36 @@ class LogisticRegressionCV(LogisticRegression):
         }
         return self
 
-    def _grid_options(self, client, check_chunks: bool, classes) -> dict:
+    def _grid_options(self, options: FitOptions, client, check_chunks: bool, classes) -> dict:
+        by_index = class_weight_by_index(options.class_weight, classes)
         return {
-            "l1_ratio": float(self.l1_ratio),
-            "fit_intercept": bool(self.fit_intercept),
-            "solver": self.solver,
-            "tol": float(self.tol),
-            "max_iter": int(self.max_iter),
-            "standardize": bool(self.standardize),
-            "class_weight": _class_weight_by_index(self.class_weight, classes),
+            "options": replace(options, class_weight=by_index),
             "n_classes": len(classes),
-            "split_every": int(self.split_every),
             "client": client,
             "check_chunks": check_chunks,
-            "cache": self.cache,
-            "cache_dir": self.cache_dir,
             "progress": PassProgress() if self.verbose else None,
-            "retries": int(self.retries),
-            "worker_timeout": float(self.worker_timeout),
         }
 
-    def _store(self, chosen, result: GridResult, data, names, classes) -> None:
-        """The fitted attributes of ``LogisticRegression``, from the chosen model."""
-        X, y, sample_weight, source = data
-        self.coef_, self.intercept_ = chosen.coef, chosen.intercept
-        self.classes_ = classes
-        self.n_features_in_ = int(X.shape[1])
-        if names is not None:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        if getattr(self, "training_data_", None):
-            self.training_data_["rows_used"] = result.rows
-            self.training_data_["rows_dropped"] = self.training_data_["rows"] - result.rows
-        self._inference = chosen.inference
-        self.covariances_ = _known_covariances(chosen.inference)
-        self._fit_data = (X, y, sample_weight, source)
-        self.solver_, self.cache_ = result.solver, result.cache
-        self.n_iter_, self.converged_ = chosen.n_iter, chosen.converged
-        self.n_passes_ = result.n_passes
-        self.history_ = chosen.history
+
+def _chosen_result(chosen: ModelFit, result: GridResult) -> FitResult:
+    """The chosen model of a grid as the ``FitResult`` of a single fit."""
+    return FitResult(
+        coef=chosen.coef,
+        intercept=chosen.intercept,
+        converged=chosen.converged,
+        n_iter=chosen.n_iter,
+        n_passes=result.n_passes,
+        history=chosen.history,
+        message=chosen.message,
+        solver=result.solver,
+        cache=result.cache,
+        rows=result.rows,
+        statistics=chosen.statistics,
+    )
 
 
 def _validation_data(validation, classes: np.ndarray) -> tuple:
     """(X, class indices, w, check_chunks) of validation data, with the training classes."""
-    from dasklr.estimator import _checked_numpy, _index_in, _label_values, _labels_of
-
     if isinstance(validation, ParquetData):
         unknown = np.setdiff1d(validation.classes, classes)
         if unknown.size:
@@ -271,16 +265,16 @@ def _validation_data(validation, classes: np.ndarray) -> tuple:
         raise TypeError("validation must be read_parquet data or a tuple (X, y) or (X, y, w)")
     X, y, *rest = validation
     w = rest[0] if rest else None
-    y = _labels_of(y)
+    y = labels_of(y)
     if isinstance(y, da.Array):
-        y = y.map_blocks(_index_in, classes, dtype=np.float64)
+        y = y.map_blocks(index_in, classes, dtype=np.float64)
         return X, y, w, True
-    labels = _label_values(np.asarray(y))
+    labels = label_values(np.asarray(y))
     unknown = np.setdiff1d(labels, classes)
     if unknown.size:
         raise ConfigError(f"the validation labels {unknown.tolist()} are not training classes")
-    y = _index_in(labels, classes)
-    X, y, w = _checked_numpy(np.asarray(X), y, w, len(classes))
+    y = index_in(labels, classes)
+    X, y, w = checked_numpy(np.asarray(X), y, w, len(classes))
     return X, y, w, False
 
 
@@ -299,7 +293,7 @@ def fit_path(
     """
     alphas = checked_alphas(alphas)
     model = LogisticRegressionCV(alphas=alphas, **params)
-    model._validate_params()
+    options = model.fit_options()
     with connect(model.client) as client:
         X, y, sample_weight, _, classes, check_chunks = model._training_data(
             X, y, sample_weight, client
@@ -309,6 +303,6 @@ def fit_path(
             y,
             sample_weight,
             alphas=alphas,
-            **model._grid_options(client, check_chunks, classes),
+            **model._grid_options(options, client, check_chunks, classes),
         )
     return _path_of(result, alphas)

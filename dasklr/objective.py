@@ -25,31 +25,20 @@ is unchanged), and it makes the Hessian non-singular, so Newton needs no special
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from dasklr.errors import DataError
 from dasklr.kernels import LogisticSums, Probe, SummarySums
 from dasklr.numerics import logsumexp
+from dasklr.protocol import Evaluation, Request, Totals
 
 #: Runs one pass over all the data for a probe and returns the merged raw sums.
 SumsFunction = Callable[[Probe], LogisticSums]
 
 #: Weight of the multinomial gauge term (see the module docstring).
 GAUGE = 1.0
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """F, ∇F and (when asked) ∇²F at a point, and F at further points along a line."""
-
-    loss: float
-    grad: np.ndarray
-    hessian: np.ndarray | None = None
-    step_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    #: diag(∇²F), known at the start from the summary pass even without the full Hessian
-    hessian_diagonal: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +76,7 @@ class LogisticObjective:
 
     def __init__(
         self,
-        sums: SumsFunction,
+        sums: SumsFunction | None,
         n_features: int,
         *,
         alpha: float,
@@ -184,7 +173,10 @@ class LogisticObjective:
 
     # -- evaluation -------------------------------------------------------------------------
 
-    def _probe(self, params, hessian, direction, steps, diagonal=False) -> Probe:
+    def probe(self, request: Request) -> Probe:
+        """What a pass's kernel needs to answer ``request``, over the original features."""
+        params, direction = request.params, request.direction
+        steps = np.asarray(request.steps, dtype=np.float64)
         coef, intercept = self.to_original(params)
         line = None
         if direction is not None and steps.size:
@@ -196,11 +188,11 @@ class LogisticObjective:
         return Probe(
             coef,
             intercept,
-            hessian,
+            request.hessian,
             line,
             steps,
             class_weight=self.class_weight,
-            diagonal=diagonal,
+            diagonal=request.diagonal,
             hessian_stride=self.hessian_stride,
         )
 
@@ -216,10 +208,18 @@ class LogisticObjective:
         """F, ∇F (and ∇²F) at ``params``, and F at ``params + s·direction`` for s in ``steps``;
         with ``diagonal``, diag(∇²F) too (O(n·d), not the full matrix).
 
-        One pass over the data, one division by Σw.
+        Answered by the ``sums`` function given to the constructor (data in memory);
+        the driver answers solvers' requests with passes itself (``evaluation``).
         """
-        steps = np.asarray(steps, dtype=np.float64)
-        s = self.sums(self._probe(params, hessian, direction, steps, diagonal))
+        request = Request(params, hessian, direction, steps, diagonal)
+        return self.evaluation(request, self.sums(self.probe(request)))
+
+    def evaluation(
+        self, request: Request, s: LogisticSums, held_out_loss: float | None = None
+    ) -> Evaluation:
+        """The answer to ``request`` from the raw sums of its pass: one division by Σw."""
+        params, direction = request.params, request.direction
+        steps = np.asarray(request.steps, dtype=np.float64)
         check_classes(s.weight, s.weighted_labels)
         W, B = s.weight, self.n_blocks
         grad_coef = np.reshape(s.grad_coef, (B, self.n_features)) / W
@@ -237,6 +237,8 @@ class LogisticObjective:
             hessian=None if s.hessian is None else self._hessian(s.hessian / s.hessian_weight),
             step_losses=step_losses,
             hessian_diagonal=None if s.diagonal is None else self._diagonal(s.diagonal, W),
+            totals=Totals(s.rows, s.weight, s.weighted_labels),
+            held_out_loss=held_out_loss,
         )
 
     def _diagonal(self, parts: tuple, W: float) -> np.ndarray:
@@ -311,7 +313,8 @@ class LogisticObjective:
                 [self._start_diagonal(summary, p * (1.0 - p) / W) for p in blocks]
             )
             diagonal += np.tile(GAUGE * self.gauge, self.n_blocks)
-        return params, Evaluation(loss, grad, hessian, hessian_diagonal=diagonal)
+        totals = Totals(summary.rows, summary.weight, summary.weighted_labels)
+        return params, Evaluation(loss, grad, hessian, hessian_diagonal=diagonal, totals=totals)
 
     def _class_totals(self, summary: SummarySums) -> np.ndarray:
         """Σw per class: (W − Σw·y, Σw·y) for binary."""

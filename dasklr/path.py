@@ -10,41 +10,35 @@ the same rows in the same fold on every run and every cluster. A fold's model se
 other rows through its weights (rows of its fold weigh 0), so no chunk is copied or
 filtered, and one summary pass gives every model its own start (and scaling).
 
-Each model's solver runs unchanged in its own thread. Its ``evaluate`` blocks until the
-driver has collected one request from every running model, answered them all with one
-tree reduction (``lockstep_sums``) and handed each model its sums; which model asked
-first never matters, so the passes and results are deterministic. A final pass scores
+Every model's solver is an ask-and-tell generator; one loop (``lockstep.run_lockstep``)
+collects the request of every running model, answers them all with one tree reduction
+(``lockstep_sums``) and sends each model its evaluation, always in the same order, so
+the passes and results are deterministic and no thread is needed. A final pass scores
 each fold's model on its held-out rows (log-loss, or AUC).
 """
 
-import functools
-import threading
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from dasklr.driver import (
-    IterationRecord,
-    PassRunner,
-    _inference,
-    _on_cluster,
-    passes_over,
-    resolve_class_weight,
-)
+from dasklr.driver import IterationRecord, resolve_class_weight
 from dasklr.errors import ConfigError, ConvergenceWarning
+from dasklr.fit_statistics import fit_statistics
 from dasklr.folds import fold_of
+from dasklr.inference import FitStatistics
 from dasklr.kernels import Probe, SummarySums, probe_sums, summary_sums
+from dasklr.lockstep import Member, run_lockstep
 from dasklr.metrics import histogram_auc, metric_sums
-from dasklr.objective import LogisticObjective, Scaling
-from dasklr.reduction import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT, ChunkGraph
-from dasklr.solvers import SOLVERS, L1Penalty, choose_solver
+from dasklr.objective import LogisticObjective, Scaling, check_classes
+from dasklr.options import SCORINGS, FitOptions
+from dasklr.runner import PassOptions, PassRunner, passes_over
+from dasklr.solvers import SOLVERS, L1Penalty, SolverState, choose_solver
 
 #: ``fold`` of a model trained on all rows.
 ALL_ROWS = -1
-SCORINGS = ("log_loss", "roc_auc")
 
 
 def _fold_weights(w, n_rows: int, offset: int, n_folds: int, seed: int):
@@ -64,10 +58,6 @@ class PerModel(tuple):
 
     def __add__(self, other: "PerModel") -> "PerModel":
         return PerModel(a + b for a, b in zip(self, other, strict=True))
-
-    @property
-    def rows(self) -> int:
-        return self[0].rows if self else 0
 
 
 # -- kernels (one chunk, every model) -------------------------------------------------------
@@ -100,64 +90,6 @@ def held_out_sums(X, y, w, offset, n_folds, seed, requests: tuple, scoring: str)
     return PerModel(parts)
 
 
-# -- the lockstep --------------------------------------------------------------------------
-
-
-class _Abandoned(Exception):
-    """Raised in a model's thread when the fit failed elsewhere: stop quietly."""
-
-
-class Lockstep:
-    """Gathers one request from every running model; the driver answers all in one pass."""
-
-    def __init__(self, n_models: int) -> None:
-        self._cond = threading.Condition()
-        self._requests: dict[int, Probe] = {}
-        self._answers: dict[int, object] = {}
-        self._busy = n_models  # models neither waiting for an answer nor finished
-        self.failure: BaseException | None = None
-
-    def ask(self, model: int, probe: Probe):
-        """A model's pass: wait until the driver has answered every model's request."""
-        with self._cond:
-            if self.failure is not None:
-                raise _Abandoned
-            self._requests[model] = probe
-            self._busy -= 1
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: model in self._answers or self.failure is not None)
-            if model not in self._answers:
-                raise _Abandoned
-            return self._answers.pop(model)
-
-    def finished(self) -> None:
-        with self._cond:
-            self._busy -= 1
-            self._cond.notify_all()
-
-    def fail(self, error: BaseException) -> None:
-        with self._cond:
-            if self.failure is None:
-                self.failure = error
-            self._cond.notify_all()
-
-    def gather(self) -> dict[int, Probe]:
-        """The requests of every running model, by model; empty when all have finished."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._busy == 0 or self.failure is not None)
-            if self.failure is not None:
-                raise self.failure
-            requests = dict(sorted(self._requests.items()))
-            self._requests.clear()
-            return requests
-
-    def answer(self, answers: dict[int, object]) -> None:
-        with self._cond:
-            self._answers.update(answers)
-            self._busy += len(answers)
-            self._cond.notify_all()
-
-
 @dataclass
 class ModelFit:
     """One model of the grid: its penalty, its fold (``ALL_ROWS``: all data) and result."""
@@ -172,7 +104,7 @@ class ModelFit:
     history: list[dict] = field(default_factory=list)
     message: str = ""
     #: for ``summary()`` (all-rows models only)
-    inference: dict | None = None
+    statistics: FitStatistics | None = None
     #: held-out score of a fold's model: mean log-loss or AUC
     score: float = float("nan")
 
@@ -190,28 +122,17 @@ def train_grid(
     X,
     y,
     sample_weight=None,
+    options: FitOptions | None = None,
     *,
     alphas: Sequence[float],
     n_folds: int = 0,
     all_rows: bool = True,
     scoring: str = "log_loss",
     seed: int = 0,
-    l1_ratio: float = 0.0,
-    fit_intercept: bool = True,
-    solver: str = "auto",
-    tol: float = 1e-6,
-    max_iter: int = 100,
-    standardize: bool = False,
-    class_weight=None,
     n_classes: int = 2,
-    split_every: int = DEFAULT_SPLIT_EVERY,
     client=None,
     check_chunks: bool = True,
-    cache: str = "auto",
-    cache_dir: str | None = None,
     progress=None,
-    retries: int = 2,
-    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
     validation: tuple | None = None,
     feature_names=None,
 ) -> GridResult:
@@ -220,8 +141,47 @@ def train_grid(
     or — given ``validation`` = (X, y, w, check_chunks) — the all-rows models on that
     data (one pass over it).
 
-    The options mean what they mean for ``driver.train``; ``seed`` varies the folds.
+    ``options`` mean what they mean for ``driver.train`` (its ``alpha`` is unused: each
+    model has its own); ``seed`` varies the folds.
     """
+    options = options or FitOptions()
+    folds = _checked_grid(alphas, n_folds, all_rows, scoring, n_classes)
+    models = [ModelFit(float(a), f) for a in alphas for f in folds]
+    n_coefficients = X.shape[1] * (1 if n_classes == 2 else n_classes)
+    name = choose_solver(options.solver, n_coefficients, l1=options.l1_ratio * max(alphas) > 0)
+    started = time.perf_counter()
+    runs = PassOptions(
+        options.split_every, options.retries, options.worker_timeout, progress, check_chunks
+    )
+    runs = replace(runs, n_classes=n_classes)
+    arrays = (X, y, sample_weight)
+    cached = {"cache": options.cache, "cache_dir": options.cache_dir, "row_index": True}
+    with passes_over(client, arrays, runs, **cached) as (run_pass, mode):
+        full_moments = SOLVERS[name].uses_hessian and options.class_weight is None
+        found = run_pass(lockstep_summaries, n_folds, seed, tuple(folds), full_moments, n_classes)
+        summaries = dict(zip(folds, found, strict=True))
+        objectives = [
+            _model_objective(options, m, summaries[m.fold], X.shape[1], n_classes) for m in models
+        ]
+        members = [
+            Member(
+                _grid_solver(name, o, summaries[m.fold], options), _history_of(m, run_pass, started)
+            )
+            for m, o in zip(models, objectives, strict=True)
+        ]
+        run_lockstep(members, _answer_grid(run_pass, models, objectives, n_folds, seed))
+        for model, objective, member in zip(models, objectives, members, strict=True):
+            _store(model, objective, member.last, feature_names)
+        if n_folds:
+            _score_folds(run_pass, models, n_folds, seed, scoring)
+        if validation is not None:
+            _score_validation(run_pass, models, validation, runs, seed, scoring)
+    _warn_unconverged(models, name, options.tol)
+    return GridResult(models, run_pass.count, name, mode, summaries[folds[0]].rows)
+
+
+def _checked_grid(alphas, n_folds: int, all_rows: bool, scoring: str, n_classes: int) -> list[int]:
+    """The folds of the grid's models (``ALL_ROWS`` first); refuses grids that cannot run."""
     if scoring not in SCORINGS:
         raise ConfigError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
     if n_folds == 1 or n_folds < 0:
@@ -229,170 +189,81 @@ def train_grid(
     if scoring == "roc_auc" and n_classes != 2:
         raise ConfigError("scoring='roc_auc' is for binary labels; use 'log_loss'")
     folds = ([ALL_ROWS] if all_rows else []) + list(range(n_folds))
-    models = [ModelFit(float(a), f) for a in alphas for f in folds]
-    if not models:
+    if not folds or not len(alphas):
         raise ConfigError("nothing to fit: no alphas, or neither all rows nor folds")
-    n_features = X.shape[1]
-    n_coefficients = n_features * (1 if n_classes == 2 else n_classes)
-    name = choose_solver(solver, n_coefficients, l1=l1_ratio > 0 and max(alphas) > 0)
-    spec = SOLVERS[name]
-    started = time.perf_counter()
-    with passes_over(
-        client,
-        (X, y, sample_weight),
-        cache=cache,
-        cache_dir=cache_dir,
-        split_every=split_every,
-        check_chunks=check_chunks,
+    return folds
+
+
+def _model_objective(options, model: ModelFit, summary, n_features, n_classes):
+    _check_fold(summary, model.fold, n_classes)
+    scaling = None
+    if options.standardize:
+        scaling = Scaling.from_summary(summary, center=options.fit_intercept)
+    return LogisticObjective(
+        None,
+        n_features,
+        alpha=model.alpha,
+        l1_ratio=options.l1_ratio,
+        fit_intercept=options.fit_intercept,
+        scaling=scaling,
+        class_weight=resolve_class_weight(options.class_weight, summary, n_classes),
         n_classes=n_classes,
-        progress=progress,
-        retries=retries,
-        worker_timeout=worker_timeout,
-        row_index=True,
-    ) as (run_pass, mode):
-        active = run_pass.client
-        full_moments = spec.uses_hessian and class_weight is None
-        summaries = dict(
-            zip(
-                folds,
-                run_pass(
-                    lockstep_summaries,
-                    n_folds,
-                    seed,
-                    tuple(folds),
-                    full_moments,
-                    n_classes,
-                ),
-                strict=True,
-            )
-        )
-        lockstep = Lockstep(len(models))
-        objectives = []
-        for index, model in enumerate(models):
-            summary = summaries[model.fold]
-            _check_fold(summary, model.fold, n_classes)
-            objectives.append(
-                LogisticObjective(
-                    functools.partial(lockstep.ask, index),
-                    n_features,
-                    alpha=model.alpha,
-                    l1_ratio=l1_ratio,
-                    fit_intercept=fit_intercept,
-                    scaling=Scaling.from_summary(summary, center=fit_intercept)
-                    if standardize
-                    else None,
-                    class_weight=resolve_class_weight(class_weight, summary, n_classes),
-                    n_classes=n_classes,
-                )
-            )
-        states = _run_lockstep(
-            lockstep,
-            run_pass,
-            spec,
-            objectives,
-            summaries,
-            models,
-            tol,
-            max_iter,
-            started,
-            n_folds,
-            seed,
-        )
-        for model, objective, state in zip(models, objectives, states, strict=True):
-            coef, intercept = objective.to_original(state.params)
-            model.coef, model.intercept = np.array(coef), np.array(intercept)
-            model.objective, model.converged = state.objective, state.converged
-            model.n_iter = state.iteration
-            model.message = state.message
-            if model.fold == ALL_ROWS:
-                model.inference = _inference(
-                    objective,
-                    state,
-                    summaries[ALL_ROWS],  # Σw, Σw·y and rows, as a pass runner has
-                    n_classes,
-                    l1_ratio,
-                    feature_names,
-                )
-        if n_folds:
-            _score_folds(run_pass, models, n_folds, seed, scoring)
-        if validation is not None:
-            *arrays, check = validation
-            arrays, _ = _on_cluster(active, *arrays)
-            run_other = PassRunner(
-                active,
-                ChunkGraph.from_arrays(*arrays),
-                split_every=split_every,
-                check_first=check,
-                n_classes=n_classes,
-                progress=progress,
-                retries=retries,
-                worker_timeout=worker_timeout,
-                chunk_args=[(0,)] * arrays[0].numblocks[0],
-            )
-            _score_folds(run_other, models, 0, seed, scoring, scored_fold=ALL_ROWS)
-            run_pass.count += run_other.count
-    _warn_unconverged(models, name, tol)
-    return GridResult(models, run_pass.count, name, mode, summaries[folds[0]].rows)
+    )
 
 
-def _run_lockstep(
-    lockstep, run_pass, spec, objectives, summaries, models, tol, max_iter, started, n_folds, seed
-):
-    """Run every model's solver in a thread and answer their passes together."""
-    finals: list = [None] * len(models)
+def _grid_solver(name: str, objective: LogisticObjective, summary, options: FitOptions):
+    x0, start = objective.start(summary)
+    extra = {}
+    if objective.l1_strength is not None:
+        extra["penalty"] = L1Penalty(objective.l1_strength)
+    return SOLVERS[name].run(x0, start, tol=options.tol, max_iter=options.max_iter, **extra)
 
-    def solve(index: int) -> None:
-        objective, model = objectives[index], models[index]
-        try:
-            x0, start = objective.start(summaries[model.fold])
-            extra = {}
-            if objective.l1_strength is not None:
-                extra["penalty"] = L1Penalty(objective.l1_strength)
-            for state in spec.run(
-                objective.evaluate, x0, start, tol=tol, max_iter=max_iter, **extra
-            ):
-                record = IterationRecord(
-                    iteration=state.iteration,
-                    objective=state.objective,
-                    grad_norm=state.grad_norm,
-                    step=state.step,
-                    seconds=time.perf_counter() - started,
-                    passes=run_pass.count,
-                )
-                model.history.append(asdict(record))
-                finals[index] = state
-        except _Abandoned:
-            pass
-        except BaseException as error:  # handed to the driver's thread
-            lockstep.fail(error)
-        finally:
-            lockstep.finished()
 
-    threads = [
-        threading.Thread(target=solve, args=(i,), name=f"dasklr-model-{i}", daemon=True)
-        for i in range(len(models))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        while requests := lockstep.gather():
-            order = list(requests)
-            shared = tuple((models[i].fold, requests[i]) for i in order)
-            sums = run_pass(lockstep_sums, n_folds, seed, shared)
-            lockstep.answer(dict(zip(order, sums, strict=True)))
-    except BaseException as error:
-        lockstep.fail(error)
-        raise
-    finally:
-        for thread in threads:
-            thread.join()
-    return finals
+def _history_of(model: ModelFit, run_pass: PassRunner, started: float):
+    """Record every state of one model's solver in its history; never stop it."""
+
+    def record(state: SolverState) -> bool:
+        seconds = time.perf_counter() - started
+        model.history.append(asdict(IterationRecord.of(state, seconds, run_pass.count)))
+        return False
+
+    return record
+
+
+def _answer_grid(run_pass: PassRunner, models, objectives, n_folds: int, seed: int):
+    """Answer every running model's request in one pass of ``lockstep_sums``."""
+
+    def answer(requests):
+        shared = tuple((models[i].fold, objectives[i].probe(r)) for i, r in requests)
+        sums = run_pass(lockstep_sums, n_folds, seed, shared)
+        return [
+            objectives[i].evaluation(r, part) for (i, r), part in zip(requests, sums, strict=True)
+        ]
+
+    return answer
+
+
+def _store(model: ModelFit, objective: LogisticObjective, state: SolverState, names) -> None:
+    coef, intercept = objective.to_original(state.params)
+    model.coef, model.intercept = np.array(coef), np.array(intercept)
+    model.objective, model.converged = state.objective, state.converged
+    model.n_iter = state.iteration
+    model.message = state.message
+    if model.fold == ALL_ROWS:
+        model.statistics = fit_statistics(objective, state, names)
+
+
+def _score_validation(run_pass, models, validation, runs: PassOptions, seed, scoring) -> None:
+    """Score the all-rows models on other data: one pass over it, counted with the fit's."""
+    *arrays, check = validation
+    other = replace(runs, check_chunks=check)
+    with passes_over(run_pass.client, tuple(arrays), other, row_index=True) as (on_other, _):
+        _score_folds(on_other, models, 0, seed, scoring, scored_fold=ALL_ROWS)
+    run_pass.count += on_other.count
 
 
 def _check_fold(summary: SummarySums, fold: int, n_classes: int) -> None:
     """A fold whose training rows miss a class cannot be fitted: say which fold."""
-    from dasklr.objective import check_classes
-
     if fold == ALL_ROWS:
         return
     try:

@@ -16,20 +16,24 @@ arrays with ``allow_pickle=False``:
 loading a model cannot execute code.
 """
 
-import hashlib
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dasklr.artifacts import (
+    atomic_directory,
+    metadata_checksum,
+    read_array,
+    recover_interrupted_swap,
+    write_array,
+    write_checked_json,
+)
 from dasklr.errors import ModelFormatError
+from dasklr.inference import FitStatistics
 
 FORMAT = "dasklr-model"
 FORMAT_VERSION = 1
@@ -45,7 +49,8 @@ _RUNTIME_PARAMS = ("client", "verbose", "cache_dir", "retries", "worker_timeout"
 
 
 def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a fitted ``LogisticRegression`` to the directory ``path`` atomically."""
+    """Write a fitted ``LogisticRegression`` to the directory ``path`` atomically (it is
+    read through its attributes only: any estimator with them can be saved)."""
     if not hasattr(model, "coef_"):
         raise ValueError("cannot save a model that is not fitted")
     target = Path(path)
@@ -55,7 +60,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         arrays = {}
         for name in ARRAYS:
             value = np.ascontiguousarray(getattr(model, f"{name}_"), dtype=np.float64)
-            arrays[name] = _write_array(staging / f"{name}.npy", value)
+            arrays[name] = write_array(staging / f"{name}.npy", value)
         metadata = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -76,44 +81,12 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
             "training_data": getattr(model, "training_data_", None),
             "metrics": getattr(model, "metrics_", None),
             "selection": getattr(model, "selection_", None),
-            "inference": _write_inference(model, staging),
+            "inference": _write_statistics(model, staging),
             "summary": _summary_entry(getattr(model, "summary_", None)),
             "arrays": arrays,
         }
         write_checked_json(staging / "metadata.json", metadata)
     return target
-
-
-@contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """A staging directory beside ``target``; when the block succeeds it is fsynced and
-    renamed into place, when it fails it is removed: ``target`` is never half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
-        yield staging
-        _fsync_dir(staging)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def write_checked_json(path: Path, metadata: dict[str, Any]) -> None:
-    """Write ``metadata`` with its own checksum added (see ``metadata_checksum``)."""
-    metadata["checksum"] = metadata_checksum(metadata)
-    _write_bytes(path, json.dumps(metadata, indent=2).encode())
-
-
-def recover_interrupted_swap(target: Path) -> None:
-    """Put back the previous directory if a writer died between the two renames of
-    ``_swap_into_place`` (the old one moved aside, the new one not yet in place)."""
-    if target.exists():
-        return
-    retired = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if retired:
-        os.rename(retired[-1], target)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -139,59 +112,57 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return metadata
 
 
-def metadata_checksum(metadata: dict[str, Any]) -> str:
-    """sha256 of the metadata's canonical JSON without its own checksum field."""
-    body = {key: value for key, value in metadata.items() if key != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
 def _params_of(model) -> dict[str, Any]:
     """The parameters a ``LogisticRegression`` is rebuilt with (a CV model's: the chosen)."""
     hook = getattr(model, "artifact_params", None)
     return hook() if hook is not None else model.get_params()
 
 
-def load_model(path: str | os.PathLike):
-    """Read a model written by ``save_model``; refuses unknown formats and altered files."""
-    from dasklr.estimator import LogisticRegression
-
+def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a model written by ``save_model``: (its parameters, its fitted attributes by
+    name). Refuses unknown formats, altered files and arrays of the wrong shape.
+    ``dasklr.load_model`` builds the estimator from them."""
     root = Path(path)
     meta_path = root / "metadata.json"
     metadata = read_metadata(root)
     try:
         params = dict(metadata["params"])
-        model = LogisticRegression(**params)
-        for name in ARRAYS:
-            setattr(model, f"{name}_", _read_array(root, metadata["arrays"][name]))
-        model.classes_ = np.asarray(metadata["classes"])
+        fitted: dict[str, Any] = {
+            f"{name}_": read_array(root, metadata["arrays"][name]) for name in ARRAYS
+        }
+        classes = fitted["classes_"] = np.asarray(metadata["classes"])
         if isinstance(params.get("class_weight"), dict):  # JSON keys are strings
-            model.class_weight = _label_keys(params["class_weight"], model.classes_)
-        model.n_features_in_ = int(metadata["n_features_in"])
+            params["class_weight"] = _label_keys(params["class_weight"], classes)
+        fitted["n_features_in_"] = int(metadata["n_features_in"])
         if metadata["feature_names_in"] is not None:
-            model.feature_names_in_ = np.asarray(metadata["feature_names_in"], dtype=object)
-        model.converged_ = bool(metadata["converged"])
-        model.n_iter_ = int(metadata["n_iter"])
-        model.n_passes_ = int(metadata["n_passes"])
-        model.history_ = metadata["history"]
-        model.training_data_ = metadata.get("training_data")
-        if metadata.get("metrics") is not None:
-            model.metrics_ = metadata["metrics"]
-        if metadata.get("selection") is not None:
-            model.selection_ = metadata["selection"]
-        _read_inference(model, root, metadata.get("inference"))
+            fitted["feature_names_in_"] = np.asarray(metadata["feature_names_in"], dtype=object)
+        fitted["converged_"] = bool(metadata["converged"])
+        fitted["n_iter_"] = int(metadata["n_iter"])
+        fitted["n_passes_"] = int(metadata["n_passes"])
+        fitted["history_"] = metadata["history"]
+        fitted["training_data_"] = metadata.get("training_data")
+        for name in ("metrics", "selection"):
+            if metadata.get(name) is not None:
+                fitted[f"{name}_"] = metadata[name]
+        fitted.update(_read_statistics(root, fitted["n_features_in_"], metadata.get("inference")))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
-    rows = 1 if model.classes_.size == 2 else model.classes_.size
-    if model.classes_.size < 2 or model.coef_.shape != (rows, model.n_features_in_):
+    _check_shapes(root, fitted)
+    return params, fitted
+
+
+def _check_shapes(root: Path, fitted: dict[str, Any]) -> None:
+    classes, coef, intercept = fitted["classes_"], fitted["coef_"], fitted["intercept_"]
+    rows = 1 if classes.size == 2 else classes.size
+    if classes.size < 2 or coef.shape != (rows, fitted["n_features_in_"]):
         raise ModelFormatError(
-            f"{root / 'coef.npy'}: shape {model.coef_.shape}, expected ({rows}, "
-            f"{model.n_features_in_}) for {model.classes_.size} classes"
+            f"{root / 'coef.npy'}: shape {coef.shape}, expected ({rows}, "
+            f"{fitted['n_features_in_']}) for {classes.size} classes"
         )
-    if model.intercept_.shape != (rows,):
+    if intercept.shape != (rows,):
         raise ModelFormatError(
-            f"{root / 'intercept.npy'}: shape {model.intercept_.shape}, expected ({rows},)"
+            f"{root / 'intercept.npy'}: shape {intercept.shape}, expected ({rows},)"
         )
-    return model
 
 
 def _summary_entry(summary) -> dict[str, Any] | None:
@@ -209,122 +180,51 @@ def _summary_entry(summary) -> dict[str, Any] | None:
     }
 
 
-def _write_inference(model, staging: Path) -> dict[str, Any] | None:
+def _write_statistics(model, staging: Path) -> dict[str, Any] | None:
     """What ``summary()`` needs after loading: log-likelihoods, the penalty's curvature
     and every covariance computed so far (as checksummed ``.npy`` files)."""
-    info = getattr(model, "_inference", None)
+    info: FitStatistics | None = getattr(model, "statistics_", None)
     if info is None:
         return None
     known = getattr(model, "covariances_", {})
     return {
-        "llf": info["llf"],
-        "llnull": info["llnull"],
-        "nobs": int(info["nobs"]),
-        "penalty": np.asarray(info["penalty"], dtype=np.float64).tolist(),
-        "singular": info.get("singular"),
+        "llf": info.llf,
+        "llnull": info.llnull,
+        "nobs": int(info.nobs),
+        "penalty": np.asarray(info.penalty, dtype=np.float64).tolist(),
+        "singular": info.singular,
         "covariances": {
-            label: _write_array(staging / f"covariance-{k}.npy", np.asarray(cov, np.float64))
+            label: write_array(staging / f"covariance-{k}.npy", np.asarray(cov, np.float64))
             for k, (label, cov) in enumerate(sorted(known.items()))
         },
     }
 
 
-def _read_inference(model, root: Path, entry: dict[str, Any] | None) -> None:
+def _read_statistics(root: Path, n_features: int, entry: dict[str, Any] | None) -> dict:
+    """The ``statistics_`` and ``covariances_`` attributes stored with a model."""
     if entry is None:
-        return
-    size = model.n_features_in_ + 1
+        return {}
+    size = n_features + 1
     covariances = {}
     for label, array in entry["covariances"].items():
-        cov = _read_array(root, array)
+        cov = read_array(root, array)
         if cov.shape != (size, size):
             raise ModelFormatError(f"{root / array['file']}: shape {cov.shape}, expected {size}²")
         covariances[label] = cov
-    model.covariances_ = covariances
-    model._inference = {
-        "llf": float(entry["llf"]),
-        "llnull": float(entry["llnull"]),
-        "nobs": int(entry["nobs"]),
-        "penalty": np.asarray(entry["penalty"], dtype=np.float64),
-        "singular": entry.get("singular"),
-    }
+    statistics = FitStatistics(
+        llf=float(entry["llf"]),
+        llnull=float(entry["llnull"]),
+        nobs=int(entry["nobs"]),
+        penalty=np.asarray(entry["penalty"], dtype=np.float64),
+        singular=entry.get("singular"),
+    )
+    return {"covariances_": covariances, "statistics_": statistics}
 
 
 def _label_keys(weights: dict[str, Any], classes: np.ndarray) -> dict:
     """JSON's string keys back to the classes' own values where one matches by its text."""
     by_text = {str(label): label for label in classes.tolist()}
     return {by_text.get(key, key): value for key, value in weights.items()}
-
-
-def _write_array(path: Path, value: np.ndarray) -> dict[str, Any]:
-    with open(path, "wb") as f:
-        np.save(f, value, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    return {
-        "file": path.name,
-        "sha256": _sha256(path),
-        "shape": list(value.shape),
-        "dtype": str(value.dtype),
-    }
-
-
-def _read_array(root: Path, entry: dict[str, Any]) -> np.ndarray:
-    path = root / entry["file"]
-    if path.parent != root:
-        raise ModelFormatError(f"{root / 'metadata.json'}: array file {entry['file']!r} is outside")
-    if not path.is_file():
-        raise ModelFormatError(f"{path}: missing")
-    if _sha256(path) != entry["sha256"]:
-        raise ModelFormatError(f"{path}: sha256 differs from metadata.json; the file was altered")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ModelFormatError(f"{path}: not a plain .npy array ({exc})") from None
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the finished directory into place; an old model is moved aside first.
-
-    Between the two renames a reader finds no model (never a half-written one); if the
-    second rename fails, the old model is put back, and if the process dies there, the
-    next reader puts it back (``recover_interrupted_swap``).
-    """
-    retired = None
-    if target.exists():
-        retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(target, retired)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        if retired is not None:
-            os.rename(retired, target)
-        raise
-    _fsync_dir(target.parent)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _plain(value):

@@ -20,11 +20,8 @@ from dask.highlevelgraph import HighLevelGraph
 from distributed import Client
 
 from dasklr.errors import ClusterError
+from dasklr.options import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
 
-#: Fan-in of the reduction tree: 8 partials (a few KB each) per combine task.
-DEFAULT_SPLIT_EVERY = 8
-#: A pass fails when the cluster has had no worker for this many seconds.
-DEFAULT_WORKER_TIMEOUT = 60.0
 #: How often a waiting pass looks at the cluster, and redraws its progress.
 WATCH_SECONDS = 1.0
 PROGRESS_SECONDS = 0.2

@@ -20,10 +20,10 @@ from distributed import Client
 from dasklr.cluster import connect
 from dasklr.decode import ChunkSpec, read_features
 from dasklr.errors import DataError
-from dasklr.kernels import merge_sums
 from dasklr.metrics import EXACT_AUC_ROWS, metric_sums, summarise
 from dasklr.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
-from dasklr.reduction import ChunkGraph, tree_reduce
+from dasklr.prediction import predict_classes, probabilities, take
+from dasklr.runner import PassOptions, passes_over
 from dasklr.sizing import chunk_budget, sized_for_cluster, worker_memory
 
 
@@ -42,10 +42,21 @@ def evaluate_model(
     shared = (model.coef_, model.intercept_, float(threshold), keep_rows)
     with connect(client) as active:
         data = sized_for_cluster(data, active, "none")  # tasks the workers can hold
-        y = data.y.map_blocks(_take, remap, dtype=np.float64)
-        chunks = ChunkGraph.from_arrays(data.X, y, data.sample_weight)
-        sums = tree_reduce(active, chunks, metric_sums, shared, merge_sums)
+        y = data.y.map_blocks(take, remap, dtype=np.float64)
+        arrays = (data.X, y, data.sample_weight)
+        options = PassOptions(**_pass_options(model), check_chunks=False)
+        with passes_over(active, arrays, options) as (run_pass, _):
+            sums = run_pass(metric_sums, *shared)
     return summarise(sums, list(model.classes_), threshold)
+
+
+def _pass_options(model) -> dict:
+    """The model's retries and worker timeout (its defaults for a loaded model)."""
+    return {
+        name: getattr(model, name)
+        for name in ("split_every", "retries", "worker_timeout")
+        if hasattr(model, name)
+    }
 
 
 def class_index_map(data_classes, model_classes, label: str) -> np.ndarray:
@@ -57,10 +68,6 @@ def class_index_map(data_classes, model_classes, label: str) -> np.ndarray:
             f"(its classes: {model_classes.tolist()})"
         )
     return np.searchsorted(model_classes, data_classes).astype(np.float64)
-
-
-def _take(index: np.ndarray, table: np.ndarray) -> np.ndarray:
-    return table[index.astype(np.intp)]
 
 
 def predict_to_parquet(
@@ -137,14 +144,12 @@ def score_chunk(
 ) -> int:
     """Read, score and write one chunk; runs on a worker. The part file appears complete
     or not at all (written under a temporary name, then renamed)."""
-    from dasklr.estimator import _predict, _probabilities
-
     X, kept = read_features(fs, spec, features, keep)
-    proba = _probabilities(X, coef, intercept)
+    proba = probabilities(X, coef, intercept)
     columns = dict(kept)
     for k, label in enumerate(classes.tolist()):
         columns[f"proba_{label}"] = pa.array(proba[:, k])
-    columns["prediction"] = pa.array(_predict(X, coef, intercept, classes))
+    columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes))
     staging = f"{target}.tmp"
     pq.write_table(pa.table(columns), staging)
     os.replace(staging, target)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import psutil
 from distributed import Client
 
-from dasklr.cache import CACHE_CHOICES
+from dasklr.options import CACHE_CHOICES
 from dasklr.parquet import DEFAULT_CHUNK_BYTES, ParquetData
 
 #: Share of a worker's memory limit that dasklr plans to fill (Dask spills from 70%).

@@ -1,11 +1,14 @@
-"""Solvers: they see ``evaluate(params, …)`` and yield their states, nothing else.
+"""Solvers: ask-and-tell generators that never block and never touch Dask.
 
-A solver never touches Dask: the driver hands it a function (each call is one pass over
-the data), iterates over the states it yields, and decides what to record or when to stop
+A solver *yields* what it needs: a ``Request`` ("evaluate F and ∇F here — with ∇²F,
+with diag(∇²F), and F at these steps along this line") and is *sent* the
+``Evaluation`` back; or a ``SolverState`` after each iteration, and is sent nothing.
+Whoever drives it decides how a request is answered (one pass over the data, or one
+pass for the requests of a whole grid of models), what to record, and when to stop
 early. A solver stops by itself when ``max|∇F| <= tol`` or after ``max_iter`` steps.
+``solve`` drives one with a plain function, for data in memory.
 
-``evaluate(params, hessian=False, direction=None, steps=(), diagonal=False)`` returns an
-``Evaluation``: F and ∇F at ``params`` (∇²F when ``hessian``, diag(∇²F) when
+An ``Evaluation`` holds F and ∇F at ``params`` (∇²F when ``hessian``, diag(∇²F) when
 ``diagonal``), and F at ``params + s·direction`` for each ``s`` in ``steps`` — in the
 same pass, which is how line searches avoid extra passes.
 
@@ -16,14 +19,18 @@ L-BFGS as OWL-QN; gradient descent refuses it.
 """
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dasklr.objective import Evaluation
+from dasklr.options import SOLVER_NAMES
+from dasklr.protocol import Evaluation, Request
 
-Evaluate = Callable[..., Evaluation]
+#: A solver: yields requests (sent their evaluation) and states (sent None).
+Solver = Generator["Request | SolverState", "Evaluation | None", None]
+#: A line search: yields requests, returns the step it accepted (or None).
+Search = Generator[Request, Evaluation, "Step | None"]
 
 #: Armijo's sufficient-decrease constant: accept t when F(x + t·p) <= F(x) + c·t·∇Fᵀp.
 ARMIJO_C = 1e-4
@@ -62,6 +69,8 @@ class SolverState:
     #: what the solver needs to continue from here (``resume=``): flat names → arrays,
     #: numbers or None, so a checkpoint can store it as plain data
     memory: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the evaluation at ``params`` (None for a state restored from a checkpoint)
+    evaluation: Evaluation | None = field(default=None, repr=False, compare=False)
 
     @property
     def grad_norm(self) -> float:
@@ -115,7 +124,6 @@ class Step:
 
 
 def line_search(
-    evaluate: Evaluate,
     x: np.ndarray,
     current: Evaluation,
     direction: np.ndarray,
@@ -124,7 +132,7 @@ def line_search(
     hessian: bool,
     penalty: L1Penalty | None = None,
     ladder: bool = True,
-) -> Step | None:
+) -> Search:
     """Backtracking (Armijo) search along ``direction``, several step lengths per pass.
 
     1. Evaluate fully (∇F, and ∇²F if asked) at ``x + t·p`` and, in the same pass, F at
@@ -167,7 +175,9 @@ def line_search(
     for attempt in range(MAX_LINE_PASSES):
         point = x + t * direction
         fractions = LADDER if ladder or attempt else LADDER[:0]
-        at_t = evaluate(point, hessian=hessian, direction=direction, steps=t * (fractions - 1.0))
+        at_t = yield Request(
+            point, hessian=hessian, direction=direction, steps=t * (fractions - 1.0)
+        )
         if sufficient(at_t.loss, t):
             return Step(t, point, at_t)
         below_rounding = -t * slope <= rounding and gain(at_t.loss, t) <= rounding
@@ -179,7 +189,7 @@ def line_search(
         for fraction, loss in zip(fractions, at_t.step_losses, strict=True):
             if sufficient(loss, t * fraction):
                 shorter = x + t * fraction * direction
-                return Step(t * fraction, shorter, evaluate(shorter, hessian=hessian))
+                return Step(t * fraction, shorter, (yield Request(shorter, hessian=hessian)))
         t *= LADDER[-1] / 2.0
     return None
 
@@ -214,14 +224,13 @@ class StallDetector:
 
 
 def gradient_descent(
-    evaluate: Evaluate,
     x0: np.ndarray,
     start: Evaluation | None,
     *,
     tol: float,
     max_iter: int,
     resume: SolverState | None = None,
-) -> Iterator[SolverState]:
+) -> Solver:
     """Gradient descent with a backtracking (Armijo) line search.
 
     1. Start from ``start`` (or evaluate at ``x0``), or continue from ``resume``.
@@ -232,7 +241,7 @@ def gradient_descent(
     """
     if resume is None:
         x = np.array(x0, dtype=np.float64)
-        current = start or evaluate(x)
+        current = start or (yield Request(x))
         step = 0.5  # the first trial is 2 × step = 1
         previous: tuple[np.ndarray, np.ndarray] | None = None
         detector = StallDetector()
@@ -256,7 +265,7 @@ def gradient_descent(
         if state.converged:
             return
         trial = _barzilai_borwein(x, current.grad, previous) or 2.0 * step
-        found = line_search(evaluate, x, current, -current.grad, trial, hessian=False)
+        found = yield from line_search(x, current, -current.grad, trial, hessian=False)
         if found is None:
             yield _state(iteration, x, current, 0.0, tol, message=_NO_DECREASE)
             return
@@ -269,7 +278,6 @@ def gradient_descent(
 
 
 def newton(
-    evaluate: Evaluate,
     x0: np.ndarray,
     start: Evaluation | None,
     *,
@@ -278,7 +286,7 @@ def newton(
     penalty: L1Penalty | None = None,
     resume: SolverState | None = None,
     reuse_hessian: bool = False,
-) -> Iterator[SolverState]:
+) -> Solver:
     """Newton's method with a backtracking line search.
 
     1. Start from ``start`` (from the summary pass: its Hessian is exact at the log-odds
@@ -301,7 +309,7 @@ def newton(
     if resume is None:
         x = np.array(x0, dtype=np.float64)
         current = start if start is not None and start.hessian is not None else None
-        current = current or evaluate(x, hessian=True)
+        current = current or (yield Request(x, hessian=True))
         detector = StallDetector()
         state = _state(0, x, current, 0.0, tol, penalty)
         contracting = False
@@ -320,8 +328,8 @@ def newton(
         # Newton's first step from the log-odds start, and any step after a whole one, is
         # almost always taken whole: no ladder in its pass (a miss costs one pass)
         whole = state.step == 1.0 or state.iteration == 0
-        found = line_search(
-            evaluate, x, current, direction, 1.0, hessian=fresh, penalty=penalty, ladder=not whole
+        found = yield from line_search(
+            x, current, direction, 1.0, hessian=fresh, penalty=penalty, ladder=not whole
         )
         if found is None:
             yield _state(iteration, x, current, 0.0, tol, penalty, _NO_DECREASE)
@@ -387,7 +395,6 @@ def newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def lbfgs(
-    evaluate: Evaluate,
     x0: np.ndarray,
     start: Evaluation | None,
     *,
@@ -395,7 +402,7 @@ def lbfgs(
     max_iter: int,
     penalty: L1Penalty | None = None,
     resume: SolverState | None = None,
-) -> Iterator[SolverState]:
+) -> Solver:
     """Limited-memory BFGS with a backtracking line search, for many features.
 
     1. Start from ``start`` (or evaluate at ``x0``, with diag(∇²F) in the same pass: a
@@ -417,7 +424,7 @@ def lbfgs(
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
     if resume is None:
         x = np.array(x0, dtype=np.float64)
-        current = start or evaluate(x, diagonal=True)
+        current = start or (yield Request(x, diagonal=True))
         state = _state(0, x, current, 0.0, tol, penalty)
         inverse_diagonal = None
         diagonal = current.hessian_diagonal
@@ -448,10 +455,10 @@ def lbfgs(
     for iteration in range(state.iteration + 1, max_iter + 1):
         if state.converged:
             return
-        found = _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty)
+        found = yield from _lbfgs_step(x, current, pairs, inverse_diagonal, penalty)
         if found is None and pairs:  # a stale memory can point uphill: restart once
             pairs.clear()
-            found = _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty)
+            found = yield from _lbfgs_step(x, current, pairs, inverse_diagonal, penalty)
         if found is None:
             yield _state(iteration, x, current, 0.0, tol, penalty, _NO_DECREASE)
             return
@@ -466,26 +473,25 @@ def lbfgs(
             return
 
 
-def _lbfgs_step(evaluate, x, current, pairs, inverse_diagonal, penalty) -> Step | None:
+def _lbfgs_step(x, current, pairs, inverse_diagonal, penalty) -> Search:
     """One L-BFGS step: plain line search, or OWL-QN's projected one with an L1 part."""
     if not penalty.active:
         direction = _two_loop(current.grad, pairs, inverse_diagonal)
-        return line_search(evaluate, x, current, direction, 1.0, hessian=False)
+        return (yield from line_search(x, current, direction, 1.0, hessian=False))
     pseudo = penalty.optimality(x, current.grad)
     direction = _two_loop(pseudo, pairs, inverse_diagonal)
     penalised = penalty.strength > 0
     direction[penalised & (direction * pseudo >= 0)] = 0.0  # only components that descend
-    return orthant_search(evaluate, x, current, pseudo, direction, penalty)
+    return (yield from orthant_search(x, current, pseudo, direction, penalty))
 
 
 def orthant_search(
-    evaluate: Evaluate,
     x: np.ndarray,
     current: Evaluation,
     pseudo: np.ndarray,
     direction: np.ndarray,
     penalty: L1Penalty,
-) -> Step | None:
+) -> Search:
     """OWL-QN's backtracking: each trial point is projected onto the starting orthant.
 
     The orthant is sign(x), or sign(−pseudo-gradient) where x = 0; penalised
@@ -503,7 +509,7 @@ def orthant_search(
         predicted = float(pseudo @ (point - x))
         if not predicted < 0:
             return None
-        at_t = evaluate(point)
+        at_t = yield Request(point)
         change = at_t.loss - current.loss + penalty.change(x, point - x)
         if np.isfinite(change) and change <= ARMIJO_C * predicted:
             return Step(t, point, at_t)
@@ -592,7 +598,14 @@ def _state(
     converged = max_norm(gradient) <= tol
     objective = current.loss + penalty.value(x)
     return SolverState(
-        iteration, x, objective, gradient, step, converged, "" if converged else message
+        iteration,
+        x,
+        objective,
+        gradient,
+        step,
+        converged,
+        "" if converged else message,
+        evaluation=current,
     )
 
 
@@ -600,7 +613,7 @@ def _state(
 class SolverSpec:
     """A solver function and whether it needs the Hessian (full moments in the first pass)."""
 
-    run: Callable[..., Iterator[SolverState]]
+    run: Callable[..., Solver]
     uses_hessian: bool
     supports_l1: bool = False
 
@@ -611,7 +624,6 @@ SOLVERS = {
     "lbfgs": SolverSpec(lbfgs, uses_hessian=False, supports_l1=True),
     "newton": SolverSpec(newton, uses_hessian=True, supports_l1=True),
 }
-SOLVER_NAMES = ("auto", *SOLVERS)
 
 
 def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
@@ -636,3 +648,26 @@ def choose_solver(name: str, n_features: int, l1: bool = False) -> str:
             f"this model has {n_features}: use 'lbfgs' or 'auto'"
         )
     return name
+
+
+def solve(solver: Solver, evaluate: Callable[..., Evaluation]) -> Iterator[SolverState]:
+    """Drive an ask-and-tell ``solver`` with ``evaluate(params, hessian=…, direction=…,
+    steps=…, diagonal=…)`` (e.g. ``LogisticObjective.evaluate`` on data in memory),
+    yielding its states."""
+    reply = None
+    while True:
+        try:
+            item = solver.send(reply)
+        except StopIteration:
+            return
+        if isinstance(item, SolverState):
+            reply = None
+            yield item
+        else:
+            reply = evaluate(
+                item.params,
+                hessian=item.hessian,
+                direction=item.direction,
+                steps=item.steps,
+                diagonal=item.diagonal,
+            )

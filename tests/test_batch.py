@@ -16,8 +16,8 @@ import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
 import dasklr
+from dasklr.artifacts import metadata_checksum
 from dasklr.errors import ModelFormatError
-from dasklr.persistence import metadata_checksum
 from dasklr.scoring import evaluate_model
 from dasklr.synthetic import make_classification
 

@@ -15,9 +15,9 @@ import pytest
 
 import dasklr
 from dasklr.cluster import blas_threads, one_blas_thread, set_blas_threads
-from dasklr.driver import PassRunner
 from dasklr.kernels import merge_sums
 from dasklr.reduction import ChunkGraph, tree_reduce
+from dasklr.runner import PassOptions, PassRunner
 from dasklr.sizing import MEMORY_SHARE, SAFE_SHARE, choose_cache, worker_memory
 from dasklr.synthetic import make_classification, write_parquet_dataset
 
@@ -168,7 +168,7 @@ def test_kernels_run_with_one_blas_thread(client, dataset):
         # the partials add up over the chunks: 2 threads each outside a fit
         assert tree_reduce(client, chunks, _blas_threads, (), merge_sums) == 2 * n
         with one_blas_thread(client):
-            run_pass = PassRunner(client, chunks, split_every=8, check_first=False)
+            run_pass = PassRunner(client, chunks, PassOptions(check_chunks=False))
             assert run_pass(_blas_threads) == n  # 1 thread in each chunk's kernel
         assert set(client.run(blas_threads).values()) == {2}  # put back
     finally:

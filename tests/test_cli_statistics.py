@@ -106,7 +106,11 @@ def test_hc0_summary_is_stored_and_matches_statsmodels(folders, tmp_path, cluste
     [
         ("alphas = [0.1, 0.1]", "", "model.alphas' must be distinct"),
         ("alphas = [0.1]\ncv_folds = 1", "", "model.cv_folds' must be 0 or at least 2"),
-        ("alphas = [0.1]\ninit_model = 'x'", "", "model.init_model .* does not go with"),
+        (
+            "alphas = [0.1]\ninit_model = 'x'",
+            "",
+            r"model.alphas does not go with a warm start \(model.init_model\)",
+        ),
         ("", '[inference]\ncov_type = "cluster"\n', "inference.groups goes with"),
         ("", '[inference]\ncov_type = "HC1"\n', "inference.cov_type' must be one of"),
     ],

@@ -7,7 +7,7 @@ import pytest
 
 import dasklr
 from dasklr import ModelFormatError
-from dasklr.persistence import metadata_checksum
+from dasklr.artifacts import metadata_checksum
 from dasklr.synthetic import write_parquet_dataset
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from dasklr.driver import train
 from dasklr.kernels import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
+from dasklr.options import FitOptions
 from dasklr.synthetic import make_classification
 
 ALPHA = 1e-4
@@ -43,9 +44,7 @@ def fit(client, X, y, hessian_rows):
     return train(
         da.from_array(X, chunks=(chunks, -1)),
         da.from_array(y, chunks=chunks),
-        alpha=ALPHA,
-        tol=TOL,
-        solver="newton",
+        options=FitOptions(alpha=ALPHA, tol=TOL, solver="newton"),
         client=client,
         hessian_rows=hessian_rows,
     )

@@ -377,7 +377,7 @@ def test_class_weight_is_saved_and_loaded(client, imbalanced, tmp_path):
 
 def test_invalid_class_weight(client):
     with pytest.raises(ValueError, match="class_weight must be"):
-        dasklr.LogisticRegression(class_weight={0: -1.0})._validate_params()
+        dasklr.LogisticRegression(class_weight={0: -1.0}).fit_options()
     X = np.random.default_rng(0).normal(size=(40, 2))
     y = (X[:, 0] > 0).astype(int)
     model = dasklr.LogisticRegression(class_weight={2: 1.0}, client=client)
@@ -449,7 +449,7 @@ def test_l1_optimality_conditions_hold(client, sparse_truth):
 def test_invalid_weights_and_penalties_are_refused():
     for params in ({"class_weight": {0: 0.0, 1: 1.0}}, {"alpha": float("inf")}, {"tol": 0.0}):
         with pytest.raises(ValueError):
-            dasklr.LogisticRegression(**params)._validate_params()
+            dasklr.LogisticRegression(**params).fit_options()
     assert choose_solver("auto", NEWTON_MAX_FEATURES + 1, l1=True) == "lbfgs"  # OWL-QN
 
 
@@ -514,7 +514,7 @@ def test_hessian_diagonal_pass_equals_the_full_hessians_diagonal(n_classes, stan
 )
 def test_resuming_from_a_remembered_state_repeats_the_run_bit_for_bit(solver, l1_ratio):
     """A solver continued from state k's memory yields exactly the states it would have."""
-    from dasklr.solvers import SOLVERS, L1Penalty
+    from dasklr.solvers import SOLVERS, L1Penalty, solve
 
     X, y, _ = _problem()
     objective = LogisticObjective(
@@ -523,11 +523,11 @@ def test_resuming_from_a_remembered_state_repeats_the_run_bit_for_bit(solver, l1
     extra = {"penalty": L1Penalty(objective.l1_strength)} if l1_ratio else {}
     x0 = np.zeros(objective.n_params)
     run = SOLVERS[solver].run
-    states = list(run(objective.evaluate, x0, None, tol=1e-10, max_iter=60, **extra))
+    states = list(solve(run(x0, None, tol=1e-10, max_iter=60, **extra), objective.evaluate))
     assert len(states) >= 5
     k = 3
     resumed = list(
-        run(objective.evaluate, x0, None, tol=1e-10, max_iter=60, resume=states[k], **extra)
+        solve(run(x0, None, tol=1e-10, max_iter=60, resume=states[k], **extra), objective.evaluate)
     )
     assert [s.iteration for s in resumed] == [s.iteration for s in states[k + 1 :]]
     for a, b in zip(resumed, states[k + 1 :], strict=True):
