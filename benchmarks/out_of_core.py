@@ -44,7 +44,7 @@ from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 from solvers import Reference, read_in_memory, silence_warnings
 
 import dasklr
-from dasklr.synthetic import make_classification
+from dasklr.data.synthetic import make_classification
 
 FILES_PER_COPY = 8
 ROW_GROUP_ROWS = 131_072

@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
 import dasklr
-from dasklr.kernels import logistic_sums, merge_sums
-from dasklr.reduction import ChunkGraph, tree_reduce
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
+from dasklr.kernels.logistic import logistic_sums
+from dasklr.passes.merge import merge_sums
+from dasklr.passes.reduction import ChunkGraph, tree_reduce
 
 
 def bare_read(path: str) -> int:

@@ -34,8 +34,8 @@ import numpy as np
 from distributed import Client, LocalCluster
 
 import dasklr
-from dasklr.folds import fold_of
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
+from dasklr.kernels.folds import fold_of
 
 
 def parse_args() -> argparse.Namespace:

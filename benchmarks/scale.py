@@ -44,10 +44,11 @@ from solvers import (
 )
 
 import dasklr
-from dasklr.cache import cached_chunks
-from dasklr.kernels import logistic_sums, merge_sums
-from dasklr.reduction import ChunkGraph, tree_reduce
-from dasklr.synthetic import make_classification
+from dasklr.data.synthetic import make_classification
+from dasklr.kernels.logistic import logistic_sums
+from dasklr.passes.cache import cached_chunks
+from dasklr.passes.merge import merge_sums
+from dasklr.passes.reduction import ChunkGraph, tree_reduce
 
 
 def write_copies(folder: Path, X, y, copies: int, files_per_copy: int, group: int) -> list:

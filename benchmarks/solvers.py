@@ -51,7 +51,7 @@ from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
 import dasklr
 from dasklr import solvers as dasklr_solvers
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 #: Key names of the Parquet read tasks: dasklr's (``dasklr-read-…``) and dask.dataframe's
 #: (``read_parquet-…``, or ``read_parquet-astype-values-…`` once fused with what follows).

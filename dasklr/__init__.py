@@ -19,6 +19,7 @@ config, cli   → TOML configs and the ``dasklr`` command
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dasklr.data.parquet import ParquetData, read_parquet
 from dasklr.errors import (
     ClusterError,
     ConfigError,
@@ -29,10 +30,9 @@ from dasklr.errors import (
     SeparationWarning,
     SingularInformationWarning,
 )
-from dasklr.estimator import LogisticRegression, load_model
-from dasklr.folds import fold_ids
-from dasklr.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
-from dasklr.parquet import ParquetData, read_parquet
+from dasklr.estimators.estimator import LogisticRegression, load_model
+from dasklr.estimators.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
+from dasklr.kernels.folds import fold_ids
 
 try:
     __version__ = version("dasklr")

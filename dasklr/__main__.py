@@ -2,6 +2,6 @@
 
 import sys
 
-from dasklr.cli import main
+from dasklr.cli.main import main
 
 sys.exit(main())

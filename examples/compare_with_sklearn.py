@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import dasklr
-from dasklr.synthetic import write_parquet_dataset
+from dasklr.data.synthetic import write_parquet_dataset
 
 ALPHA = 1e-2
 

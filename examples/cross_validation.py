@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import dasklr
-from dasklr.synthetic import make_classification
+from dasklr.data.synthetic import make_classification
 
 
 def main() -> None:

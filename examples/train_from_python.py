@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import dasklr
-from dasklr.synthetic import make_parquet_dataset
+from dasklr.data.synthetic import make_parquet_dataset
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import dasklr
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 
 def objective(X, y, w, coef, intercept, alpha):

@@ -17,7 +17,7 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 import dasklr
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 
 def test_separable_data_without_penalty_warns_and_is_not_converged(client, tmp_path):

@@ -17,9 +17,9 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_
 
 import dasklr
 from dasklr.artifacts import metadata_checksum
+from dasklr.data.synthetic import make_classification
 from dasklr.errors import ModelFormatError
-from dasklr.scoring import evaluate_model
-from dasklr.synthetic import make_classification
+from dasklr.estimators.scoring import evaluate_model
 
 
 def dasklr_cli(*args: str, scheduler: str) -> subprocess.CompletedProcess:
@@ -378,9 +378,9 @@ def test_resume_refuses_a_checkpoint_of_another_config(trained, tmp_path):
     root, scheduler, _ = trained
     config = checkpoint_config(tmp_path, root / "train", "gd")
     data = dasklr.read_parquet(root / "train", label="y", features=[f"x{j}" for j in range(5)])
-    from dasklr.checkpoint import CheckpointPlan
-    from dasklr.config import load_config
-    from dasklr.estimator import data_manifest
+    from dasklr.cli.config import load_config
+    from dasklr.estimators.estimator import data_manifest
+    from dasklr.fit.checkpoint import CheckpointPlan
 
     loaded = load_config(config)
     identity = {

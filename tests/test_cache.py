@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 import dasklr
-from dasklr.cluster import blas_threads, one_blas_thread, set_blas_threads
-from dasklr.kernels import merge_sums
-from dasklr.reduction import ChunkGraph, tree_reduce
-from dasklr.runner import PassOptions, PassRunner
-from dasklr.sizing import MEMORY_SHARE, SAFE_SHARE, choose_cache, worker_memory
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
+from dasklr.passes.cluster import blas_threads, one_blas_thread, set_blas_threads
+from dasklr.passes.merge import merge_sums
+from dasklr.passes.reduction import ChunkGraph, tree_reduce
+from dasklr.passes.runner import PassOptions, PassRunner
+from dasklr.passes.sizing import MEMORY_SHARE, SAFE_SHARE, choose_cache, worker_memory
 
 
 @pytest.fixture(scope="module")

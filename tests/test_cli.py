@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import dasklr
-from dasklr.cli import main
-from dasklr.config import load_config
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.cli.config import load_config
+from dasklr.cli.main import main
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 
 def _write_config(path, data_dir, model_dir, scheduler=None, extra=""):
@@ -146,7 +146,7 @@ def test_help_documents_the_commands():
 
 
 def test_readme_documents_every_config_key():
-    from dasklr.config import reference_table
+    from dasklr.cli.config import reference_table
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert reference_table() in readme

@@ -8,8 +8,8 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.metrics import log_loss
 
 import dasklr
-from dasklr.cli import main
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.cli.main import main
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 ALPHAS = "[0.1, 0.01, 0.001, 0.0001]"
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from dasklr.diagnostics import (
+from dasklr.errors import SingularInformationWarning
+from dasklr.stats.diagnostics import (
     LARGE_STANDARDISED_COEF,
     Problem,
-    SingularInformationWarning,
     quasi_separation,
     singular_directions,
     singular_message,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dasklr
-from dasklr.folds import held_out
+from dasklr.kernels.folds import held_out
 
 
 def overfitting_data(n=600, d=120, seed=0):

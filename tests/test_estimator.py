@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import dasklr
 from dasklr import ConvergenceWarning, DataError
-from dasklr.synthetic import write_parquet_dataset
+from dasklr.data.synthetic import write_parquet_dataset
 
 PARAMS = [
     "alpha",

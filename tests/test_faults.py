@@ -18,8 +18,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 import dasklr
-from dasklr.checkpoint import CheckpointPlan, read_checkpoint
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
+from dasklr.fit.checkpoint import CheckpointPlan, read_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import statsmodels.api as sm
 from scipy.stats import chi2
 
 import dasklr
-from dasklr.inference import chi2_survival
-from dasklr.synthetic import make_classification
+from dasklr.data.synthetic import make_classification
+from dasklr.stats.inference import chi2_survival
 
 
 def spector():

@@ -26,9 +26,10 @@ from threadpoolctl import threadpool_limits
 
 import dasklr
 from dasklr import DataError
-from dasklr.kernels import probe_sums, summary_sums
-from dasklr.objective import LogisticObjective, Scaling
-from dasklr.synthetic import write_parquet_dataset
+from dasklr.data.synthetic import write_parquet_dataset
+from dasklr.fit.objective import LogisticObjective, Scaling
+from dasklr.kernels.logistic import probe_sums
+from dasklr.kernels.summary import summary_sums
 
 SPECIES = np.array(["setosa", "versicolor", "virginica"])
 

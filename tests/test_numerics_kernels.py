@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from dasklr.errors import DataError
-from dasklr.kernels import LogisticSums, logistic_sums, merge_sums, probe_sums
-from dasklr.numerics import log_loss_terms, sigmoid, softplus
-from dasklr.objective import LogisticObjective
+from dasklr.fit.objective import LogisticObjective
+from dasklr.kernels.logistic import LogisticSums, logistic_sums, probe_sums
+from dasklr.kernels.numerics import log_loss_terms, sigmoid, softplus
+from dasklr.passes.merge import merge_sums
 
 # Margins where the textbook formulas log(1 + e^z) and 1/(1 + e^-z) are themselves accurate
 # (no overflow, no cancellation worth more than an ulp or two).

@@ -13,9 +13,9 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import PredefinedSplit
 
 import dasklr
+from dasklr.data.synthetic import make_classification
 from dasklr.errors import ConfigError
-from dasklr.folds import fold_ids, fold_of
-from dasklr.synthetic import make_classification
+from dasklr.kernels.folds import fold_ids, fold_of
 
 ALPHAS = [1e-1, 1e-2, 1e-3, 1e-4]
 

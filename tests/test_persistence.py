@@ -8,7 +8,7 @@ import pytest
 import dasklr
 from dasklr import ModelFormatError
 from dasklr.artifacts import metadata_checksum
-from dasklr.synthetic import write_parquet_dataset
+from dasklr.data.synthetic import write_parquet_dataset
 
 
 def make_data(n=300, d=3, seed=0):

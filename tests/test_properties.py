@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import dasklr
-from dasklr.kernels import logistic_sums, merge_sums
+from dasklr.kernels.logistic import logistic_sums
+from dasklr.passes.merge import merge_sums
 
 finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 huge = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)

@@ -16,7 +16,7 @@ import pytest
 
 import dasklr
 from dasklr import DataError
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 
 def write(path: Path, columns: dict, row_group_size: int | None = None) -> Path:

@@ -23,8 +23,8 @@ from distributed import Client
 from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
 import dasklr
-from dasklr.cli import main
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.cli.main import main
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 
 #: Memory limit of each `dask worker` process.
 WORKER_MEMORY = 400 * 2**20

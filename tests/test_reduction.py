@@ -7,9 +7,10 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from dasklr.kernels import logistic_sums, merge_sums
-from dasklr.progress import PassProgress
-from dasklr.reduction import ChunkGraph, tree_reduce
+from dasklr.kernels.logistic import logistic_sums
+from dasklr.passes.merge import merge_sums
+from dasklr.passes.progress import PassProgress
+from dasklr.passes.reduction import ChunkGraph, tree_reduce
 
 
 def problem(n=1000, d=5, seed=11):

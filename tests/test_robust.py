@@ -19,16 +19,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from dasklr.kernels import merge_sums
-from dasklr.numerics import sigmoid
-from dasklr.robust import (
-    RobustSums,
-    cluster_covariance,
-    drop_intercept,
-    group_codes,
-    robust_sums,
-    sandwich_covariance,
-)
+from dasklr.data.groups import group_codes
+from dasklr.kernels.numerics import sigmoid
+from dasklr.kernels.robust import RobustSums, robust_sums
+from dasklr.passes.merge import merge_sums
+from dasklr.stats.robust import cluster_covariance, drop_intercept, sandwich_covariance
 
 RTOL = 1e-6
 #: uneven chunk boundaries, as fractions of the rows

@@ -10,10 +10,10 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from dasklr.driver import train
-from dasklr.kernels import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
+from dasklr.data.synthetic import make_classification
+from dasklr.fit.driver import train
+from dasklr.kernels.logistic import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
 from dasklr.options import FitOptions
-from dasklr.synthetic import make_classification
 
 ALPHA = 1e-4
 TOL = 1e-9

@@ -14,15 +14,12 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import dasklr
-from dasklr.kernels import LogisticSums, Probe, logistic_sums, probe_sums, summary_sums
-from dasklr.objective import LogisticObjective
-from dasklr.solvers import (
-    AUTO_NEWTON_MAX_FEATURES,
-    NEWTON_MAX_FEATURES,
-    choose_solver,
-    newton_direction,
-)
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
+from dasklr.fit.objective import LogisticObjective
+from dasklr.kernels.logistic import LogisticSums, Probe, logistic_sums, probe_sums
+from dasklr.kernels.summary import summary_sums
+from dasklr.solvers.newton import NEWTON_MAX_FEATURES, newton_direction
+from dasklr.solvers.registry import AUTO_NEWTON_MAX_FEATURES, choose_solver
 
 SOLVERS = ["newton", "lbfgs", "gd", "auto"]
 
@@ -455,7 +452,7 @@ def test_invalid_weights_and_penalties_are_refused():
 
 def test_standardize_hessian_transform_equals_the_dense_jacobian():
     """Jᵀ·H·J applied in O(d²) equals the product with J built densely (rtol 1e-13)."""
-    from dasklr.objective import Scaling
+    from dasklr.fit.objective import Scaling
 
     rng = np.random.default_rng(8)
     A = rng.normal(size=(5, 5))
@@ -487,8 +484,8 @@ def test_single_class_is_an_error_on_a_warm_start_too(client, tmp_path):
 @pytest.mark.parametrize("standardize", [False, True])
 def test_hessian_diagonal_pass_equals_the_full_hessians_diagonal(n_classes, standardize):
     """diag(∇²F) from O(n·d) sums (warm-started L-BFGS) = the diagonal of the full ∇²F."""
-    from dasklr.kernels import summary_sums
-    from dasklr.objective import Scaling
+    from dasklr.fit.objective import Scaling
+    from dasklr.kernels.summary import summary_sums
 
     rng = np.random.default_rng(4)
     X = rng.normal(size=(300, 4)) * [1.0, 5.0, 0.2, 3.0] + [0.0, 2.0, -1.0, 10.0]
@@ -514,7 +511,8 @@ def test_hessian_diagonal_pass_equals_the_full_hessians_diagonal(n_classes, stan
 )
 def test_resuming_from_a_remembered_state_repeats_the_run_bit_for_bit(solver, l1_ratio):
     """A solver continued from state k's memory yields exactly the states it would have."""
-    from dasklr.solvers import SOLVERS, L1Penalty, solve
+    from dasklr.solvers.registry import SOLVERS, solve
+    from dasklr.solvers.state import L1Penalty
 
     X, y, _ = _problem()
     objective = LogisticObjective(

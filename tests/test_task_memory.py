@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dasklr.decode import ChunkSpec
+from dasklr.data.decode import ChunkSpec
 
 ROWS, FEATURES = 262_144, 64  # one row group of 128 MiB decoded
 #: What a first decode adds whatever the chunk's size (pyarrow's threads and allocator).
@@ -52,8 +52,9 @@ def _peak_of_a_task(path: str, spec: ChunkSpec) -> tuple[int, int]:
     """(peak growth in bytes, decoded bytes) of decoding ``spec`` and running its kernels."""
     import fsspec
 
-    from dasklr.decode import read_chunk
-    from dasklr.kernels import logistic_sums, summary_sums
+    from dasklr.data.decode import read_chunk
+    from dasklr.kernels.logistic import logistic_sums
+    from dasklr.kernels.summary import summary_sums
 
     fs = fsspec.filesystem("file")
     features = tuple(f"x{j}" for j in range(FEATURES))

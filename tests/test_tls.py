@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import dasklr
-from dasklr.cluster import secure_client
+from dasklr.data.synthetic import make_classification, write_parquet_dataset
 from dasklr.errors import ClusterError
-from dasklr.synthetic import make_classification, write_parquet_dataset
+from dasklr.passes.cluster import secure_client
 
 
 def certificate_authority(folder, name):

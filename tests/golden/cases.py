@@ -14,8 +14,8 @@ import dask.array as da
 import numpy as np
 
 import dasklr
-from dasklr.checkpoint import CheckpointPlan, read_checkpoint
-from dasklr.synthetic import make_parquet_dataset
+from dasklr.data.synthetic import make_parquet_dataset
+from dasklr.fit.checkpoint import CheckpointPlan, read_checkpoint
 
 ROWS, FEATURES = 3000, 5
 

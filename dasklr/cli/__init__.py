@@ -1,0 +1,3 @@
+"""The ``dasklr`` command: TOML configs validated before any work (``config``), the
+commands (``main``), and the HTML report.
+"""

@@ -1,0 +1,496 @@
+"""The ``dasklr`` command: train from a TOML config, predict, evaluate, inspect a model,
+check a config, or run the quickstart.
+
+A thin shell: parse arguments, validate the config, call the library, and turn every
+``DasklrError`` into one line on stderr and a non-zero exit code (see ``errors.py``).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Sequence
+from contextlib import ExitStack
+from importlib.resources import files
+from pathlib import Path
+
+from dasklr import __version__
+from dasklr.artifacts import recover_interrupted_swap
+from dasklr.cli.config import fit_params, load_config
+from dasklr.cli.report import write_report
+from dasklr.data.parquet import read_parquet
+from dasklr.errors import ClusterError, ConfigError, DasklrError
+from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
+from dasklr.estimators.model_selection import LogisticRegressionCV
+from dasklr.estimators.persistence import read_metadata
+from dasklr.estimators.scoring import evaluate_model, predict_to_parquet
+from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan, check_identity, read_checkpoint
+from dasklr.options import NOT_FOR_GRID
+from dasklr.passes.cluster import secure_client
+
+#: Environment variable with the scheduler address, when neither config nor flag gives one.
+SCHEDULER_VARIABLE = "DASKLR_SCHEDULER"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    plain_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return args.command(args)
+    except (DasklrError, NotImplementedError, FileExistsError) as exc:
+        print(f"dasklr: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        print("dasklr: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.formatwarning = plain_format
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"dasklr: warning: {message}\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dasklr",
+        description="Train logistic regression on Parquet data with Dask.",
+        epilog="Exit codes: 0 ok, 2 config error, 3 data error, 4 cluster error, "
+        "5 model file error, 1 other.",
+    )
+    parser.add_argument("--version", action="version", version=f"dasklr {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train a model from a TOML config", description=train_command.__doc__
+    )
+    train.add_argument("config", help="path of the TOML config (see configs/)")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set model.alpha=0.01 (repeatable)",
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model")
+    train.add_argument(
+        "--init-model", help="start from this model directory (overrides model.init_model)"
+    )
+    train.add_argument("--report", metavar="DIR", help="write plots and index.html to DIR")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint (output.checkpoint_every), if there is one",
+    )
+    train.add_argument("--quiet", action="store_true", help="no per-iteration lines")
+    train.set_defaults(command=train_command)
+
+    predict = commands.add_parser(
+        "predict", help="score a Parquet dataset into Parquet", description=predict_command.__doc__
+    )
+    predict.add_argument("model", help="model directory written by train")
+    predict.add_argument("data", help="Parquet file, folder, glob or URL to score")
+    predict.add_argument("--output", required=True, help="folder for the predictions")
+    predict.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column to copy into the predictions, e.g. a row key (repeatable)",
+    )
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.add_argument(
+        "--config",
+        help="a training config: its predict.keep, cluster.scheduler and TLS files apply",
+    )
+    _scheduler_flag(predict)
+    predict.set_defaults(command=predict_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="metrics of a model on labelled data", description=evaluate_command.__doc__
+    )
+    evaluate.add_argument("model", help="model directory written by train")
+    evaluate.add_argument("data", help="labelled Parquet file, folder, glob or URL")
+    evaluate.add_argument("--label", help="label column (default: the training one)")
+    evaluate.add_argument("--weight", help="weight column (default: the training one, if any)")
+    evaluate.add_argument("--threshold", type=float, default=0.5, help="binary: P(class 1) cut")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--report", metavar="DIR", help="write plots and index.html to DIR")
+    evaluate.add_argument(
+        "--config", help="a training config: its cluster.scheduler and TLS files apply"
+    )
+    _scheduler_flag(evaluate)
+    evaluate.set_defaults(command=evaluate_command)
+
+    info = commands.add_parser(
+        "info", help="what a model file holds", description=info_command.__doc__
+    )
+    info.add_argument("model", help="model directory written by train")
+    info.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
+    info.set_defaults(command=info_command)
+
+    config = commands.add_parser("config", help="check a config file")
+    config_commands = config.add_subparsers(title="config commands", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a config file", description=check_command.__doc__
+    )
+    check.add_argument("config", help="path of the TOML config")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    check.set_defaults(command=check_command)
+
+    quick = commands.add_parser(
+        "quickstart",
+        help="generate a synthetic dataset and train on it",
+        description=quickstart_command.__doc__,
+    )
+    quick.add_argument("--dir", default="dasklr-quickstart", help="folder for data and model")
+    quick.add_argument("--rows", type=int, default=200_000, help="rows to generate")
+    quick.add_argument("--features", type=int, default=16, help="features to generate")
+    quick.set_defaults(command=quickstart_command)
+    return parser
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Validate the config, read the Parquet footers, train, and write the model atomically."""
+    config = load_config(args.config, args.overrides)
+    output = Path(config["output"]["path"])
+    overwrite = args.overwrite or config["output"]["overwrite"]
+    if output.exists() and not overwrite:
+        raise ConfigError(
+            f"{args.config}: output.path {output} already exists; "
+            "set output.overwrite = true or pass --overwrite"
+        )
+    data = read_parquet(
+        config["data"]["path"],
+        label=config["data"]["label"],
+        features=config["data"]["features"],
+        weight=config["data"]["weight"],
+        classes=config["data"]["classes"],
+        dtype=config["data"]["dtype"],
+        on_invalid=config["data"]["on_invalid"],
+    )
+    n_rows = data.X.shape[0]
+    print(
+        f"data: {len(data.files)} files, {n_rows} rows, {len(data.feature_names)} features, "
+        f"{len(data.classes)} classes, {data.X.numblocks[0]} chunks",
+        flush=True,
+    )
+    with ExitStack() as stack:
+        return _train(args, config, data, output, overwrite, stack)
+
+
+def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) -> int:
+    address = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
+    try:
+        scheduler = _client(address, config, stack)
+    except ClusterError as exc:
+        raise ClusterError(f"{exc} (cluster.scheduler, cluster.tls_* in {args.config})") from None
+    model, fit_options = _estimator(args, config, data, scheduler)
+    alphas = config["model"]["alphas"]
+    plan, resume = (None, None) if alphas else _checkpoints(args, config, data)
+    try:
+        if alphas:
+            model.fit(data, **fit_options)
+            print(_selection_line(model.selection_, model.n_passes_), flush=True)
+        else:
+            model.fit(data, checkpoint=plan, resume=resume)
+        _store_summary(model, config["inference"])
+        if config["output"]["metrics"]:
+            model.metrics_ = _training_metrics(config, data, model, scheduler)
+    except ClusterError as exc:
+        if address is None:
+            raise
+        where = "cluster.scheduler" if config["cluster"]["scheduler"] else SCHEDULER_VARIABLE
+        raise ClusterError(f"{exc} ({where} in {args.config})") from None
+    model.save(output, overwrite=overwrite)
+    if getattr(args, "report", None):
+        page = write_report(args.report, model, getattr(model, "metrics_", None), f"{output}")
+        print(f"report: {page}")
+    if plan is not None:  # the model is safe: its checkpoint is no longer needed
+        shutil.rmtree(plan.path, ignore_errors=True)
+    dropped = (model.training_data_ or {}).get("rows_dropped")
+    if dropped:
+        print(f"left out {dropped} rows with invalid values (data.on_invalid = 'drop')")
+    last = model.history_[-1]
+    status = "converged" if model.converged_ else "NOT converged"
+    print(
+        f"{status} after {model.n_iter_} iterations, {model.n_passes_} passes, "
+        f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {output}"
+    )
+    return 0
+
+
+def _estimator(args, config, data, scheduler) -> tuple[LogisticRegression, dict]:
+    """The estimator the config describes, and the options of its ``fit``: a grid
+    (``LogisticRegressionCV``), a warm start from a model file, or a plain fit."""
+    params = {**fit_params(config), "client": scheduler, "verbose": not args.quiet}
+    model_keys = config["model"]
+    init_model = getattr(args, "init_model", None) or model_keys["init_model"]
+    if model_keys["alphas"]:  # every alpha (and fold) in the same passes, the best kept
+        if init_model or getattr(args, "resume", False):
+            raise ConfigError(
+                f"{args.config}: model.alphas does not go with a warm start or --resume "
+                "(the grid is fitted in a few passes; rerun it instead)"
+            )
+        for name in NOT_FOR_GRID:
+            del params[name]
+        folds = model_keys["cv_folds"]
+        model = LogisticRegressionCV(
+            alphas=model_keys["alphas"], cv=folds or 5, scoring=model_keys["cv_scoring"], **params
+        )
+        return model, {"validation": _validation_data(config, data)} if folds == 0 else {}
+    if init_model is not None:  # yesterday's coefficients as the starting point
+        model = load_model(init_model)
+        model.set_params(**params, warm_start=True)
+        print(f"starting from {init_model}", flush=True)
+        return model, {}
+    return LogisticRegression(**params), {}
+
+
+def _client(address: str | None, config, stack: ExitStack):
+    """The address itself, or with the config's TLS files a client that uses them."""
+    cluster = config["cluster"]
+    tls = (cluster["tls_ca_file"], cluster["tls_cert"], cluster["tls_key"])
+    if address is None or not any(tls):
+        return address
+    if not all(tls):
+        raise ConfigError("TLS needs all of cluster.tls_ca_file, cluster.tls_cert, cluster.tls_key")
+    return stack.enter_context(secure_client(address, *tls))
+
+
+def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint | None]:
+    """The checkpoint plan from the config, and with --resume the checkpoint to continue."""
+    output = config["output"]
+    path = Path(output["checkpoint_path"] or f"{output['path']}.checkpoint")
+    identity = {
+        "config": {"data": config["data"], "model": config["model"]},
+        "data": data_manifest(data),
+    }
+    every = output["checkpoint_every"]
+    plan = CheckpointPlan(path=path, every=every, identity=identity) if every else None
+    if not getattr(args, "resume", False):
+        return plan, None
+    recover_interrupted_swap(path)
+    if not (path / "checkpoint.json").exists():
+        print(f"no checkpoint at {path}: starting from the beginning", flush=True)
+        return plan, None
+    resume = read_checkpoint(path)
+    check_identity(resume.identity, json.loads(json.dumps(identity)), path)
+    print(f"resuming from {path} at iteration {resume.state.iteration}", flush=True)
+    return plan, resume
+
+
+def _validation_data(config, training):
+    """data.validation, read with the training data's features and classes."""
+    return read_parquet(
+        config["data"]["validation"],
+        label=config["data"]["label"],
+        features=list(training.feature_names),
+        weight=config["data"]["weight"],
+        classes=training.classes,
+        dtype=config["data"]["dtype"],
+    )
+
+
+def _selection_line(selection: dict, passes: int) -> str:
+    best = selection["alphas"].index(selection["alpha"])
+    how = (
+        "the validation data"
+        if selection["cv"] == "validation data"
+        else f"{selection['cv']}-fold cross-validation"
+    )
+    return (
+        f"alpha = {selection['alpha']:g} chosen from {len(selection['alphas'])} by {how} "
+        f"({selection['scoring']} {selection['mean_scores'][best]:.6g}); the grid took "
+        f"{passes} passes"
+    )
+
+
+def _store_summary(model, inference: dict) -> None:
+    """Compute the summary the config asks for, to be saved with the model; where a model
+    has none (multinomial, L1, not converged, not identifiable), say why and go on."""
+    if inference["cov_type"] == "none":
+        return
+    try:
+        summary = model.summary(
+            cov_type=inference["cov_type"], level=inference["level"], groups=inference["groups"]
+        )
+    except ValueError as exc:
+        print(f"no summary stored: {exc}", flush=True)
+        return
+    model.summary_ = summary
+
+
+def _training_metrics(config, data, model, scheduler) -> dict:
+    """Metrics on the validation data when configured, else on the training data."""
+    validation = config["data"]["validation"] is not None
+    if validation:
+        data = _validation_data(config, data)
+    metrics = evaluate_model(model, data, client=scheduler)
+    return {"dataset": "validation" if validation else "training", **metrics}
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Score every row of DATA with MODEL, chunk by chunk on the cluster, and write the
+    probabilities (proba_<class>), the predicted class and the --keep columns as Parquet
+    part files under --output (renamed into place when complete)."""
+    config = load_config(args.config) if args.config else None
+    keep = list(args.keep) or (config["predict"]["keep"] if config else [])
+    model = load_model(args.model)
+    with ExitStack() as stack:
+        rows = predict_to_parquet(
+            model,
+            args.data,
+            args.output,
+            keep=keep,
+            client=_cluster_of(args, config, stack),
+            overwrite=args.overwrite,
+        )
+    print(f"wrote predictions for {rows} rows to {args.output}")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Metrics of MODEL on the labelled DATA, in one pass: log-loss, accuracy, Brier
+    score, AUC, precision/recall/F1 and a calibration table (per class for more than two)."""
+    model = load_model(args.model)
+    trained_on = getattr(model, "training_data_", None) or {}
+    label = args.label or trained_on.get("label")
+    if label is None:
+        raise ConfigError("the model does not record its label column; pass --label")
+    data = read_parquet(
+        args.data,
+        label=label,
+        features=list(model.feature_names_in_),
+        weight=args.weight or trained_on.get("weight"),
+    )
+    config = load_config(args.config) if args.config else None
+    with ExitStack() as stack:
+        client = _cluster_of(args, config, stack)
+        metrics = evaluate_model(model, data, client=client, threshold=args.threshold)
+    print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
+    if args.report:
+        page = write_report(args.report, model, metrics, f"{args.model} on {args.data}")
+        print(f"report: {page}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def info_command(args: argparse.Namespace) -> int:
+    """What MODEL holds: versions, features, classes, parameters, convergence, training
+    data and metrics."""
+    metadata = read_metadata(args.model)
+    if args.json:
+        print(json.dumps(metadata, indent=2))
+        return 0
+    history = metadata["history"]
+    data = metadata.get("training_data") or {}
+    lines = [
+        f"model: {args.model} (format {metadata['format_version']}, "
+        f"dasklr {metadata['versions'].get('dasklr')})",
+        f"classes: {metadata['classes']}",
+        f"features ({metadata['n_features_in']}): {', '.join(metadata['feature_names_in'] or [])}",
+        "parameters: " + ", ".join(f"{k}={v!r}" for k, v in metadata["params"].items()),
+        f"{'converged' if metadata['converged'] else 'NOT converged'} after "
+        f"{metadata['n_iter']} iterations, {metadata['n_passes']} passes; objective "
+        f"{history[0]['objective']:.10g} -> {history[-1]['objective']:.10g}",
+    ]
+    if data:
+        lines.append(
+            f"trained on {data['rows']} rows in {len(data['files'])} files (label "
+            f"'{data['label']}'{', weight ' + repr(data['weight']) if data['weight'] else ''})"
+        )
+    if metadata.get("selection"):
+        lines.append(_selection_line(metadata["selection"], metadata["n_passes"]))
+    if metadata.get("summary"):
+        lines.append(metadata["summary"]["table"])
+    if metadata.get("metrics"):
+        lines.append(f"metrics on the {metadata['metrics']['dataset']} data:")
+        lines.append(format_metrics(metadata["metrics"]))
+    print("\n".join(lines))
+    return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """Validate a config file (and --set overrides) without touching data or a cluster."""
+    config = load_config(args.config, args.overrides)
+    print(f"{args.config}: ok")
+    for section, table in config.items():
+        for key, value in table.items():
+            print(f"  {section}.{key} = {value!r}")
+    return 0
+
+
+def format_metrics(metrics: dict) -> str:
+    """The metrics as an aligned text table."""
+    lines = [
+        f"  log-loss {metrics['log_loss']:.6f}  accuracy {metrics['accuracy']:.6f}  "
+        f"Brier {metrics['brier']:.6f}",
+        f"  {'class':>12s} {'AUC':>9s} {'±':>8s} {'precision':>9s} {'recall':>8s} {'F1':>8s}",
+    ]
+    for row in metrics["classes"]:
+        cells = [row["auc"], row["auc_error_bound"], row["precision"], row["recall"], row["f1"]]
+        shown = ["-" if v is None else f"{v:.6f}" for v in cells]
+        lines.append(
+            f"  {row['class']!s:>12s} {shown[0]:>9s} {shown[1]:>8s} {shown[2]:>9s} "
+            f"{shown[3]:>8s} {shown[4]:>8s}"
+        )
+    return "\n".join(lines)
+
+
+def _scheduler_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        help=f"Dask scheduler address (default: ${SCHEDULER_VARIABLE}, else a local cluster)",
+    )
+
+
+def _cluster_of(args: argparse.Namespace, config, stack: ExitStack):
+    """--scheduler, else the config's cluster.scheduler (with its TLS files), else
+    $DASKLR_SCHEDULER, else None (a local cluster)."""
+    from_config = config["cluster"]["scheduler"] if config else None
+    address = args.scheduler or from_config or os.environ.get(SCHEDULER_VARIABLE)
+    return _client(address, config, stack) if config else address
+
+
+def quickstart_command(args: argparse.Namespace) -> int:
+    """Write a synthetic Parquet dataset under --dir, then train on it (quickstart config)."""
+    from dasklr.data.synthetic import make_parquet_dataset
+
+    folder = Path(args.dir)
+    data_dir = folder / "data"
+    if data_dir.exists() and any(data_dir.iterdir()):
+        print(f"using the dataset already in {data_dir}")
+    else:
+        make_parquet_dataset(data_dir, args.rows, args.features, n_files=4, row_group_rows=16_384)
+        print(f"wrote {args.rows} rows × {args.features} features to {data_dir}")
+    config = quickstart_config()
+    print(f"training with {config}")
+    overrides = [
+        f"data.path={_toml_string(data_dir)}",
+        f"output.path={_toml_string(folder / 'model')}",
+        "output.overwrite=true",
+    ]
+    return train_command(
+        argparse.Namespace(config=config, overrides=overrides, overwrite=True, quiet=False)
+    )
+
+
+def quickstart_config() -> Path:
+    """``configs/quickstart.toml``: packaged in the wheel, or beside the source tree."""
+    packaged = files("dasklr") / "_configs" / "quickstart.toml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "configs" / "quickstart.toml"
+
+
+def _toml_string(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,511 @@
+"""Read Parquet into Dask arrays: files → footers → chunk plan → lazy (X, y, w).
+
+Everything that can be checked without reading data (files exist, are Parquet, hold the
+label and feature columns with usable types) is checked here, on the driver, before any
+pass. Unless ``classes`` is given, the label column alone is read once to find the
+classes (a column of one value per row: a small share of a pass). Values (NaN/inf,
+labels outside the classes, negative weights) are checked by the task that decodes each
+chunk, so the error names the file and row groups it came from.
+"""
+
+import itertools
+import operator
+import os
+import posixpath
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import dask.array as da
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from dasklr.data.checks import checked_classes
+from dasklr.data.decode import ChunkSpec, label_values, plain_labels, read_chunk, read_codes
+from dasklr.errors import DataError
+
+#: Consecutive row groups of one file are merged into a chunk up to this decoded size,
+#: unless the workers' memory asks for less (``dasklr.sizing``, when a fit starts).
+DEFAULT_CHUNK_BYTES = 128 * 2**20
+#: A row group is cut into row slices of at least this many rows.
+MIN_SLICE_ROWS = 4096
+
+_GLOB_CHARS = ("*", "?", "[")
+
+
+@dataclass(frozen=True)
+class ParquetFileInfo:
+    """One file of the dataset as its footer describes it."""
+
+    path: str
+    size: int
+    row_group_rows: tuple[int, ...]
+    #: the modification time or ETag the filesystem reports: tells a changed file apart
+    version: str = ""
+
+    @property
+    def rows(self) -> int:
+        return sum(self.row_group_rows)
+
+
+class _Arrays(NamedTuple):
+    X: da.Array
+    y: da.Array
+    sample_weight: da.Array | None
+
+
+class ParquetData(_Arrays):
+    """``(X, y, sample_weight)`` as Dask arrays; ``sample_weight`` is None without a weight column.
+
+    ``y`` holds class indices (float64): row i's label is ``classes[y[i]]``. Unpacks like
+    a tuple (``X, y, w = data``) and also carries where the arrays come from:
+    ``feature_names``, ``label``, ``classes`` (sorted) and ``files``.
+    ``LogisticRegression.fit(data)`` uses them.
+    """
+
+    feature_names: tuple[str, ...]
+    label: str
+    classes: np.ndarray
+    files: tuple[ParquetFileInfo, ...]
+    weight_column: str | None
+
+    def __new__(
+        cls,
+        X,
+        y,
+        sample_weight,
+        *,
+        feature_names,
+        label,
+        classes,
+        files,
+        weight_column=None,
+        reader=None,
+    ):
+        self = super().__new__(cls, X, y, sample_weight)
+        self.feature_names = tuple(feature_names)
+        self.label = label
+        self.classes = classes
+        self.files = tuple(files)
+        self.weight_column = weight_column
+        #: (filesystem, chunk specs, rows known, ParquetSource) behind the arrays, to read
+        #: more columns or plan other chunks
+        self._reader = reader
+        return self
+
+    @property
+    def chunk_specs(self) -> tuple[ChunkSpec, ...]:
+        """What each chunk's read task decodes (row groups of a file, or a row slice)."""
+        return () if self._reader is None else self._reader[1]
+
+    def sized_for(self, chunk_bytes: int) -> "ParquetData":
+        """The same data in chunks of at most ``chunk_bytes`` decoded bytes, unless the
+        user chose ``chunk_bytes`` in ``read_parquet`` (then as it is)."""
+        if self._reader is None or self._reader[3].chunk_bytes is not None:
+            return self
+        wanted = min(DEFAULT_CHUNK_BYTES, int(chunk_bytes))  # planned at the default
+        return self if wanted == DEFAULT_CHUNK_BYTES else _build_arrays(self._reader[3], wanted)
+
+    def column_codes(self, column: str) -> da.Array:
+        """Another column (e.g. the clusters of ``summary(cov_type="cluster")``) as int64
+        codes (``robust.group_codes``), in the chunks of ``X``; a null is an error naming
+        its file."""
+        if self._reader is None:
+            raise ValueError("this ParquetData does not know its files; use read_parquet")
+        fs, chunks, rows_known, _ = self._reader
+        if not rows_known:
+            raise DataError(
+                f"column '{column}' cannot be lined up with rows dropped by "
+                "on_invalid='drop'; clean the data or pass groups as an array"
+            )
+        name = f"dasklr-codes-{tokenize(self.X.name, column)}"
+        layer = {(name, i): (read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
+        return da.Array(layer, name, (tuple(spec.rows for spec in chunks),), dtype=np.int64)
+
+
+def read_parquet(
+    path: str | os.PathLike | Sequence[str | os.PathLike],
+    label: str,
+    features: Sequence[str] | None = None,
+    weight: str | None = None,
+    *,
+    classes: Sequence | None = None,
+    dtype: str | np.dtype = "float64",
+    on_invalid: str = "error",
+    chunk_bytes: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> ParquetData:
+    """Lazily read a Parquet dataset as float64 Dask arrays for training.
+
+    Parameters
+    ----------
+    path
+        A file, a directory (searched recursively; hive ``key=value`` folders are fine;
+        names starting with ``.`` or ``_`` and ``.crc`` files are skipped), a glob, or a
+        list of these. Local paths or any fsspec URL.
+    label
+        The label column: integers, floats, bools or strings; its distinct values are
+        the classes (two for binary, more for multinomial).
+    features
+        Feature columns, in order. ``None`` takes every numeric or bool column of the first
+        file except ``label`` and ``weight``.
+    weight
+        Optional column of non-negative sample weights.
+    classes
+        The allowed labels. None reads the label column once to find them; given, that
+        read is skipped and a label outside them is an error naming its file.
+    dtype
+        "float64" (the default) or "float32" for X: float32 halves the memory of every
+        chunk and of the decoded-chunk cache; the kernels widen each chunk to float64
+        as they use it, so every sum still accumulates in float64.
+    on_invalid
+        "error" (the default): a null, NaN or ±inf value, or a negative weight, fails the
+        first pass with an error naming the column, file and row groups. "drop": such rows
+        are left out; the fitted model records how many (``training_data_``). Chunk sizes
+        are then unknown until read.
+    chunk_bytes
+        Consecutive row groups of a file are grouped into one chunk (one task) up to this
+        many decoded bytes, and a larger row group is read in row slices of that size.
+        None (the default): 128 MiB, or less when a fit starts on workers whose memory
+        needs smaller tasks (``dasklr.sizing``); a number is used as it is.
+
+    Examples
+    --------
+    >>> data = read_parquet("data/", label="y")          # doctest: +SKIP
+    >>> X, y, w = data                                    # doctest: +SKIP
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    if on_invalid not in ("error", "drop"):
+        raise ValueError(f"on_invalid must be 'error' or 'drop', got {on_invalid!r}")
+    fs, paths, shown = _resolve_paths(path, storage_options or {})
+    infos, schemas = _read_footers(fs, paths)
+    if weight is not None and weight == label:
+        raise DataError(f"weight column '{weight}' is also the label column")
+    feature_names = _choose_features(infos[0].path, schemas[0], label, weight, features)
+    for info, schema in zip(infos, schemas, strict=True):
+        _check_columns(info.path, schema, [*feature_names, *([weight] if weight else [])])
+    label_kind = _check_label(infos, schemas, label)
+    if not any(info.rows for info in infos):
+        raise DataError(f"{shown}: the Parquet files hold no rows")
+    if classes is None:
+        paths = [i.path for i in infos if i.rows]
+        classes = _find_classes(fs, paths, label, label_kind, drop_nulls=on_invalid == "drop")
+    else:
+        classes = _given_classes(classes, label, label_kind)
+    if chunk_bytes is not None and not chunk_bytes > 0:
+        raise ValueError(f"chunk_bytes must be a positive number of bytes, got {chunk_bytes}")
+    source = ParquetSource(
+        fs, tuple(infos), feature_names, label, classes, weight, dtype, on_invalid, chunk_bytes
+    )
+    return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
+
+
+def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
+    """Expand a file, directory, glob or list into a sorted list of data files."""
+    items = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if not items:
+        raise DataError("no input path given")
+    shown = ", ".join(str(p) for p in items)
+    fs, _ = fsspec.core.url_to_fs(os.fspath(items[0]), **storage_options)
+    found: list[str] = []
+    for item in items:
+        item_fs, root = fsspec.core.url_to_fs(os.fspath(item), **storage_options)
+        if item_fs.protocol != fs.protocol:
+            raise DataError(f"all input paths must be on one filesystem; {item} is not")
+        if any(ch in root for ch in _GLOB_CHARS):
+            found.extend(
+                p
+                for p in item_fs.glob(root)
+                if _is_data_file(posixpath.basename(p)) and item_fs.isfile(p)
+            )
+        elif item_fs.isdir(root):
+            found.extend(p for p in item_fs.find(root) if _is_data_file(posixpath.relpath(p, root)))
+        elif item_fs.isfile(root):
+            found.append(root)
+        else:
+            raise DataError(f"{item}: no such file or directory")
+    if not found:
+        raise DataError(f"{shown}: matches no data files")
+    return fs, sorted(set(found)), shown
+
+
+def _is_data_file(relative: str) -> bool:
+    """Skip the markers and side files that Spark, Hadoop and editors leave in datasets."""
+    parts = relative.split("/")
+    hidden = any(part.startswith((".", "_")) for part in parts)
+    return not hidden and not relative.endswith(".crc")
+
+
+def _read_footers(fs, paths: list[str]) -> tuple[list[ParquetFileInfo], list[pa.Schema]]:
+    """Read every footer (in parallel: on object stores each is a round trip)."""
+
+    def one(path: str) -> tuple[ParquetFileInfo, pa.Schema]:
+        try:
+            with pq.ParquetFile(path, filesystem=fs) as parquet:
+                meta = parquet.metadata
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        rows = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
+        details = fs.info(path)
+        version = details.get("ETag") or details.get("mtime") or details.get("LastModified")
+        info = ParquetFileInfo(
+            path=path, size=int(details["size"]), row_group_rows=rows, version=str(version or "")
+        )
+        return info, meta.schema.to_arrow_schema()
+
+    with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+        results = list(pool.map(one, paths))
+    return [r[0] for r in results], [r[1] for r in results]
+
+
+def plan_dataset(
+    path,
+    features: Sequence[str],
+    other_columns: Sequence[str] = (),
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    storage_options: dict[str, Any] | None = None,
+) -> tuple[Any, list[ChunkSpec], list[ParquetFileInfo]]:
+    """Files, footers and the chunk plan of a dataset to score (no label needed).
+
+    The features must be numeric in every file; ``other_columns`` (keys passed through
+    to predictions) must exist, of any type.
+    """
+    fs, paths, shown = _resolve_paths(path, storage_options or {})
+    infos, schemas = _read_footers(fs, paths)
+    for info, schema in zip(infos, schemas, strict=True):
+        _check_columns(info.path, schema, list(features))
+        missing = [name for name in other_columns if schema.get_field_index(name) < 0]
+        if missing:
+            raise DataError(
+                f"{info.path}: column '{missing[0]}' is missing "
+                f"(file has: {', '.join(schema.names)})"
+            )
+    chunks = plan_chunks(infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=chunk_bytes)
+    if not chunks:
+        raise DataError(f"{shown}: the Parquet files hold no rows")
+    return fs, chunks, infos
+
+
+def _is_numeric(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
+
+
+def _choose_features(path, schema, label, weight, features) -> tuple[str, ...]:
+    if features is not None:
+        names = tuple(features)
+        if not names:
+            raise DataError("features is an empty list; name at least one column")
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise DataError(f"features lists columns more than once: {duplicated}")
+        clash = {label, weight} & set(names)
+        if clash:
+            raise DataError(f"column '{clash.pop()}' cannot be both a feature and label/weight")
+        return names
+    names = tuple(
+        field.name
+        for field in schema
+        if field.name not in (label, weight) and _is_numeric(field.type)
+    )
+    if not names:
+        raise DataError(f"{path}: no numeric feature columns besides '{label}'")
+    return names
+
+
+def _check_columns(path: str, schema: pa.Schema, columns: list[str]) -> None:
+    for name in columns:
+        index = schema.get_field_index(name)
+        if index < 0:
+            raise DataError(
+                f"{path}: column '{name}' is missing (file has: {', '.join(schema.names)})"
+            )
+        dtype = schema.field(index).type
+        if not _is_numeric(dtype):
+            raise DataError(f"{path}: column '{name}' has type {dtype}; expected numeric or bool")
+
+
+def _label_kind(dtype: pa.DataType) -> str | None:
+    """ "number" (integers, floats, bools), "string", or None for a type labels cannot have."""
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    if _is_numeric(dtype):
+        return "number"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    return None
+
+
+def _check_label(infos, schemas, label: str) -> str:
+    """The label column's kind, the same in every file (numbers or strings)."""
+    kinds = {}
+    for info, schema in zip(infos, schemas, strict=True):
+        index = schema.get_field_index(label)
+        if index < 0:
+            raise DataError(
+                f"{info.path}: column '{label}' is missing (file has: {', '.join(schema.names)})"
+            )
+        dtype = schema.field(index).type
+        kind = _label_kind(dtype)
+        if kind is None:
+            raise DataError(
+                f"{info.path}: label column '{label}' has type {dtype}; expected integers, "
+                "floats, bools or strings"
+            )
+        kinds.setdefault(kind, info.path)
+    if len(kinds) > 1:
+        raise DataError(
+            f"label column '{label}' holds numbers in {kinds['number']} but strings in "
+            f"{kinds['string']}"
+        )
+    return next(iter(kinds))
+
+
+def _find_classes(fs, paths: list[str], label: str, kind: str, drop_nulls=False) -> np.ndarray:
+    """The sorted distinct labels of every file, reading the label column alone (nulls are
+    an error, or left out with ``drop_nulls``)."""
+
+    def one(path: str) -> np.ndarray:
+        try:
+            with pq.ParquetFile(path, filesystem=fs) as parquet:
+                column = parquet.read(columns=[label]).column(label)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read label column '{label}' of {path}: {exc}") from None
+        if column.null_count and drop_nulls:
+            column = column.drop_null()
+        elif column.null_count:
+            raise DataError(
+                f"label column '{label}' has {column.null_count} null values in file {path}"
+            )
+        values = np.sort(label_values(pc.unique(plain_labels(column, kind)), kind))
+        return checked_classes(values, f"label column '{label}' in file {path}")
+
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(paths)))) as pool:
+        found = list(pool.map(one, paths))
+    return np.unique(np.concatenate(found))
+
+
+def _given_classes(classes: Sequence, label: str, kind: str) -> np.ndarray:
+    values = np.unique(np.asarray(list(classes)))
+    wanted = "string" if values.dtype.kind in "US" else "number"
+    if values.dtype.kind not in "USbiuf" or wanted != kind or values.size == 0:
+        raise DataError(
+            f"classes {list(classes)!r} do not match label column '{label}', which holds {kind}s"
+        )
+    return values
+
+
+def plan_chunks(
+    infos: Sequence[ParquetFileInfo], *, bytes_per_row: int, chunk_bytes: int
+) -> list[ChunkSpec]:
+    """Group consecutive row groups of each file into chunks of at most ``chunk_bytes``;
+    cut a row group larger than that into equal row slices (at least ``MIN_SLICE_ROWS``).
+
+    Row counts come from the footers, so chunk sizes are known before any data is read;
+    empty row groups and files add nothing.
+    """
+    chunks: list[ChunkSpec] = []
+    for info in infos:
+        group: list[int] = []
+        rows = 0
+        for index, n in enumerate(info.row_group_rows):
+            if n == 0:
+                continue
+            if group and (rows + n) * bytes_per_row > chunk_bytes:
+                chunks.append(ChunkSpec(info.path, tuple(group), rows))
+                group, rows = [], 0
+            if n * bytes_per_row > chunk_bytes and n > MIN_SLICE_ROWS:
+                chunks.extend(_row_slices(info.path, index, n, bytes_per_row, chunk_bytes))
+                continue
+            group.append(index)
+            rows += n
+        if group:
+            chunks.append(ChunkSpec(info.path, tuple(group), rows))
+    return chunks
+
+
+def _row_slices(path: str, group: int, rows: int, bytes_per_row: int, chunk_bytes: int):
+    """Equal slices of one row group, each at most ``chunk_bytes`` (or ``MIN_SLICE_ROWS``)."""
+    per_slice = max(MIN_SLICE_ROWS, chunk_bytes // bytes_per_row)
+    count = -(-rows // per_slice)
+    bounds = np.linspace(0, rows, count + 1).astype(int)
+    return [
+        ChunkSpec(path, (group,), int(stop - start), start=int(start), sliced=True)
+        for start, stop in itertools.pairwise(bounds)
+    ]
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """What a chunk plan is made from: the files, columns and decoding options."""
+
+    fs: Any
+    infos: tuple[ParquetFileInfo, ...]
+    features: tuple[str, ...]
+    label: str
+    classes: np.ndarray
+    weight: str | None
+    dtype: np.dtype
+    on_invalid: str
+    #: the user's ``chunk_bytes``; None: ``DEFAULT_CHUNK_BYTES``, or less for small workers
+    chunk_bytes: int | None
+
+    @property
+    def bytes_per_row(self) -> int:
+        """Decoded bytes of one row: the features, the label index and the weight."""
+        return self.dtype.itemsize * len(self.features) + 16
+
+
+def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
+    """One read task per chunk; X, y and w are views of its result, so a pass reads once."""
+    chunks = plan_chunks(source.infos, bytes_per_row=source.bytes_per_row, chunk_bytes=chunk_bytes)
+    fs, features, weight, dtype = source.fs, source.features, source.weight, source.dtype
+    token = tokenize(
+        fs.protocol,
+        [(i.path, i.size, i.row_group_rows) for i in source.infos],
+        chunks,
+        features,
+        source.label,
+        source.classes,
+        weight,
+        dtype.str,
+        source.on_invalid,
+    )
+    read_name = f"dasklr-read-{token}"
+    task = (read_chunk, fs)
+    options = (features, source.label, source.classes, weight, dtype, source.on_invalid)
+    reads = {(read_name, i): (*task, spec, *options) for i, spec in enumerate(chunks)}
+    # dropping invalid rows makes a chunk's length known only once it is read
+    rows = tuple(np.nan if source.on_invalid == "drop" else spec.rows for spec in chunks)
+
+    def view(part: int, prefix: str, ndim: int) -> da.Array:
+        name = f"dasklr-{prefix}-{token}"
+        layer = {
+            (name, i) + (0,) * (ndim - 1): (operator.getitem, (read_name, i), part)
+            for i in range(len(chunks))
+        }
+        graph = HighLevelGraph(
+            {read_name: reads, name: layer}, {read_name: set(), name: {read_name}}
+        )
+        shape_chunks = (rows, (len(features),)) if ndim == 2 else (rows,)
+        return da.Array(graph, name, shape_chunks, dtype=dtype if ndim == 2 else np.float64)
+
+    return ParquetData(
+        X=view(0, "X", 2),
+        y=view(1, "y", 1),
+        sample_weight=view(2, "w", 1) if weight else None,
+        feature_names=features,
+        label=source.label,
+        classes=source.classes,
+        files=source.infos,
+        weight_column=weight,
+        reader=(fs, tuple(chunks), source.on_invalid != "drop", source),
+    )

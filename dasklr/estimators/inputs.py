@@ -1,0 +1,100 @@
+"""What ``fit`` accepts, made uniform: arrays and DataFrames as float arrays, labels as
+class indices into the sorted classes, class weights by class index."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from dasklr.data.checks import check_values
+from dasklr.errors import DataError
+
+
+def index_in(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each label's index in the sorted ``classes`` (all labels are known to be there)."""
+    return np.searchsorted(classes, labels).astype(np.float64)
+
+
+def labels_of(y):
+    """y as an array of labels: numbers, bools or strings keep their type."""
+    if isinstance(y, da.Array):
+        return y
+    return np.asarray(y)
+
+
+def label_values(y: np.ndarray) -> np.ndarray:
+    """Labels with Python-object strings (pandas) as NumPy strings, so they sort and compare."""
+    return y.astype(str) if y.dtype.kind == "O" else y
+
+
+def at_least_two(classes: np.ndarray, where: str) -> np.ndarray:
+    if classes.size < 2:
+        found = classes.tolist()[0] if classes.size else "no rows"
+        raise DataError(
+            f"{where} holds a single class ({found}); logistic regression needs rows of at "
+            "least two classes"
+        )
+    return classes
+
+
+def same_classes(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.all(a == b))
+
+
+def class_weight_by_index(class_weight, classes: np.ndarray):
+    """A dict by label → a tuple by class index; "balanced" and None pass through.
+
+    A key matches a class by value, or else by its string (TOML keys are strings).
+    """
+    if not isinstance(class_weight, dict):
+        return class_weight
+    by_text = {str(key): key for key in class_weight}
+    weights, used = [], set()
+    for label in classes.tolist():
+        key = label if label in class_weight else by_text.get(str(label))
+        if key is None:
+            weights.append(1.0)
+            continue
+        used.add(key)
+        weights.append(float(class_weight[key]))
+    unknown = [key for key in class_weight if key not in used]
+    if unknown:
+        raise ValueError(
+            f"class_weight names {unknown}, which are not classes of the data {classes.tolist()}"
+        )
+    return tuple(weights)
+
+
+def columns_of(X) -> tuple[Any, Sequence[str] | None]:
+    """Split a DataFrame into its values and column names; arrays pass through."""
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        return X.to_numpy(dtype=np.float64), [str(c) for c in X.columns]
+    return as_array(X), None
+
+
+def as_array(a):
+    """float32 stays float32 (the kernels widen it chunk by chunk); the rest → float64."""
+    if isinstance(a, da.Array):
+        return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+    a = np.asarray(a)
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+
+
+def checked_numpy(X, y, sample_weight, n_classes: int):
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {X.shape}")
+    names = [f"column {j}" for j in range(X.shape[1])]
+    check_values(
+        X, y, sample_weight, feature_names=names, where="the input arrays", n_classes=n_classes
+    )
+    return X, y, sample_weight
+
+
+def check_shapes(X, y, sample_weight) -> None:
+    if X.ndim != 2 or y.ndim != 1:
+        raise ValueError(f"X must be 2-D and y 1-D; got shapes {X.shape} and {y.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    if sample_weight is not None and sample_weight.shape != y.shape:
+        raise ValueError(f"sample_weight has shape {sample_weight.shape}; expected {y.shape}")

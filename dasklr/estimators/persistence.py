@@ -1,0 +1,243 @@
+"""Model artifacts: a directory of JSON metadata plus ``.npy`` arrays, never a pickle.
+
+    model/
+      metadata.json   format and version, dasklr's and its dependencies' versions,
+                      parameters, features, classes, convergence, history, the
+                      training data's manifest (files, sizes, versions, rows),
+                      metrics, and the sha256 of every array file
+      coef.npy        (B, d) float64: B = 1 for two classes, K for K > 2
+      intercept.npy   (B,) float64
+
+The directory is written under a temporary name beside the target, every file fsynced,
+then renamed into place, so a reader never sees a half-written model (replacing an old
+one takes two renames; between them the path is briefly empty). Loading checks the
+format version, the metadata's own checksum and every array's hash, and reads the
+arrays with ``allow_pickle=False``:
+loading a model cannot execute code.
+"""
+
+import json
+import os
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dasklr.artifacts import (
+    atomic_directory,
+    metadata_checksum,
+    read_array,
+    recover_interrupted_swap,
+    write_array,
+    write_checked_json,
+)
+from dasklr.errors import ModelFormatError
+from dasklr.stats.inference import FitStatistics
+
+FORMAT = "dasklr-model"
+FORMAT_VERSION = 1
+ARRAYS = ("coef", "intercept")
+#: What the coefficients minimise, for whoever reads the metadata without dasklr.
+OBJECTIVE = (
+    "(1/Σw)·Σ w·[log(1+e^z) − y·z] (binary; K > 2 classes: logsumexp(z) − z_y) + "
+    "alpha·(l1_ratio·‖coef‖₁ + (1−l1_ratio)/2·‖coef‖²), z = X·coefᵀ + intercept, "
+    "intercept not penalised; with standardize the penalty is on standardised features"
+)
+#: Parameters that describe where and how loudly a fit ran, not the model: not saved.
+_RUNTIME_PARAMS = ("client", "verbose", "cache_dir", "retries", "worker_timeout")
+
+
+def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write a fitted ``LogisticRegression`` to the directory ``path`` atomically (it is
+    read through its attributes only: any estimator with them can be saved)."""
+    if not hasattr(model, "coef_"):
+        raise ValueError("cannot save a model that is not fitted")
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    with atomic_directory(target) as staging:
+        arrays = {}
+        for name in ARRAYS:
+            value = np.ascontiguousarray(getattr(model, f"{name}_"), dtype=np.float64)
+            arrays[name] = write_array(staging / f"{name}.npy", value)
+        metadata = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "versions": _versions(),
+            "objective": OBJECTIVE,
+            "params": {
+                name: _plain(value)
+                for name, value in _params_of(model).items()
+                if name not in _RUNTIME_PARAMS
+            },
+            "n_features_in": model.n_features_in_,
+            "feature_names_in": _feature_names(model),
+            "classes": model.classes_.tolist(),
+            "converged": bool(model.converged_),
+            "n_iter": int(model.n_iter_),
+            "n_passes": int(model.n_passes_),
+            "history": model.history_,
+            "training_data": getattr(model, "training_data_", None),
+            "metrics": getattr(model, "metrics_", None),
+            "selection": getattr(model, "selection_", None),
+            "inference": _write_statistics(model, staging),
+            "summary": _summary_entry(getattr(model, "summary_", None)),
+            "arrays": arrays,
+        }
+        write_checked_json(staging / "metadata.json", metadata)
+    return target
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The checked ``metadata.json`` of a model directory (format and version)."""
+    root = Path(path)
+    recover_interrupted_swap(root)
+    meta_path = root / "metadata.json"
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise ModelFormatError(f"{meta_path}: no such file; is {root} a dasklr model?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{meta_path}: not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ModelFormatError(f"{meta_path}: not a dasklr model (format is not '{FORMAT}')")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{meta_path}: format version {metadata.get('format_version')!r}; this dasklr "
+            f"reads version {FORMAT_VERSION}"
+        )
+    if metadata.get("checksum") != metadata_checksum(metadata):
+        raise ModelFormatError(f"{meta_path}: checksum differs; the metadata was altered")
+    return metadata
+
+
+def _params_of(model) -> dict[str, Any]:
+    """The parameters a ``LogisticRegression`` is rebuilt with (a CV model's: the chosen)."""
+    hook = getattr(model, "artifact_params", None)
+    return hook() if hook is not None else model.get_params()
+
+
+def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a model written by ``save_model``: (its parameters, its fitted attributes by
+    name). Refuses unknown formats, altered files and arrays of the wrong shape.
+    ``dasklr.load_model`` builds the estimator from them."""
+    root = Path(path)
+    meta_path = root / "metadata.json"
+    metadata = read_metadata(root)
+    try:
+        params = dict(metadata["params"])
+        fitted: dict[str, Any] = {
+            f"{name}_": read_array(root, metadata["arrays"][name]) for name in ARRAYS
+        }
+        classes = fitted["classes_"] = np.asarray(metadata["classes"])
+        if isinstance(params.get("class_weight"), dict):  # JSON keys are strings
+            params["class_weight"] = _label_keys(params["class_weight"], classes)
+        fitted["n_features_in_"] = int(metadata["n_features_in"])
+        if metadata["feature_names_in"] is not None:
+            fitted["feature_names_in_"] = np.asarray(metadata["feature_names_in"], dtype=object)
+        fitted["converged_"] = bool(metadata["converged"])
+        fitted["n_iter_"] = int(metadata["n_iter"])
+        fitted["n_passes_"] = int(metadata["n_passes"])
+        fitted["history_"] = metadata["history"]
+        fitted["training_data_"] = metadata.get("training_data")
+        for name in ("metrics", "selection"):
+            if metadata.get(name) is not None:
+                fitted[f"{name}_"] = metadata[name]
+        fitted.update(_read_statistics(root, fitted["n_features_in_"], metadata.get("inference")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
+    _check_shapes(root, fitted)
+    return params, fitted
+
+
+def _check_shapes(root: Path, fitted: dict[str, Any]) -> None:
+    classes, coef, intercept = fitted["classes_"], fitted["coef_"], fitted["intercept_"]
+    rows = 1 if classes.size == 2 else classes.size
+    if classes.size < 2 or coef.shape != (rows, fitted["n_features_in_"]):
+        raise ModelFormatError(
+            f"{root / 'coef.npy'}: shape {coef.shape}, expected ({rows}, "
+            f"{fitted['n_features_in_']}) for {classes.size} classes"
+        )
+    if intercept.shape != (rows,):
+        raise ModelFormatError(
+            f"{root / 'intercept.npy'}: shape {intercept.shape}, expected ({rows},)"
+        )
+
+
+def _summary_entry(summary) -> dict[str, Any] | None:
+    """The summary table as text (what ``dasklr info`` prints) and as numbers."""
+    if summary is None:
+        return None
+    return {
+        "cov_type": summary.cov_type,
+        "level": summary.level,
+        "table": str(summary),
+        "names": [str(name) for name in summary.names],
+        "params": summary.params.tolist(),
+        "std_errors": summary.std_errors.tolist(),
+        "p_values": summary.p_values.tolist(),
+    }
+
+
+def _write_statistics(model, staging: Path) -> dict[str, Any] | None:
+    """What ``summary()`` needs after loading: log-likelihoods, the penalty's curvature
+    and every covariance computed so far (as checksummed ``.npy`` files)."""
+    info: FitStatistics | None = getattr(model, "statistics_", None)
+    if info is None:
+        return None
+    known = getattr(model, "covariances_", {})
+    return {
+        "llf": info.llf,
+        "llnull": info.llnull,
+        "nobs": int(info.nobs),
+        "penalty": np.asarray(info.penalty, dtype=np.float64).tolist(),
+        "singular": info.singular,
+        "covariances": {
+            label: write_array(staging / f"covariance-{k}.npy", np.asarray(cov, np.float64))
+            for k, (label, cov) in enumerate(sorted(known.items()))
+        },
+    }
+
+
+def _read_statistics(root: Path, n_features: int, entry: dict[str, Any] | None) -> dict:
+    """The ``statistics_`` and ``covariances_`` attributes stored with a model."""
+    if entry is None:
+        return {}
+    size = n_features + 1
+    covariances = {}
+    for label, array in entry["covariances"].items():
+        cov = read_array(root, array)
+        if cov.shape != (size, size):
+            raise ModelFormatError(f"{root / array['file']}: shape {cov.shape}, expected {size}²")
+        covariances[label] = cov
+    statistics = FitStatistics(
+        llf=float(entry["llf"]),
+        llnull=float(entry["llnull"]),
+        nobs=int(entry["nobs"]),
+        penalty=np.asarray(entry["penalty"], dtype=np.float64),
+        singular=entry.get("singular"),
+    )
+    return {"covariances_": covariances, "statistics_": statistics}
+
+
+def _label_keys(weights: dict[str, Any], classes: np.ndarray) -> dict:
+    """JSON's string keys back to the classes' own values where one matches by its text."""
+    by_text = {str(label): label for label in classes.tolist()}
+    return {by_text.get(key, key): value for key, value in weights.items()}
+
+
+def _plain(value):
+    """NumPy scalars (accepted as parameters) → Python numbers JSON can write."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _feature_names(model) -> list[str] | None:
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _versions() -> dict[str, str]:
+    return {pkg: version(pkg) for pkg in ("dasklr", "numpy", "dask", "distributed", "pyarrow")}

@@ -1,0 +1,157 @@
+"""A fitted model applied to data of any size: metrics in one pass, predictions to Parquet.
+
+Both run on the cluster chunk by chunk; the driver only ever holds sums (metrics) or row
+counts (predictions). Predictions go to a folder of Parquet part files, one per chunk,
+written under a temporary name beside the output and renamed into place when every part
+is complete, so the output path never holds a partial result.
+"""
+
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from distributed import Client
+
+from dasklr.data.decode import ChunkSpec, read_features
+from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
+from dasklr.errors import DataError
+from dasklr.kernels.metrics import metric_sums
+from dasklr.kernels.prediction import predict_classes, probabilities, take
+from dasklr.passes.cluster import connect
+from dasklr.passes.runner import PassOptions, passes_over
+from dasklr.passes.sizing import chunk_budget, sized_for_cluster, worker_memory
+from dasklr.stats.metrics import EXACT_AUC_ROWS, summarise
+
+
+def evaluate_model(
+    model,
+    data: ParquetData,
+    *,
+    client: Client | str | None = None,
+    threshold: float = 0.5,
+    exact_rows: int = EXACT_AUC_ROWS,
+) -> dict:
+    """Log-loss, accuracy, Brier score, AUC, precision/recall/F1 and calibration of
+    ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.metrics``)."""
+    remap = class_index_map(data.classes, model.classes_, data.label)
+    keep_rows = sum(f.rows for f in data.files) <= exact_rows  # footers: an upper bound
+    shared = (model.coef_, model.intercept_, float(threshold), keep_rows)
+    with connect(client) as active:
+        data = sized_for_cluster(data, active, "none")  # tasks the workers can hold
+        y = data.y.map_blocks(take, remap, dtype=np.float64)
+        arrays = (data.X, y, data.sample_weight)
+        options = PassOptions(**_pass_options(model), check_chunks=False)
+        with passes_over(active, arrays, options) as (run_pass, _):
+            sums = run_pass(metric_sums, *shared)
+    return summarise(sums, list(model.classes_), threshold)
+
+
+def _pass_options(model) -> dict:
+    """The model's retries and worker timeout (its defaults for a loaded model)."""
+    return {
+        name: getattr(model, name)
+        for name in ("split_every", "retries", "worker_timeout")
+        if hasattr(model, name)
+    }
+
+
+def class_index_map(data_classes, model_classes, label: str) -> np.ndarray:
+    """For each class of the data, its index among the model's classes."""
+    unknown = [c for c in np.asarray(data_classes).tolist() if c not in model_classes.tolist()]
+    if unknown:
+        raise DataError(
+            f"label column '{label}' holds {unknown}, which the model has never seen "
+            f"(its classes: {model_classes.tolist()})"
+        )
+    return np.searchsorted(model_classes, data_classes).astype(np.float64)
+
+
+def predict_to_parquet(
+    model,
+    path,
+    output: str | os.PathLike,
+    *,
+    keep: Sequence[str] = (),
+    client: Client | str | None = None,
+    overwrite: bool = False,
+    storage_options: dict | None = None,
+) -> int:
+    """Score every row of the Parquet data at ``path``; write ``output``/part-NNNNN.parquet.
+
+    Each part holds the ``keep`` columns as read, one ``proba_<class>`` column per class
+    and ``prediction``. Returns the number of rows written.
+    """
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
+    features = _model_features(model)
+    fs, chunks, infos = plan_dataset(path, features, keep, storage_options=storage_options)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.parent / f".{output.name}.tmp-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        with connect(client) as active:
+            budget = chunk_budget(worker_memory(active), "none", 0)
+            if budget < DEFAULT_CHUNK_BYTES:  # small workers: smaller tasks
+                chunks = plan_chunks(
+                    infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=budget
+                )
+            tasks = [
+                active.submit(
+                    score_chunk,
+                    fs,
+                    spec,
+                    features,
+                    tuple(keep),
+                    model.coef_,
+                    model.intercept_,
+                    model.classes_,
+                    str(staging / f"part-{i:05d}.parquet"),
+                    pure=False,
+                )
+                for i, spec in enumerate(chunks)
+            ]
+            rows = sum(active.gather(tasks))
+        if output.exists():
+            shutil.rmtree(output)
+        os.rename(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return rows
+
+
+def _model_features(model) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        raise DataError("the model has no feature names; it was not trained on named columns")
+    return [str(name) for name in names]
+
+
+def score_chunk(
+    fs,
+    spec: ChunkSpec,
+    features: Sequence[str],
+    keep: Sequence[str],
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    classes: np.ndarray,
+    target: str,
+) -> int:
+    """Read, score and write one chunk; runs on a worker. The part file appears complete
+    or not at all (written under a temporary name, then renamed)."""
+    X, kept = read_features(fs, spec, features, keep)
+    proba = probabilities(X, coef, intercept)
+    columns = dict(kept)
+    for k, label in enumerate(classes.tolist()):
+        columns[f"proba_{label}"] = pa.array(proba[:, k])
+    columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes))
+    staging = f"{target}.tmp"
+    pq.write_table(pa.table(columns), staging)
+    os.replace(staging, target)
+    return X.shape[0]
