@@ -8,7 +8,7 @@ On one Parquet dataset and one ``LocalCluster`` (2 workers × 1 thread), in orde
 
 1. one cold fit of ``dasklr.LogisticRegression`` at the middle alpha: the unit of cost;
 2. ``dasklr.LogisticRegressionCV``: every (alpha, fold) model and every alpha's model on
-   all rows in the same passes (``dasklr.path``), then one pass to score the folds;
+   all rows in the same passes (``dasklr.fit.grid``), then one pass to score the folds;
 3. the same grid as separate cold dasklr fits, one per (alpha, fold) plus the refit at
    the chosen alpha — a fold's fit is the full data with its held-out rows weighted 0,
    exactly the problem the lockstep solves, so their held-out losses must agree;

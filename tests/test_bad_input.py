@@ -1,6 +1,6 @@
 """Bad input and hard data: every error names where, every warning says what to do.
 
-(The schema and value errors of single files are in test_read_parquet.py.)
+(The schema and value errors of single files are in test_parquet.py.)
 """
 
 import json

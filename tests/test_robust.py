@@ -189,7 +189,7 @@ def test_group_codes_agree_across_chunks_and_processes():
     assert len(set(everything.tolist())) == len(labels) and everything.dtype == np.int64
     assert (everything >= 0).all()  # hashes are 63-bit
     # Python's hash() would differ with the hash seed; these codes must not
-    script = f"from dasklr.robust import group_codes; print(group_codes({labels!r}).tolist())"
+    script = f"from dasklr.data.groups import group_codes; print(group_codes({labels!r}).tolist())"
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         root = Path(__file__).resolve().parents[1]

@@ -64,7 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dasklr {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    _add_train(commands)
+    _add_predict(commands)
+    _add_evaluate(commands)
+    _add_info(commands)
+    _add_config(commands)
+    _add_quickstart(commands)
+    return parser
 
+
+def _add_train(commands) -> None:
+    """The ``train`` command and its arguments."""
     train = commands.add_parser(
         "train", help="train a model from a TOML config", description=train_command.__doc__
     )
@@ -90,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no per-iteration lines")
     train.set_defaults(command=train_command)
 
+
+def _add_predict(commands) -> None:
+    """The ``predict`` command and its arguments."""
     predict = commands.add_parser(
         "predict", help="score a Parquet dataset into Parquet", description=predict_command.__doc__
     )
@@ -111,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     _scheduler_flag(predict)
     predict.set_defaults(command=predict_command)
 
+
+def _add_evaluate(commands) -> None:
+    """The ``evaluate`` command and its arguments."""
     evaluate = commands.add_parser(
         "evaluate", help="metrics of a model on labelled data", description=evaluate_command.__doc__
     )
@@ -127,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     _scheduler_flag(evaluate)
     evaluate.set_defaults(command=evaluate_command)
 
+
+def _add_info(commands) -> None:
+    """The ``info`` command and its arguments."""
     info = commands.add_parser(
         "info", help="what a model file holds", description=info_command.__doc__
     )
@@ -134,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
     info.set_defaults(command=info_command)
 
+
+def _add_config(commands) -> None:
+    """The ``config`` command and its arguments."""
     config = commands.add_parser("config", help="check a config file")
     config_commands = config.add_subparsers(title="config commands", required=True)
     check = config_commands.add_parser(
@@ -143,6 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     check.set_defaults(command=check_command)
 
+
+def _add_quickstart(commands) -> None:
+    """The ``quickstart`` command and its arguments."""
     quick = commands.add_parser(
         "quickstart",
         help="generate a synthetic dataset and train on it",
@@ -152,7 +177,6 @@ def _parser() -> argparse.ArgumentParser:
     quick.add_argument("--rows", type=int, default=200_000, help="rows to generate")
     quick.add_argument("--features", type=int, default=16, help="features to generate")
     quick.set_defaults(command=quickstart_command)
-    return parser
 
 
 def train_command(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from dasklr.data.decode import ChunkSpec, label_values, plain_labels, read_chunk
 from dasklr.errors import DataError
 
 #: Consecutive row groups of one file are merged into a chunk up to this decoded size,
-#: unless the workers' memory asks for less (``dasklr.sizing``, when a fit starts).
+#: unless the workers' memory asks for less (``dasklr.passes.sizing``, when a fit starts).
 DEFAULT_CHUNK_BYTES = 128 * 2**20
 #: A row group is cut into row slices of at least this many rows.
 MIN_SLICE_ROWS = 4096
@@ -173,7 +173,7 @@ def read_parquet(
         Consecutive row groups of a file are grouped into one chunk (one task) up to this
         many decoded bytes, and a larger row group is read in row slices of that size.
         None (the default): 128 MiB, or less when a fit starts on workers whose memory
-        needs smaller tasks (``dasklr.sizing``); a number is used as it is.
+        needs smaller tasks (``dasklr.passes.sizing``); a number is used as it is.
 
     Examples
     --------

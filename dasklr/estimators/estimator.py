@@ -230,7 +230,7 @@ class LogisticRegression(ParamsMixin):
         names and the classes from the data. For Dask input, finding the classes costs
         one pass over y. ``callbacks`` are called after each iteration with an
         ``IterationRecord``; one returning True stops the fit. ``checkpoint`` and
-        ``resume`` write and continue from checkpoints (``dasklr.checkpoint``).
+        ``resume`` write and continue from checkpoints (``dasklr.fit.checkpoint``).
         """
         options = self.fit_options()
         with connect(self.client) as client:
@@ -435,7 +435,7 @@ class LogisticRegression(ParamsMixin):
     def summary(self, cov_type: str = "nonrobust", level: float = 0.95, groups=None):
         """Standard errors, z, p-values and confidence intervals of [intercept, features…],
         with the log-likelihoods, pseudo R², AIC, BIC and the likelihood-ratio test against
-        the intercept-only model (``dasklr.inference``).
+        the intercept-only model (``dasklr.stats.inference``).
 
         For binary fits without L1 that converged. ``cov_type``: "nonrobust" (the
         observed information; free after Newton, else one pass), "HC0" (sandwich) or

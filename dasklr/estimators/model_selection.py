@@ -1,4 +1,4 @@
-"""Choosing the penalty: the regularisation path and cross-validation (``dasklr.path``).
+"""Choosing the penalty: the regularisation path and cross-validation (``dasklr.fit.grid``).
 
 ``fit_path`` fits a grid of alphas on all rows; ``LogisticRegressionCV`` also fits every
 (alpha, fold) model, picks the alpha with the best mean held-out score and keeps the
@@ -95,7 +95,7 @@ class LogisticRegressionCV(LogisticRegression):
     """``LogisticRegression`` whose alpha is chosen by k-fold cross-validation.
 
     Every (alpha, fold) model and the all-rows model of every alpha train in the same
-    passes over the data (``dasklr.path``). Folds come from a hash of the row index
+    passes over the data (``dasklr.fit.grid``). Folds come from a hash of the row index
     (``dasklr.fold_ids`` lists them, e.g. for scikit-learn's ``PredefinedSplit``). The
     chosen alpha has the best mean over folds of the held-out score — the weighted mean
     log-loss (``scoring="log_loss"``, lower is better) or AUC (``"roc_auc"``, binary);
@@ -293,7 +293,7 @@ def fit_path(
     alphas: Sequence[float] | None = None,
     **params: Any,
 ) -> RegularizationPath:
-    """Fit every alpha of ``alphas`` on all rows in the same passes (``dasklr.path``).
+    """Fit every alpha of ``alphas`` on all rows in the same passes (``dasklr.fit.grid``).
 
     ``params`` are ``LogisticRegression``'s (``solver``, ``standardize``, ``client``…).
     The path costs about the passes of its slowest model, not their sum.

@@ -37,7 +37,7 @@ def evaluate_model(
     exact_rows: int = EXACT_AUC_ROWS,
 ) -> dict:
     """Log-loss, accuracy, Brier score, AUC, precision/recall/F1 and calibration of
-    ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.metrics``)."""
+    ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.stats.metrics``)."""
     remap = class_index_map(data.classes, model.classes_, data.label)
     keep_rows = sum(f.rows for f in data.files) <= exact_rows  # footers: an upper bound
     shared = (model.coef_, model.intercept_, float(threshold), keep_rows)

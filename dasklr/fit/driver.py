@@ -132,7 +132,7 @@ def train(
     log-odds of the labels. ``callbacks`` see every iteration's ``IterationRecord``;
     ``progress`` hears of every chunk. ``checkpoint`` writes where the fit stands every
     few iterations; ``resume`` continues from such a checkpoint with the same steps as the
-    uninterrupted fit (``dasklr.checkpoint``). ``feature_names`` name the columns in
+    uninterrupted fit (``dasklr.fit.checkpoint``). ``feature_names`` name the columns in
     warnings. ``hessian_rows``: Newton's Hessian sums about this many rows, a fixed
     sample of row blocks (None: every row).
     """

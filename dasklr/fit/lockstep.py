@@ -1,6 +1,6 @@
 """One loop for one solver or a grid of hundreds: every pass answers every running model.
 
-Solvers are ask-and-tell generators (``dasklr.solvers``): each ``Member`` is advanced
+Solvers are ask-and-tell generators (``dasklr.solvers``, ask and tell): each ``Member`` is advanced
 until it yields a ``Request`` (or finishes), the requests of all members are answered
 together by one call of ``answer`` — one pass over the data — and each member is sent
 its own evaluation. The states members yield between requests go to their ``on_state``,

@@ -96,7 +96,7 @@ def _checked_codes(groups: np.ndarray, n: int) -> np.ndarray:
     if codes.dtype.kind not in "iu":
         raise ValueError(
             f"expected integer group codes, got dtype {codes.dtype}: map labels with "
-            "dasklr.robust.group_codes so every chunk agrees on them"
+            "dasklr.data.groups.group_codes so every chunk agrees on them"
         )
     return codes.astype(np.int64, copy=False)
 

@@ -12,7 +12,7 @@ more than the kernel. ``cache`` picks what later passes read:
   makes the chunk again from its recipe and writes its own copy. The directory is
   removed at the end of the fit.
 - ``"auto"``: memory when the decoded data fits in the workers' memory with room for
-  the running tasks, else disk (``dasklr.sizing.choose_cache``).
+  the running tasks, else disk (``dasklr.passes.sizing.choose_cache``).
 
 A chunk's *recipe* is the part of the chunk graph that makes it (for Parquet: one read
 task and three views), run inside one task with Dask's synchronous scheduler, so a

@@ -86,7 +86,7 @@ def tree_reduce(
     ``combine(*parts)`` must be associative (plain addition of raw sums); it is applied
     to consecutive groups of at most ``split_every`` parts, level by level, until one
     value is left, which comes back to the driver. One call is one pass over the data.
-    ``progress`` (a ``dasklr.progress.PassProgress``) hears of every finished chunk.
+    ``progress`` (a ``dasklr.passes.progress.PassProgress``) hears of every finished chunk.
     A task that fails (a transient read error) is run again up to ``retries`` times; a
     cluster without workers for ``worker_timeout`` seconds is an error, not a hang.
     """

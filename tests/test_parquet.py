@@ -183,7 +183,7 @@ def test_markers_hidden_and_crc_files_are_skipped(client, tmp_path):
         globbed = dasklr.read_parquet(str(messy / pattern), label="y")
         assert [f.path for f in globbed.files] == [f.path for f in data.files], pattern
     # a fit on the messy folder gives the clean folder's model: same files, same chunks
-    # (equal up to rounding: see the kernel alignment bug in test_numerics_kernels.py);
+    # (equal up to rounding: see the kernel alignment bug in test_kernels.py);
     # both at max|∇F| ≤ 1e-10 with curvature ≥ alpha = 0.1, so within 1e-8
     clean = dasklr.LogisticRegression(alpha=0.1, tol=1e-10, max_iter=300, client=client)
     clean.fit(dasklr.read_parquet(str(tmp_path / "clean"), label="y"))
