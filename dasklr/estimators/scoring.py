@@ -23,7 +23,7 @@ from dasklr.errors import DataError
 from dasklr.kernels.metrics import metric_sums
 from dasklr.kernels.prediction import predict_classes, probabilities, take
 from dasklr.passes.cluster import connect
-from dasklr.passes.runner import PassOptions, passes_over
+from dasklr.passes.runner import PassOptions, passes_over, passes_over_chunks
 from dasklr.passes.sizing import chunk_budget, sized_for_cluster, worker_memory
 from dasklr.stats.metrics import EXACT_AUC_ROWS, summarise
 
@@ -94,6 +94,8 @@ def predict_to_parquet(
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
+    shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_)
+    options = PassOptions(**_pass_options(model), check_chunks=False)
     try:
         with connect(client) as active:
             budget = chunk_budget(worker_memory(active), "none", 0)
@@ -101,22 +103,8 @@ def predict_to_parquet(
                 chunks = plan_chunks(
                     infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=budget
                 )
-            tasks = [
-                active.submit(
-                    score_chunk,
-                    fs,
-                    spec,
-                    features,
-                    tuple(keep),
-                    model.coef_,
-                    model.intercept_,
-                    model.classes_,
-                    str(staging / f"part-{i:05d}.parquet"),
-                    pure=False,
-                )
-                for i, spec in enumerate(chunks)
-            ]
-            rows = sum(active.gather(tasks))
+            with passes_over_chunks(active, chunks, options) as run_pass:
+                rows = run_pass(score_part, *shared, str(staging)) if chunks else 0
         if output.exists():
             shutil.rmtree(output)
         os.rename(staging, output)
@@ -133,18 +121,24 @@ def _model_features(model) -> list[str]:
     return [str(name) for name in names]
 
 
-def score_chunk(
-    fs,
+def score_part(
     spec: ChunkSpec,
+    _y: None,
+    _w: None,
+    index: int,
+    fs,
     features: Sequence[str],
     keep: Sequence[str],
     coef: np.ndarray,
     intercept: np.ndarray,
     classes: np.ndarray,
-    target: str,
+    folder: str,
 ) -> int:
-    """Read, score and write one chunk; runs on a worker. The part file appears complete
-    or not at all (written under a temporary name, then renamed)."""
+    """Read, score and write one chunk as ``folder``/part-NNNNN.parquet; runs on a worker
+    as the kernel of a pass (``passes_over_chunks``) and returns its row count, which
+    the pass adds up. The part file appears complete or not at all (written under a
+    temporary name, then renamed), so a retried task rewrites it whole."""
+    target = f"{folder}/part-{index:05d}.parquet"
     X, kept = read_features(fs, spec, features, keep)
     proba = probabilities(X, coef, intercept)
     columns = dict(kept)

@@ -10,6 +10,7 @@ what the kernel returns, merged: typed sums (``LogisticSums``, ``SummarySums``,
 
 import functools
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,6 +179,21 @@ def passes_over(
         with cached_chunks(active, graph, mode, cache_dir, retries=options.retries) as chunks:
             runner = PassRunner(active, chunks, options, chunk_args=chunk_args, holdout=holdout)
             yield runner, mode
+
+
+@contextmanager
+def passes_over_chunks(
+    client: Client | str | None, chunks: Sequence[Any], options: PassOptions
+) -> Iterator[PassRunner]:
+    """A ``PassRunner`` over chunks that kernels read themselves (e.g. the ``ChunkSpec`` of
+    each part a prediction writes) instead of (X, y, w) arrays: each kernel gets its
+    chunk's description, None, None and the chunk's index, then the shared arguments."""
+    with connect(client) as active, one_blas_thread(active):
+        name = f"dasklr-chunk-{uuid.uuid4().hex}"
+        graph = {(name, i): chunk for i, chunk in enumerate(chunks)}
+        blocks = tuple(((name, i), None, None) for i in range(len(chunks)))
+        indices = [(i,) for i in range(len(chunks))]
+        yield PassRunner(active, ChunkGraph(graph, blocks), options, chunk_args=indices)
 
 
 def _decoded_bytes(arrays) -> int:
