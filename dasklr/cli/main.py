@@ -264,7 +264,7 @@ def _estimator(args, config, data, scheduler) -> tuple[LogisticRegression, dict]
         for name in NOT_FOR_GRID:
             del params[name]
         folds = model_keys["cv_folds"]
-        model = LogisticRegressionCV(
+        model: LogisticRegression = LogisticRegressionCV(
             alphas=model_keys["alphas"], cv=folds or 5, scoring=model_keys["cv_scoring"], **params
         )
         return model, {"validation": _validation_data(config, data)} if folds == 0 else {}

@@ -68,7 +68,7 @@ def _float_codes(values: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _label_code(label, row: int | None = None) -> int:
+def _label_code(label, row: int | np.integer | None = None) -> int:
     """One label's code, by the rules of ``group_codes``."""
     where = "" if row is None else f" at row {row}"
     if isinstance(label, bool | np.bool_):

@@ -74,6 +74,8 @@ class ParquetData(_Arrays):
     classes: np.ndarray
     files: tuple[ParquetFileInfo, ...]
     weight_column: str | None
+    #: (filesystem, chunk specs, rows known, ParquetSource), or None: see ``__new__``
+    _reader: "tuple[Any, tuple[ChunkSpec, ...], bool, ParquetSource] | None"
 
     def __new__(
         cls,
@@ -197,13 +199,13 @@ def read_parquet(
         raise DataError(f"{shown}: the Parquet files hold no rows")
     if classes is None:
         paths = [i.path for i in infos if i.rows]
-        classes = _find_classes(fs, paths, label, label_kind, drop_nulls=on_invalid == "drop")
+        known = _find_classes(fs, paths, label, label_kind, drop_nulls=on_invalid == "drop")
     else:
-        classes = _given_classes(classes, label, label_kind)
+        known = _given_classes(classes, label, label_kind)
     if chunk_bytes is not None and not chunk_bytes > 0:
         raise ValueError(f"chunk_bytes must be a positive number of bytes, got {chunk_bytes}")
     source = ParquetSource(
-        fs, tuple(infos), feature_names, label, classes, weight, dtype, on_invalid, chunk_bytes
+        fs, tuple(infos), feature_names, label, known, weight, dtype, on_invalid, chunk_bytes
     )
     return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
 
@@ -346,7 +348,7 @@ def _label_kind(dtype: pa.DataType) -> str | None:
 
 def _check_label(infos, schemas, label: str) -> str:
     """The label column's kind, the same in every file (numbers or strings)."""
-    kinds = {}
+    kinds: dict[str, str] = {}
     for info, schema in zip(infos, schemas, strict=True):
         index = schema.get_field_index(label)
         if index < 0:

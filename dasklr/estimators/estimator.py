@@ -170,6 +170,11 @@ class LogisticRegression(ParamsMixin):
     (2, 2)
     """
 
+    #: set after fitting a grid (``LogisticRegressionCV``): the alphas, folds and scores
+    selection_: dict
+    #: set by ``dasklr train`` with ``output.metrics``: the metrics of the fitted model
+    metrics_: dict
+
     def __init__(
         self,
         alpha: float = DEFAULTS.alpha,
@@ -181,7 +186,7 @@ class LogisticRegression(ParamsMixin):
         split_every: int = DEFAULTS.split_every,
         warm_start: bool = False,
         standardize: bool = DEFAULTS.standardize,
-        class_weight: str | dict | None = DEFAULTS.class_weight,
+        class_weight: str | dict | tuple | None = DEFAULTS.class_weight,
         cache: str = DEFAULTS.cache,
         cache_dir: str | None = DEFAULTS.cache_dir,
         retries: int = DEFAULTS.retries,
@@ -485,6 +490,7 @@ class LogisticRegression(ParamsMixin):
         from dasklr.stats.covariance import check_identified, covariance, covariance_sums, expand
 
         known = self.__dict__.setdefault("covariances_", {})
+        label: str | None
         if cov_type != "cluster":
             label = cov_type
         else:  # a column's clusters can be kept by name; an array's are computed each time

@@ -7,7 +7,7 @@ all-rows model at that alpha — refitted in the same passes, so no pass is adde
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import dask.array as da
 import numpy as np
@@ -33,7 +33,7 @@ from dasklr.passes.progress import PassProgress
 DEFAULT_ALPHAS = tuple(np.logspace(0, -6, 12).tolist())
 
 
-def checked_alphas(alphas: Sequence[float] | None) -> np.ndarray:
+def checked_alphas(alphas: Sequence[float] | np.ndarray | None) -> np.ndarray:
     """The grid as floats from the largest penalty to the smallest; refuses bad values."""
     values = np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
@@ -81,8 +81,9 @@ def _path_of(result: GridResult, alphas: np.ndarray) -> RegularizationPath:
     full = [m for m in result.models if m.fold == ALL_ROWS]
     return RegularizationPath(
         alphas=alphas,
-        coef=np.stack([m.coef for m in full]),
-        intercept=np.stack([m.intercept for m in full]),
+        # every model is fitted by now (``train_grid`` stores each one's coefficients)
+        coef=np.stack([cast(np.ndarray, m.coef) for m in full]),
+        intercept=np.stack([cast(np.ndarray, m.intercept) for m in full]),
         objective=np.array([m.objective for m in full]),
         n_iter=np.array([m.n_iter for m in full]),
         passes=np.array([m.history[-1]["passes"] for m in full]),
@@ -109,7 +110,7 @@ class LogisticRegressionCV(LogisticRegression):
 
     def __init__(
         self,
-        alphas: Sequence[float] | None = None,
+        alphas: Sequence[float] | np.ndarray | None = None,
         cv: int = 5,
         scoring: str = "log_loss",
         seed: int = 0,
@@ -120,7 +121,7 @@ class LogisticRegressionCV(LogisticRegression):
         max_iter: int = DEFAULTS.max_iter,
         split_every: int = DEFAULTS.split_every,
         standardize: bool = DEFAULTS.standardize,
-        class_weight: str | dict | None = DEFAULTS.class_weight,
+        class_weight: str | dict | tuple | None = DEFAULTS.class_weight,
         cache: str = DEFAULTS.cache,
         cache_dir: str | None = DEFAULTS.cache_dir,
         retries: int = DEFAULTS.retries,
@@ -241,6 +242,7 @@ class LogisticRegressionCV(LogisticRegression):
 
 def _chosen_result(chosen: ModelFit, result: GridResult) -> FitResult:
     """The chosen model of a grid as the ``FitResult`` of a single fit."""
+    assert chosen.coef is not None and chosen.intercept is not None  # fitted by train_grid
     return FitResult(
         coef=chosen.coef,
         intercept=chosen.intercept,
@@ -298,8 +300,8 @@ def fit_path(
     ``params`` are ``LogisticRegression``'s (``solver``, ``standardize``, ``client``…).
     The path costs about the passes of its slowest model, not their sum.
     """
-    alphas = checked_alphas(alphas)
-    model = LogisticRegressionCV(alphas=alphas, **params)
+    grid = checked_alphas(alphas)
+    model = LogisticRegressionCV(alphas=grid, **params)
     options = model.fit_options()
     with connect(model.client) as client:
         X, y, sample_weight, _, classes, check_chunks = model._training_data(
@@ -309,7 +311,7 @@ def fit_path(
             X,
             y,
             sample_weight,
-            alphas=alphas,
+            alphas=grid,
             **model._grid_options(options, client, check_chunks, classes),
         )
-    return _path_of(result, alphas)
+    return _path_of(result, grid)

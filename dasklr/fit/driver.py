@@ -151,8 +151,9 @@ def train(
     runs = replace(runs, n_classes=n_classes)
     arrays = (X, y, sample_weight)
     holdout = None if early is None else early.fraction
-    cached = {"cache": options.cache, "cache_dir": options.cache_dir, "holdout": holdout}
-    with passes_over(client, arrays, runs, **cached) as (run_pass, mode):
+    with passes_over(
+        client, arrays, runs, cache=options.cache, cache_dir=options.cache_dir, holdout=holdout
+    ) as (run_pass, mode):
         spec = SOLVERS[name]
         summary = _summary_pass(run_pass, options, spec, X.shape[0], init, resume, hessian_rows)
         rows = summary.rows if summary is not None else X.shape[0]

@@ -73,7 +73,7 @@ def train_grid(
     sample_weight=None,
     options: FitOptions | None = None,
     *,
-    alphas: Sequence[float],
+    alphas: Sequence[float] | np.ndarray,
     n_folds: int = 0,
     all_rows: bool = True,
     scoring: str = "log_loss",
@@ -104,8 +104,9 @@ def train_grid(
     )
     runs = replace(runs, n_classes=n_classes)
     arrays = (X, y, sample_weight)
-    cached = {"cache": options.cache, "cache_dir": options.cache_dir, "row_index": True}
-    with passes_over(client, arrays, runs, **cached) as (run_pass, mode):
+    with passes_over(
+        client, arrays, runs, cache=options.cache, cache_dir=options.cache_dir, row_index=True
+    ) as (run_pass, mode):
         full_moments = SOLVERS[name].uses_hessian and options.class_weight is None
         found = run_pass(lockstep_summaries, n_folds, seed, tuple(folds), full_moments, n_classes)
         summaries = dict(zip(folds, found, strict=True))
@@ -120,6 +121,7 @@ def train_grid(
         ]
         run_lockstep(members, _answer_grid(run_pass, models, objectives, n_folds, seed))
         for model, objective, member in zip(models, objectives, members, strict=True):
+            assert member.last is not None  # every solver yields its starting state
             _store(model, objective, member.last, feature_names)
         if n_folds:
             _score_folds(run_pass, models, n_folds, seed, scoring)

@@ -60,6 +60,7 @@ class Scaling:
         if not summary.weight > 0:
             raise DataError(f"the total sample weight is {summary.weight}; nothing to train on")
         mean = summary.mean
+        assert summary.spread is not None  # a summary taken for scaling has the spreads
         std = np.sqrt(summary.spread / summary.weight)
         # a spread within rounding of the mean is no spread: the feature is constant
         constant = std <= 1e-10 * np.abs(mean) + 1e-300
@@ -178,6 +179,7 @@ class LogisticObjective:
         """What a pass's kernel needs to answer ``request``, over the original features."""
         params, direction = request.params, request.direction
         steps = np.asarray(request.steps, dtype=np.float64)
+        intercept: float | np.ndarray
         coef, intercept = self.to_original(params)
         line = None
         if direction is not None and steps.size:
@@ -213,6 +215,7 @@ class LogisticObjective:
         the driver answers solvers' requests with passes itself (``evaluation``).
         """
         request = Request(params, hessian, direction, steps, diagonal)
+        assert self.sums is not None, "this objective was built without a sums function"
         return self.evaluation(request, self.sums(self.probe(request)))
 
     def evaluation(

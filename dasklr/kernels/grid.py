@@ -5,8 +5,8 @@ each on the training rows of its fold (rows of a fold weigh 0 for its model).
 import numpy as np
 
 from dasklr.kernels.folds import fold_of
-from dasklr.kernels.logistic import Probe, probe_sums
-from dasklr.kernels.metrics import metric_sums
+from dasklr.kernels.logistic import LogisticSums, Probe, probe_sums
+from dasklr.kernels.metrics import MetricSums, metric_sums
 from dasklr.kernels.summary import summary_sums
 
 #: ``fold`` of a model trained on all rows.
@@ -28,7 +28,7 @@ def _fold_weights(w, n_rows: int, offset: int, n_folds: int, seed: int):
 class PerModel(tuple):
     """One partial per model: merges element by element (``merge_sums`` adds with +)."""
 
-    def __add__(self, other: "PerModel") -> "PerModel":
+    def __add__(self, other: tuple) -> "PerModel":
         return PerModel(a + b for a, b in zip(self, other, strict=True))
 
 
@@ -50,7 +50,7 @@ def lockstep_summaries(X, y, w, offset, n_folds, seed, folds, full_moments, n_cl
 def held_out_sums(X, y, w, offset, n_folds, seed, requests: tuple, scoring: str) -> PerModel:
     """Each (fold, coef, intercept) model's score sums on the rows of its fold."""
     weights = _fold_weights(w, X.shape[0], offset, n_folds, seed)
-    parts = []
+    parts: list[MetricSums | LogisticSums] = []
     for fold, coef, intercept in requests:
         held = weights[fold][1]
         if scoring == "roc_auc":

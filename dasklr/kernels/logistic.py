@@ -19,7 +19,9 @@ Two kernels:
   Σ w·p_k·(δ_kl − p_l)·[x, 1][x, 1]ᵀ. Labels reach every kernel as class indices.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -66,7 +68,9 @@ class LogisticSums:
             step_losses=self.step_losses + other.step_losses,
             diagonal=None
             if self.diagonal is None
-            else tuple(a + b for a, b in zip(self.diagonal, other.diagonal, strict=True)),
+            else tuple(
+                a + b for a, b in zip(self.diagonal, cast(tuple, other.diagonal), strict=True)
+            ),
             hessian_weight=self.hessian_weight + other.hessian_weight,
         )
 
@@ -125,7 +129,9 @@ def logistic_sums(
     steps = np.asarray(steps, dtype=np.float64)
     line = direction is not None and steps.size > 0
     # one product with X for both the point and the line: [z, X·p]
-    weights = np.column_stack([coef, direction[:-1]]) if line else np.asarray(coef)
+    weights = (
+        np.column_stack([coef, cast(np.ndarray, direction)[:-1]]) if line else np.asarray(coef)
+    )
     loss, grad, grad_intercept = 0.0, np.zeros(d), 0.0
     step_losses = np.zeros(steps.size)
     curvature = np.zeros((d + 1, d + 1)) if hessian else None
@@ -146,7 +152,7 @@ def logistic_sums(
         grad += block.T @ residual
         grad_intercept += float(residual.sum())
         if line:
-            z_line = product[:, 1] + direction[-1]
+            z_line = product[:, 1] + cast(np.ndarray, direction)[-1]
             for k, step in enumerate(steps):
                 at_step = log_loss_terms(z + step * z_line, y_b)
                 step_losses[k] += float(at_step @ w_b) if w_b is not None else float(at_step.sum())
@@ -176,7 +182,9 @@ def logistic_sums(
 def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
     """The kernel for a ``Probe`` (the form a pass ships to the workers): ``softmax_sums``
     when it holds one coefficient row per class, else ``logistic_sums``."""
-    kernel = softmax_sums if np.ndim(probe.coef) == 2 else logistic_sums
+    kernel: Callable[..., LogisticSums] = (
+        softmax_sums if np.ndim(probe.coef) == 2 else logistic_sums
+    )
     return kernel(
         X,
         y,
@@ -241,11 +249,12 @@ def softmax_sums(
     if hessian:
         ones = np.ones(rows.size) if w is None else w
         curvature = softmax_curvature(X, P, ones, hessian_stride)
+    diagonal_sums: tuple | None
     if diagonal:
         spread = P * (1.0 - P) * (1.0 if w is None else w[:, None])
-        diagonal = curvature_diagonal(X, spread)
+        diagonal_sums = curvature_diagonal(X, spread)
     else:
-        diagonal = None
+        diagonal_sums = None
     counts = np.bincount(labels, weights=w, minlength=K).astype(np.float64)
     weight = float(labels.size) if w is None else float(w.sum())
     return LogisticSums(
@@ -257,7 +266,7 @@ def softmax_sums(
         hessian=curvature,
         step_losses=step_losses,
         weighted_labels=counts,
-        diagonal=diagonal,
+        diagonal=diagonal_sums,
         hessian_weight=sampled_weight(w, labels.size, hessian_stride, weight) if hessian else 0.0,
     )
 

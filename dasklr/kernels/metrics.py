@@ -3,6 +3,7 @@
 """
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -32,9 +33,13 @@ class MetricSums:
     rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None)
 
     def __add__(self, other: "MetricSums") -> "MetricSums":
-        rows = None
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if self.rows is not None:
-            rows = tuple(np.concatenate([a, b]) for a, b in zip(self.rows, other.rows, strict=True))
+            assert other.rows is not None  # kept for every chunk of a pass, or for none
+            merged = tuple(
+                np.concatenate([a, b]) for a, b in zip(self.rows, other.rows, strict=True)
+            )
+            rows = cast(tuple[np.ndarray, np.ndarray, np.ndarray], merged)
         return MetricSums(
             weight=self.weight + other.weight,
             log_loss=self.log_loss + other.log_loss,

@@ -34,6 +34,9 @@ class RobustSums:
             )
         keys, scores = self.group_keys, self.group_scores
         if keys is not None:
+            # both sides have groups (checked above), and scores with their keys
+            assert self.group_keys is not None and other.group_keys is not None
+            assert self.group_scores is not None and other.group_scores is not None
             # each side's keys are unique, so a shared key gets exactly 0 + a + b
             keys = np.union1d(self.group_keys, other.group_keys)
             scores = np.zeros((keys.size, self.hessian.shape[0]))

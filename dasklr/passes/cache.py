@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import dask
 import numpy as np
@@ -113,7 +113,7 @@ def load_or_make(slot: DiskSlot, recipe: ChunkRecipe):
             with open(staging, "wb") as f:
                 np.save(f, array, allow_pickle=False)
             os.replace(staging, slot.path(part))
-    loaded = []
+    loaded: list[np.ndarray | None] = []
     for part in parts:
         path = slot.path(part)
         if part == "w" and not os.path.exists(path):
@@ -147,18 +147,18 @@ def on_disk(chunks: ChunkGraph, base: str | None, fit: str) -> ChunkGraph:
     """A chunk graph whose every chunk comes from ``load_or_make``: one task per chunk."""
     name = f"dasklr-cached-{fit}"
     graph: dict[Key, Any] = {}
-    blocks = []
+    blocks: list[tuple[Key, Key, Key | None]] = []
     for i, keys in enumerate(chunks.blocks):
         slot = DiskSlot(base=base, fit=fit, index=i)
         graph[(name, i)] = (load_or_make, slot, recipe_for(chunks.graph, keys))
-        parts = []
+        parts: list[Key | None] = []
         for j, part in enumerate(("X", "y", "w")):
             if keys[j] is None:
                 parts.append(None)
                 continue
             graph[(f"{name}-{part}", i)] = (operator.getitem, (name, i), j)
             parts.append((f"{name}-{part}", i))
-        blocks.append(tuple(parts))
+        blocks.append(cast(tuple[Key, Key, Key | None], tuple(parts)))
     return ChunkGraph(graph=graph, blocks=tuple(blocks))
 
 

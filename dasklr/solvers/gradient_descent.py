@@ -34,6 +34,7 @@ def gradient_descent(
     if resume is None:
         x = np.array(x0, dtype=np.float64)
         current = start or (yield Request(x))
+        assert current is not None  # the driver answers every request with its evaluation
         step = 0.5  # the first trial is 2 × step = 1
         previous: tuple[np.ndarray, np.ndarray] | None = None
         detector = StallDetector()
@@ -46,6 +47,7 @@ def gradient_descent(
             previous = (resume.memory["previous_x"], resume.memory["previous_grad"])
 
     def remember(state: SolverState) -> SolverState:
+        assert current is not None
         before = (None, None) if previous is None else previous
         return with_memory(
             state, current, detector, trial_step=step, previous_x=before[0], previous_grad=before[1]

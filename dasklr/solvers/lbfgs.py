@@ -54,6 +54,7 @@ def lbfgs(
     if resume is None:
         x = np.array(x0, dtype=np.float64)
         current = start or (yield Request(x, diagonal=True))
+        assert current is not None  # the driver answers every request with its evaluation
         state = state_at(0, x, current, 0.0, tol, penalty)
         inverse_diagonal = None
         diagonal = current.hessian_diagonal
@@ -68,6 +69,7 @@ def lbfgs(
         pairs.extend(zip(resume.memory["pairs_s"], resume.memory["pairs_r"], strict=True))
 
     def remember(state: SolverState) -> SolverState:
+        assert current is not None
         s_rows = np.array([s for s, _ in pairs]).reshape(len(pairs), x.size)
         r_rows = np.array([r for _, r in pairs]).reshape(len(pairs), x.size)
         return with_memory(

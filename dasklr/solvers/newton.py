@@ -63,6 +63,7 @@ def newton(
         x = np.array(x0, dtype=np.float64)
         current = start if start is not None and start.hessian is not None else None
         current = current or (yield Request(x, hessian=True))
+        assert current is not None  # the driver answers every request with its evaluation
         detector = StallDetector()
         state = state_at(0, x, current, 0.0, tol, penalty)
         contracting = False
@@ -74,6 +75,7 @@ def newton(
         if state.converged:
             return
         fresh = not (reuse_hessian and contracting)
+        assert current.hessian is not None  # asked for in every pass, or kept from the last
         if penalty.active:
             direction = proximal_newton_direction(current.hessian, current.grad, x, penalty)
         else:

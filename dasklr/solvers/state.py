@@ -93,7 +93,9 @@ class StallDetector:
     def check(self, before: SolverState, after: SolverState) -> SolverState:
         """``after``, marked with a message when progress has stalled."""
         scale = max(abs(before.objective), 1e-300)
-        flat = before.objective - after.objective <= ROUNDING_ULPS * np.finfo(float).eps * scale
+        flat: bool | np.bool_ = (
+            before.objective - after.objective <= ROUNDING_ULPS * np.finfo(float).eps * scale
+        )
         flat = flat and after.grad_norm >= before.grad_norm
         self.count = self.count + 1 if flat else 0
         if self.count >= STALL_STEPS and not after.converged:

@@ -40,7 +40,7 @@ def covariance_sums(
     with connect(client) as active:
         (X, y, sample_weight), _ = on_cluster(active, X, y, sample_weight)
         n_chunks = X.numblocks[0]
-        extra = ({}, [(None,)] * n_chunks)
+        extra: tuple[dict, list[tuple]] = ({}, [(None,)] * n_chunks)
         if groups is not None:
             codes = _aligned_codes(active, groups, X)
             extra = (dict(codes.__dask_graph__()), [(key,) for key in codes.__dask_keys__()])

@@ -118,7 +118,7 @@ def singular_directions(
     # Intercept first: a feature that depends on it alone is then a constant.
     order = np.roll(np.arange(live.size), 1) if fit_intercept else np.arange(live.size)
 
-    kept: list[int] = []
+    kept: list[np.integer] = []
     # Schur complement of the kept columns, in processing order; only the columns not yet
     # processed are updated (a Cholesky factorisation that skips dependent columns).
     residual = scaled[np.ix_(order, order)]
@@ -168,7 +168,7 @@ def _checked(
 
 def _problem(
     shares: np.ndarray,
-    dependent: int | None,
+    dependent: int | np.integer | None,
     live: np.ndarray,
     root: np.ndarray,
     labels: list[str],
@@ -189,6 +189,7 @@ def _problem(
     target = labels[live[anchor]]
     others = [name for name in features if name != target]
 
+    kind: Literal["constant", "duplicate", "collinear"]
     if dependent is None:
         kind = "collinear"
         listed = ", ".join(f"'{name}'" for name in features)
@@ -298,7 +299,7 @@ def quasi_separation(
     if extreme_share <= 0 or runaway.size == 0:
         return None
     runaway = runaway[np.argsort(-standardised[runaway], kind="stable")]
-    listed = ", ".join(f"'{names[j]}' ({standardised[j]:.3g})" for j in runaway)
+    listed = ", ".join(f"'{names[int(j)]}' ({standardised[j]:.3g})" for j in runaway)
     return (
         f"quasi-complete separation: {100 * extreme_share:.3g}% of the weight has a fitted "
         f"probability of 0 or 1, and the log-odds move by more than "
