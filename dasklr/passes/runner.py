@@ -11,7 +11,7 @@ what the kernel returns, merged: typed sums (``LogisticSums``, ``SummarySums``,
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -190,7 +190,7 @@ def passes_over_chunks(
     chunk's description, None, None and the chunk's index, then the shared arguments."""
     with connect(client) as active, one_blas_thread(active):
         name = f"dasklr-chunk-{uuid.uuid4().hex}"
-        graph = {(name, i): chunk for i, chunk in enumerate(chunks)}
+        graph: dict[Hashable, Any] = {(name, i): chunk for i, chunk in enumerate(chunks)}
         blocks = tuple(((name, i), None, None) for i in range(len(chunks)))
         indices = [(i,) for i in range(len(chunks))]
         yield PassRunner(active, ChunkGraph(graph, blocks), options, chunk_args=indices)
