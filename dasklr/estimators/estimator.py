@@ -10,7 +10,7 @@ import copy
 import inspect
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import dask.array as da
@@ -297,7 +297,7 @@ class LogisticRegression(ParamsMixin):
         self.n_passes_ = result.n_passes
         self.converged_ = result.converged
         self.message_ = result.message  # why it stopped, when not by reaching tol
-        self.history_ = result.history
+        self.history_ = [asdict(record) for record in result.history]  # plain, like JSON
         self.pass_seconds_ = result.pass_seconds
 
     def _sized(self, X, client):

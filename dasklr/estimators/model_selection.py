@@ -86,7 +86,7 @@ def _path_of(result: GridResult, alphas: np.ndarray) -> RegularizationPath:
         intercept=np.stack([cast(np.ndarray, m.intercept) for m in full]),
         objective=np.array([m.objective for m in full]),
         n_iter=np.array([m.n_iter for m in full]),
-        passes=np.array([m.history[-1]["passes"] for m in full]),
+        passes=np.array([m.history[-1].passes for m in full]),
         converged=np.array([m.converged for m in full]),
         n_passes=result.n_passes,
     )

@@ -94,7 +94,7 @@ class FitResult:
     converged: bool
     n_iter: int
     n_passes: int
-    history: list[dict] = field(default_factory=list)
+    history: list[IterationRecord] = field(default_factory=list)
     message: str = ""
     solver: str = ""
     cache: str = "none"
@@ -135,7 +135,11 @@ def train(
     uninterrupted fit (``dasklr.fit.checkpoint``). ``feature_names`` name the columns in
     warnings. ``hessian_rows``: Newton's Hessian sums about this many rows, a fixed
     sample of row blocks (None: every row).
+
+    The four steps of a fit are numbered below and kept in this one function, so that
+    the fit reads in one place; each step's detail is a helper.
     """
+    # 1. the solver, early stopping and how passes run, from the options
     options = options or FitOptions()
     names = list(feature_names or [f"x{j}" for j in range(X.shape[1])])
     n_coefficients = X.shape[1] * (1 if n_classes == 2 else n_classes)
@@ -145,32 +149,44 @@ def train(
     if options.early_stopping:
         early = EarlyStopping(options.validation_fraction, options.n_iter_no_change)
     started = time.perf_counter() - (resume.history[-1]["seconds"] if resume else 0.0)
-    runs = PassOptions(
-        options.split_every, options.retries, options.worker_timeout, progress, check_chunks
+    runs = PassOptions.of(
+        options, progress=progress, check_chunks=check_chunks, n_classes=n_classes
     )
-    runs = replace(runs, n_classes=n_classes)
-    arrays = (X, y, sample_weight)
     holdout = None if early is None else early.fraction
     with passes_over(
-        client, arrays, runs, cache=options.cache, cache_dir=options.cache_dir, holdout=holdout
+        client,
+        (X, y, sample_weight),
+        runs,
+        cache=options.cache,
+        cache_dir=options.cache_dir,
+        holdout=holdout,
     ) as (run_pass, mode):
+        # 2. the summary pass, the objective and the solver's start
         spec = SOLVERS[name]
         summary = _summary_pass(run_pass, options, spec, X.shape[0], init, resume, hessian_rows)
         rows = summary.rows if summary is not None else X.shape[0]
         stride = hessian_stride(rows, hessian_rows)
         objective = _objective(options, X.shape[1], n_classes, summary, resume, stride)
         solver = _solver(spec, name, objective, options, summary, init, resume)
+        # 3. the solver's requests answered pass by pass; each state recorded
         save = _saver(checkpoint, run_pass, objective, name, options.standardize)
         recorder = Recorder(run_pass, callbacks, started, early, save, resume)
         member = Member(solver, recorder)
         run_lockstep([member], _answer_probes(run_pass, objective, early is not None))
         state, stopped = recorder.outcome(member.last)
+        # 4. without a penalty: separable classes have no optimum (one more pass)
         separated = options.alpha == 0 and _separates(run_pass, objective, state, recorder.history)
         if n_classes == 2 and options.alpha == 0 and not separated and summary is not None:
             _warn_quasi_separation(run_pass, objective, state, summary, names)
     if separated:  # converged or not, there is no optimum: say so, and why
         state = replace(state, converged=False)
         _warn_separable(name, state)
+    message = _stop_message(name, state, options.tol, separated, stopped, early, recorder)
+    return _result(state, objective, run_pass, recorder, message, name, mode, names)
+
+
+def _result(state, objective, run_pass, recorder, message, name, mode, names) -> FitResult:
+    """The fit's coefficients in the original units, its history and what it measured."""
     coef, intercept = objective.to_original(state.params)
     totals = None if state.evaluation is None else state.evaluation.totals
     return FitResult(
@@ -180,7 +196,7 @@ def train(
         n_iter=state.iteration,
         n_passes=run_pass.count,
         history=recorder.history,
-        message=_stop_message(name, state, options.tol, separated, stopped, early, recorder),
+        message=message,
         solver=name,
         cache=mode,
         rows=0 if totals is None else int(totals.rows),
@@ -271,13 +287,13 @@ def _answer_probes(run_pass: PassRunner, objective: LogisticObjective, held_out:
 def _saver(plan: CheckpointPlan | None, run_pass, objective, solver: str, standardize: bool):
     """Write a checkpoint every ``plan.every`` iterations (nothing without a plan)."""
 
-    def save(state: SolverState, history: list[dict]) -> None:
+    def save(state: SolverState, history: list[IterationRecord]) -> None:
         if plan is None or not state.memory or state.iteration % plan.every:
             return
         checkpoint = Checkpoint(
             state=state,
             passes=run_pass.count,
-            history=history,
+            history=[asdict(record) for record in history],
             solver=solver,
             scaling=objective.scaling if standardize else None,
             class_weight=objective.class_weight,
@@ -296,16 +312,16 @@ class Recorder:
     def __init__(self, run_pass, callbacks, started, early, save, resume=None) -> None:
         self.run_pass, self.callbacks, self.started = run_pass, callbacks, started
         self.early, self.save, self.resume = early, save, resume
-        self.history: list[dict] = [] if resume is None else list(resume.history)
+        self.history = [] if resume is None else [IterationRecord(**h) for h in resume.history]
         self.chosen: SolverState | None = None
         self.stopped = False
 
     def __call__(self, state: SolverState) -> bool:
         loss = None if self.early is None else self.early.loss_at(state)
         seconds = time.perf_counter() - self.started
-        self.history.append(asdict(IterationRecord.of(state, seconds, self.run_pass.count, loss)))
+        record = IterationRecord.of(state, seconds, self.run_pass.count, loss)
+        self.history.append(record)
         self.save(state, self.history)
-        record = IterationRecord(**self.history[-1])
         stop = any([callback(record) for callback in self.callbacks])  # every one sees it
         if self.early is not None and self.early.observe(state, loss):
             self.chosen, self.stopped = self.early.best, True
@@ -319,7 +335,7 @@ class Recorder:
         if self.chosen is not None:
             return self.chosen, self.stopped
         state = last if last is not None else self.resume.state
-        if self.early is not None and self.early.worse(self.history[-1]["validation_loss"]):
+        if self.early is not None and self.early.worse(self.history[-1].validation_loss):
             return self.early.best, True  # converged past the best held-out loss
         return state, False
 
@@ -329,7 +345,7 @@ def _stop_message(name, state, tol, separated, stopped, early, recorder) -> str:
     if separated:
         return "separable classes: no optimum without a penalty (alpha = 0)"
     if stopped and early is not None:
-        return early.message(recorder.history[-1]["iteration"])
+        return early.message(recorder.history[-1].iteration)
     if stopped:
         return f"stopped by a callback after {state.iteration} iterations"
     if state.converged:
@@ -372,7 +388,7 @@ def _warn_quasi_separation(run_pass, objective, state, summary, names) -> None:
 def _separates(run_pass: PassRunner, objective, state: SolverState, history) -> bool:
     """Whether the final coefficients classify every row correctly (one more pass, run only
     when the loss fell below ``SEPARABLE_LOSS_SHARE`` of its start)."""
-    if not state.objective < SEPARABLE_LOSS_SHARE * history[0]["objective"]:
+    if not state.objective < SEPARABLE_LOSS_SHARE * history[0].objective:
         return False
     coef, intercept = objective.to_original(state.params)
     sums = run_pass(metric_sums, coef, intercept, 0.5, False)

@@ -20,7 +20,7 @@ each fold's model on its held-out rows (log-loss, or AUC).
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class ModelFit:
     objective: float = float("nan")
     converged: bool = False
     n_iter: int = 0
-    history: list[dict] = field(default_factory=list)
+    history: list[IterationRecord] = field(default_factory=list)
     message: str = ""
     #: for ``summary()`` (all-rows models only)
     statistics: FitStatistics | None = None
@@ -99,10 +99,9 @@ def train_grid(
     n_coefficients = X.shape[1] * (1 if n_classes == 2 else n_classes)
     name = choose_solver(options.solver, n_coefficients, l1=options.l1_ratio * max(alphas) > 0)
     started = time.perf_counter()
-    runs = PassOptions(
-        options.split_every, options.retries, options.worker_timeout, progress, check_chunks
+    runs = PassOptions.of(
+        options, progress=progress, check_chunks=check_chunks, n_classes=n_classes
     )
-    runs = replace(runs, n_classes=n_classes)
     arrays = (X, y, sample_weight)
     with passes_over(
         client, arrays, runs, cache=options.cache, cache_dir=options.cache_dir, row_index=True
@@ -175,7 +174,7 @@ def _history_of(model: ModelFit, run_pass: PassRunner, started: float):
 
     def record(state: SolverState) -> bool:
         seconds = time.perf_counter() - started
-        model.history.append(asdict(IterationRecord.of(state, seconds, run_pass.count)))
+        model.history.append(IterationRecord.of(state, seconds, run_pass.count))
         return False
 
     return record

@@ -117,7 +117,8 @@ def logistic_sums(
     time of whole-chunk products on 64 MiB chunks), and temporaries of one block, never
     n × d. A float32 chunk is widened one block at a time, so every product and sum runs
     and accumulates in float64. ``class_weight`` = (c₀, c₁) multiplies each row's weight
-    by the weight of its class.
+    by the weight of its class. One function, not one per sum: the sweep is the point
+    (every sum of a block is taken while that block is in cache).
     """
     X = aligned_rows(X)
     n, d = X.shape
@@ -217,7 +218,8 @@ def softmax_sums(
     """``logistic_sums`` for K classes: y holds class indices 0..K−1, ``coef`` is (K, d).
 
     One product X·[Θᵀ, Dᵀ] gives the margins of the point and of the line; the
-    multiplier w·(P − Y) then gives the gradient in one transposed product.
+    multiplier w·(P − Y) then gives the gradient in one transposed product. Kept in one
+    function for the same reason as ``logistic_sums``: one sweep over the chunk.
     """
     X = float64_rows(X)
     labels = np.asarray(y).astype(np.intp)

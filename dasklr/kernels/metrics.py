@@ -68,7 +68,9 @@ def metric_sums(
 
     ``y`` holds class indices (0/1 for binary). For binary the scored class is class 1
     and a row is predicted positive when P(1) > ``threshold``; for K classes every class
-    is scored against the rest and the prediction is the most probable class.
+    is scored against the rest and the prediction is the most probable class. Every
+    metric's sums come from the same probabilities of the chunk, computed once: one
+    function, so they are not recomputed per metric.
     """
     X = float64_rows(X)
     labels = np.asarray(y).astype(np.intp)

@@ -23,7 +23,7 @@ from distributed import Client
 from dasklr.data.checks import check_values
 from dasklr.kernels.folds import held_out
 from dasklr.kernels.logistic import Probe, probe_sums
-from dasklr.options import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
+from dasklr.options import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT, FitOptions
 from dasklr.passes.cache import cached_chunks
 from dasklr.passes.cluster import connect, one_blas_thread
 from dasklr.passes.merge import merge_sums
@@ -93,6 +93,20 @@ class PassOptions:
     progress: PassProgress | None = None
     check_chunks: bool = True
     n_classes: int = 2
+
+    @classmethod
+    def of(
+        cls, options: FitOptions, *, progress=None, check_chunks=True, n_classes=2
+    ) -> "PassOptions":
+        """How the passes of a fit with ``options`` run."""
+        return cls(
+            options.split_every,
+            options.retries,
+            options.worker_timeout,
+            progress,
+            check_chunks,
+            n_classes,
+        )
 
 
 class PassRunner:

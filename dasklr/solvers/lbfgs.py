@@ -48,6 +48,9 @@ def lbfgs(
     the minimum-norm subgradient, the direction keeps only the components that descend
     along it, and ``orthant_search`` keeps every step inside the orthant it starts in,
     setting to exactly 0 the coefficients that would cross zero.
+
+    The loop is the algorithm's, numbered above; starting and resuming take most of its
+    length, kept beside the loop so that what a checkpoint must hold is visible.
     """
     penalty = penalty or no_penalty(np.size(x0))
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
