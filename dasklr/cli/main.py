@@ -261,8 +261,7 @@ def _estimator(args, config, data, scheduler) -> tuple[LogisticRegression, dict]
                 f"{args.config}: model.alphas does not go with a warm start or --resume "
                 "(the grid is fitted in a few passes; rerun it instead)"
             )
-        for name in NOT_FOR_GRID:
-            del params[name]
+        params = {name: value for name, value in params.items() if name not in NOT_FOR_GRID}
         folds = model_keys["cv_folds"]
         model: LogisticRegression = LogisticRegressionCV(
             alphas=model_keys["alphas"], cv=folds or 5, scoring=model_keys["cv_scoring"], **params

@@ -166,7 +166,10 @@ def train(
         summary = _summary_pass(run_pass, options, spec, X.shape[0], init, resume, hessian_rows)
         rows = summary.rows if summary is not None else X.shape[0]
         stride = hessian_stride(rows, hessian_rows)
-        objective = _objective(options, X.shape[1], n_classes, summary, resume, stride)
+        kept = None if resume is None else (resume.scaling, resume.class_weight)
+        objective = objective_for(
+            options, X.shape[1], n_classes, summary, stride=stride, fixed=kept
+        )
         solver = _solver(spec, name, objective, options, summary, init, resume)
         # 3. the solver's requests answered pass by pass; each state recorded
         save = _saver(checkpoint, run_pass, objective, name, options.standardize)
@@ -231,20 +234,31 @@ def _summary_pass(
     return run_pass(summary_sums, full_moments, n_classes, stride, spreads)
 
 
-def _objective(options, n_features, n_classes, summary, resume, stride) -> LogisticObjective:
-    """The objective of ``options`` with what the summary (or the checkpoint) fixed: the
-    scaling of ``standardize`` and the class weights of "balanced"."""
-    if resume is not None:
-        scaling, class_weight = resume.scaling, resume.class_weight
+def objective_for(
+    options: FitOptions,
+    n_features: int,
+    n_classes: int,
+    summary: SummarySums | None,
+    *,
+    alpha: float | None = None,
+    stride: int = 1,
+    fixed: tuple | None = None,
+) -> LogisticObjective:
+    """The objective of ``options`` (at ``alpha``, by default the options') with what the
+    summary fixed: the scaling of ``standardize`` and the class weights of "balanced" —
+    or, ``fixed`` = (scaling, class weights), what a checkpoint kept of them."""
+    if fixed is not None:
+        scaling, class_weight = fixed
     else:
         scaling = None
         if options.standardize:
+            assert summary is not None  # standardize always takes the summary pass
             scaling = Scaling.from_summary(summary, center=options.fit_intercept)
         class_weight = resolve_class_weight(options.class_weight, summary, n_classes)
     return LogisticObjective(
         None,
         n_features,
-        alpha=options.alpha,
+        alpha=options.alpha if alpha is None else alpha,
         l1_ratio=options.l1_ratio,
         fit_intercept=options.fit_intercept,
         scaling=scaling,
@@ -377,9 +391,9 @@ def _warn_quasi_separation(run_pass, objective, state, summary, names) -> None:
     std = np.sqrt(np.maximum(summary.spread, 0.0) / summary.weight)
     if not np.any(np.abs(coef[0] * std) > LARGE_STANDARDISED_COEF):
         return
-    certain, total = run_pass(extreme_sums, coef[0], float(intercept[0]))
+    extreme = run_pass(extreme_sums, coef[0], float(intercept[0]))
     message = quasi_separation(
-        coef[0], float(intercept[0]), std, names, extreme_share=certain / total
+        coef[0], float(intercept[0]), std, names, extreme_share=extreme.share
     )
     if message is not None:
         warnings.warn(message, SeparationWarning, stacklevel=4)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dasklr.errors import ConfigError, ConvergenceWarning
-from dasklr.fit.driver import IterationRecord, resolve_class_weight
+from dasklr.fit.driver import IterationRecord, objective_for
 from dasklr.fit.lockstep import Member, run_lockstep
-from dasklr.fit.objective import LogisticObjective, Scaling, check_classes
+from dasklr.fit.objective import LogisticObjective, check_classes
 from dasklr.fit.statistics import fit_statistics
 from dasklr.kernels.grid import ALL_ROWS, held_out_sums, lockstep_summaries, lockstep_sums
 from dasklr.kernels.summary import SummarySums
@@ -146,19 +146,7 @@ def _checked_grid(alphas, n_folds: int, all_rows: bool, scoring: str, n_classes:
 
 def _model_objective(options, model: ModelFit, summary, n_features, n_classes):
     _check_fold(summary, model.fold, n_classes)
-    scaling = None
-    if options.standardize:
-        scaling = Scaling.from_summary(summary, center=options.fit_intercept)
-    return LogisticObjective(
-        None,
-        n_features,
-        alpha=model.alpha,
-        l1_ratio=options.l1_ratio,
-        fit_intercept=options.fit_intercept,
-        scaling=scaling,
-        class_weight=resolve_class_weight(options.class_weight, summary, n_classes),
-        n_classes=n_classes,
-    )
+    return objective_for(options, n_features, n_classes, summary, alpha=model.alpha)
 
 
 def _grid_solver(name: str, objective: LogisticObjective, summary, options: FitOptions):

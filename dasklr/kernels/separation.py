@@ -2,6 +2,8 @@
 probability of (nearly) 0 or 1.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dasklr.kernels.numerics import sigmoid
@@ -10,10 +12,25 @@ from dasklr.kernels.numerics import sigmoid
 EXTREME_PROBABILITY = 1e-8
 
 
-def extreme_sums(X, y, sample_weight, coef: np.ndarray, intercept: float) -> np.ndarray:
-    """One chunk's [Σw of rows fitted at probability 0 or 1, Σw]: a chunk kernel."""
+@dataclass(frozen=True)
+class ExtremeSums:
+    """Σw of the rows fitted at a probability of (nearly) 0 or 1, and Σw of all rows."""
+
+    certain: float
+    weight: float
+
+    def __add__(self, other: "ExtremeSums") -> "ExtremeSums":
+        return ExtremeSums(self.certain + other.certain, self.weight + other.weight)
+
+    @property
+    def share(self) -> float:
+        return self.certain / self.weight
+
+
+def extreme_sums(X, y, sample_weight, coef: np.ndarray, intercept: float) -> ExtremeSums:
+    """One chunk's ``ExtremeSums`` at (coef, intercept): a chunk kernel."""
     z = np.asarray(np.asarray(X, dtype=np.float64) @ coef, dtype=np.float64) + intercept
     w = np.ones(z.size) if sample_weight is None else np.asarray(sample_weight, np.float64)
     # σ(−|z|) is the smaller of p and 1 − p, without cancellation near 1
     certain = sigmoid(-np.abs(z)) < EXTREME_PROBABILITY
-    return np.array([float(w @ certain), float(w.sum())])
+    return ExtremeSums(float(w @ certain), float(w.sum()))
