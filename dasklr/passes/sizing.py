@@ -9,11 +9,13 @@ thresholds, far from its kill at 95% — is shared by:
 - the decoded-chunk cache, when it lives in memory (``cache="memory"``, or ``"auto"`` when
   the data takes at most ``MEMORY_SHARE`` of what is left on all workers);
 - the tasks running at once (one per thread), each ``TASK_CHUNKS`` chunks at its peak: the
-  chunk it makes (~1.2× with the decode's pieces) and the one a kernel is reading.
+  chunk it makes (~1.2× with the decode's pieces) and the one a kernel is reading, plus
+  ``READ_OVERHEAD``: what pyarrow holds while it reads one row group whatever its size
+  (the compressed pages, its buffer pool), ~50 MiB measured on 128 MiB row groups.
 
-So a chunk may take ``free / (threads × TASK_CHUNKS)`` decoded bytes (at most
-``DEFAULT_CHUNK_BYTES``), and ``read_parquet`` data is planned again at that size when a
-fit starts: row groups larger than that are read in row slices.
+So a chunk may take ``(free − threads × READ_OVERHEAD) / (threads × TASK_CHUNKS)`` decoded
+bytes (at most ``DEFAULT_CHUNK_BYTES``), and ``read_parquet`` data is planned again at that
+size when a fit starts: row groups larger than that are read in row slices.
 """
 
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ SAFE_SHARE = 0.65
 MEMORY_SHARE = 0.5
 #: Chunks' worth of memory one running task may hold at its peak.
 TASK_CHUNKS = 2.5
+#: Bytes a running read holds besides its chunks (pyarrow's pages and buffer pool).
+READ_OVERHEAD = 48 * 2**20
 #: No chunk plan goes below this many decoded bytes a task (a few thousand rows).
 MIN_CHUNK_BYTES = 2**20
 
@@ -93,7 +97,9 @@ def chunk_budget(workers: list[WorkerMemory], mode: str, decoded_bytes: int) -> 
     if not workers:
         return DEFAULT_CHUNK_BYTES
     resident = decoded_bytes / len(workers) if mode == "memory" else 0.0
-    room = min((w.free - resident) / (w.threads * TASK_CHUNKS) for w in workers)
+    room = min(
+        (w.free - resident - w.threads * READ_OVERHEAD) / (w.threads * TASK_CHUNKS) for w in workers
+    )
     return int(min(DEFAULT_CHUNK_BYTES, max(MIN_CHUNK_BYTES, room)))
 
 
