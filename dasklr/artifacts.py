@@ -1,52 +1,306 @@
-"""Writing artifacts safely, for models and checkpoints alike: a directory written under a
-temporary name, fsynced and renamed into place; JSON that carries its own checksum;
-``.npy`` arrays with their sha256, read back with ``allow_pickle=False``."""
+"""Writing and reading artifacts safely — models, checkpoints and prediction sets alike.
 
+A directory is written under a temporary name beside its target (``.NAME.tmp-…``), locked
+(``flock``) while its writer lives, every file fsynced, and published by one atomic rename:
+
+- without overwrite, ``renameat2(RENAME_NOREPLACE)``: of two writers racing for a free
+  path exactly one wins, the other gets ``FileExistsError`` and its work is removed;
+- with overwrite, ``renameat2(RENAME_EXCHANGE)`` swaps the new directory with the old one
+  in one step, then the old one is removed: at every instant the path holds the complete
+  old or the complete new result.
+
+Where the system has no ``renameat2`` (not Linux, or a filesystem without it), publishing
+falls back to ``rename``, which refuses a non-empty directory, and overwriting to two
+renames, between which the path is briefly absent (never partial; absent until the next
+write if the writer is killed right there).
+
+Readers open the directory once and read every file through that handle
+(``read_snapshot``), so they see one version; when a concurrent overwrite removes the
+version they were reading, they read the new one. Leftovers of killed writers (temporary
+directories whose lock nobody holds) are removed by the next writer of the same path, or by
+``remove_leftovers``; nothing is ever renamed back into place.
+
+JSON carries its own checksum; ``.npy`` arrays are recorded with their sha256 and read back
+with ``allow_pickle=False``.
+"""
+
+import ctypes
+import errno
+import fcntl
+import functools
 import hashlib
+import io
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from dasklr.errors import ModelFormatError
 
+T = TypeVar("T")
+
+#: A temporary directory that is empty and unlocked may be one whose writer has made it
+#: and not yet locked it: it counts as left over only after this many seconds.
+EMPTY_LEFTOVER_AGE = 60.0
+#: Reads of a directory that a concurrent overwrite replaced are retried this many times.
+READ_ATTEMPTS = 10
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+
 
 @contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """A staging directory beside ``target``; when the block succeeds it is fsynced and
-    renamed into place, when it fails it is removed: ``target`` is never half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
+def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
+    """A locked staging directory beside ``target``, published in one rename when the block
+    succeeds (see the module docstring) and removed when it fails.
+
+    Raises ``FileExistsError`` when ``target`` exists and ``overwrite`` is false, checked
+    before the block runs and again, race-free, when publishing.
+    """
+    target = Path(target)
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in target.parents if p.exists() and not p.is_dir())
+        raise NotADirectoryError(
+            errno.ENOTDIR, "is a file, so nothing can be written under it", str(blocker)
+        ) from None
+    remove_leftovers(target)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    lock = os.open(staging, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         yield staging
-        _fsync_dir(staging)
-        _swap_into_place(staging, target)
+        _fsync(staging)
+        _publish(staging, target, overwrite)
+        _fsync(target.parent)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging, target)
         raise
+    finally:
+        os.close(lock)
+
+
+def writer_alive(staging: str | os.PathLike) -> bool:
+    """Whether the writer that made the staging directory still holds it: workers writing
+    into it check this, so they stop when the driver is gone."""
+    return _held_by_another(Path(staging), fcntl.LOCK_SH) is True
+
+
+def remove_leftovers(target: Path) -> list[Path]:
+    """Remove the temporary directories that killed writers of ``target`` left beside it
+    (their lock is free); a live writer's are kept. Returns what was removed."""
+    target = Path(target)
+    removed = []
+    patterns = (f".{target.name}.tmp-*", f".{target.name}.old-*")
+    for leftover in [p for pattern in patterns for p in target.parent.glob(pattern)]:
+        if _abandoned(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed
+
+
+def _abandoned(path: Path) -> bool:
+    """Unlocked, and not a fresh empty staging directory (which a writer may not have
+    locked yet); a retired one (``.old-``) is only ever waiting to be removed."""
+    if _held_by_another(path, fcntl.LOCK_EX) is not False:
+        return False
+    if ".old-" in path.name:
+        return True
+    try:
+        fresh = time.time() - path.stat().st_mtime < EMPTY_LEFTOVER_AGE
+        return not (fresh and path.is_dir() and not any(path.iterdir()))
+    except OSError:
+        return False  # removed meanwhile
+
+
+def _held_by_another(path: Path, operation: int) -> bool | None:
+    """Whether another process holds a conflicting ``flock`` on ``path`` (None: it cannot
+    be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _publish(staging: Path, target: Path, overwrite: bool) -> None:
+    """Rename ``staging`` to ``target``: refusing an existing target, or swapping with it."""
+    while True:
+        try:
+            _rename_noreplace(staging, target)
+            return
+        except FileExistsError:
+            if not overwrite:
+                raise FileExistsError(
+                    errno.EEXIST, "written by another run while this one worked", str(target)
+                ) from None
+        try:
+            retired = _exchange(staging, target)
+            break
+        except FileNotFoundError:
+            continue  # the old one was removed meanwhile: the path is free again
+    _discard(retired, target)
+
+
+def _discard(path: Path, target: Path) -> None:
+    """Remove a directory that is no longer wanted, first renamed ``.NAME.old-…`` so that
+    one killed part way is known as left over even once it is empty."""
+    retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+    try:
+        os.rename(path, retired)
+    except OSError:
+        retired = path
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _rename_noreplace(source: Path, target: Path) -> None:
+    if _renameat2(source, target, _RENAME_NOREPLACE):
+        return
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
+    try:
+        os.rename(source, target)  # refuses a non-empty directory: a finished result
+    except (IsADirectoryError, NotADirectoryError) as exc:
+        raise FileExistsError(errno.EEXIST, "already exists", str(target)) from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+        raise
+
+
+def _exchange(staging: Path, target: Path) -> Path:
+    """Swap ``staging`` and ``target``; returns where the old ``target`` now is."""
+    if _renameat2(staging, target, _RENAME_EXCHANGE):
+        return staging
+    retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+    os.rename(target, retired)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(retired, target)
+        raise
+    return retired
+
+
+def _renameat2(source: Path, target: Path, flags: int) -> bool:
+    """``renameat2(2)``: True when done, False when this system does not offer it."""
+    call = _libc_renameat2()
+    if call is None:
+        return False
+    if call(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(source), None, str(target))
+
+
+@functools.cache
+def _libc_renameat2() -> Any:
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of an artifact directory, read through a handle on it."""
+
+    root: Path
+    fd: int
+
+    def read_bytes(self, name: str) -> bytes:
+        if "/" in name or name in ("", ".", ".."):
+            raise ModelFormatError(f"{self.root}: file {name!r} is outside the directory")
+        try:
+            with open(name, "rb", opener=self._opener) as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ModelFormatError(f"{self.root / name}: missing") from None
+
+    def read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read_bytes(name))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{self.root / name}: not valid JSON ({exc})") from None
+
+    def read_array(self, entry: dict[str, Any]) -> np.ndarray:
+        """An array recorded by ``write_array``, checked against its sha256."""
+        data = self.read_bytes(entry["file"])
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise ModelFormatError(
+                f"{self.root / entry['file']}: sha256 differs from the metadata; "
+                "the file was altered"
+            )
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            raise ModelFormatError(
+                f"{self.root / entry['file']}: not a plain .npy array ({exc})"
+            ) from None
+
+    def _opener(self, name: str, flags: int) -> int:
+        return os.open(name, flags, dir_fd=self.fd)
+
+
+def read_snapshot(root: Path, read: Callable[[Snapshot], T]) -> T:
+    """``read`` applied to one version of the directory ``root``; read again when a
+    concurrent overwrite replaced that version while it was being read."""
+    root = Path(root)
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise ModelFormatError(f"{root}: no such directory") from None
+        except NotADirectoryError:
+            raise ModelFormatError(f"{root}: not a directory") from None
+        try:
+            return read(Snapshot(root, fd))
+        except (ModelFormatError, OSError):
+            if attempt + 1 == READ_ATTEMPTS or not _replaced(root, fd):
+                raise
+        finally:
+            os.close(fd)
+    raise AssertionError("unreachable")
+
+
+def _replaced(root: Path, fd: int) -> bool:
+    """Whether ``root`` now names another directory than the one open as ``fd``."""
+    try:
+        now = os.stat(root)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
 
 def write_checked_json(path: Path, metadata: dict[str, Any]) -> None:
     """Write ``metadata`` with its own checksum added (see ``metadata_checksum``)."""
     metadata["checksum"] = metadata_checksum(metadata)
     _write_bytes(path, json.dumps(metadata, indent=2).encode())
-
-
-def recover_interrupted_swap(target: Path) -> None:
-    """Put back the previous directory if a writer died between the two renames of
-    ``_swap_into_place`` (the old one moved aside, the new one not yet in place)."""
-    if target.exists():
-        return
-    retired = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if retired:
-        os.rename(retired[-1], target)
 
 
 def metadata_checksum(metadata: dict[str, Any]) -> str:
@@ -56,30 +310,17 @@ def metadata_checksum(metadata: dict[str, Any]) -> str:
 
 
 def write_array(path: Path, value: np.ndarray) -> dict[str, Any]:
-    with open(path, "wb") as f:
-        np.save(f, value, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
+    """Write ``value`` as a plain ``.npy`` file; returns its entry for the metadata."""
+    buffer = io.BytesIO()
+    np.save(buffer, value, allow_pickle=False)
+    data = buffer.getvalue()
+    _write_bytes(path, data)
     return {
         "file": path.name,
-        "sha256": _sha256(path),
+        "sha256": hashlib.sha256(data).hexdigest(),
         "shape": list(value.shape),
         "dtype": str(value.dtype),
     }
-
-
-def read_array(root: Path, entry: dict[str, Any]) -> np.ndarray:
-    path = root / entry["file"]
-    if path.parent != root:
-        raise ModelFormatError(f"{root / 'metadata.json'}: array file {entry['file']!r} is outside")
-    if not path.is_file():
-        raise ModelFormatError(f"{path}: missing")
-    if _sha256(path) != entry["sha256"]:
-        raise ModelFormatError(f"{path}: sha256 differs from metadata.json; the file was altered")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ModelFormatError(f"{path}: not a plain .npy array ({exc})") from None
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -89,39 +330,9 @@ def _write_bytes(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _fsync(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the finished directory into place; an old model is moved aside first.
-
-    Between the two renames a reader finds no model (never a half-written one); if the
-    second rename fails, the old model is put back, and if the process dies there, the
-    next reader puts it back (``recover_interrupted_swap``).
-    """
-    retired = None
-    if target.exists():
-        retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(target, retired)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        if retired is not None:
-            os.rename(retired, target)
-        raise
-    _fsync_dir(target.parent)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)

@@ -420,12 +420,14 @@ while True:
 
 
 @pytest.mark.slow
-def test_killed_while_saving_leaves_a_complete_model_or_none(trained, tmp_path):
-    """SIGKILL a process that keeps replacing a model, at many moments: what is at the
-    path always loads (the previous or the new model, which are equal) or is absent."""
+def test_killed_while_saving_always_leaves_a_complete_model(trained, tmp_path):
+    """SIGKILL a process that keeps replacing a model, at many moments: the path always
+    holds a complete model (the swap is one rename), and the next save removes what the
+    killed writer left beside it."""
     root = trained[0]
     target = tmp_path / "model"
-    outcomes = set()
+    dasklr.load_model(root / "model").save(target)
+    left_behind = 0
     for delay in np.linspace(0.0, 0.05, 8):
         process = subprocess.Popen(
             [sys.executable, "-c", KEEP_SAVING, str(root / "model"), str(target)],
@@ -436,13 +438,146 @@ def test_killed_while_saving_leaves_a_complete_model_or_none(trained, tmp_path):
         time.sleep(delay)
         process.kill()
         process.wait()
-        if target.exists():
-            loaded = dasklr.load_model(target)  # raises if anything is half-written
-            assert loaded.coef_.shape == (1, 5)
-            outcomes.add("complete")
-        else:
-            outcomes.add("absent")
-    assert "complete" in outcomes  # the kills did land while models were being replaced
+        loaded = dasklr.load_model(target)  # raises if anything is half-written or absent
+        assert loaded.coef_.shape == (1, 5)
+        left_behind += len(list(tmp_path.glob(".model.*")))
+    dasklr.load_model(target).save(target, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # leftovers removed
+    print(f"temporary folders left by the 8 kills: {left_behind}")
+
+
+def start_cli(*args: str, scheduler: str) -> subprocess.Popen:
+    """The command started in the background, its output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dasklr", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DASKLR_SCHEDULER": scheduler},
+    )
+
+
+def start_predict(model: Path, data: Path, output: Path, scheduler: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dasklr",
+            "predict",
+            str(model),
+            str(data),
+            "--output",
+            str(output),
+            "--overwrite",
+            "--keep",
+            "id",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "DASKLR_SCHEDULER": scheduler},
+    )
+
+
+def wait_for(condition, process, timeout=120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "predict ended before the moment to kill it"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+
+
+def predictions_of(output: Path) -> tuple[dict, np.ndarray]:
+    """The output's manifest (checked) and its proba_1 column in id order."""
+    manifest = json.loads((output / "_manifest.json").read_text())
+    assert manifest["checksum"] == metadata_checksum(manifest)
+    table = pq.read_table(output).sort_by("id")
+    assert [p.name for p in sorted(output.glob("part-*"))] == [e["file"] for e in manifest["parts"]]
+    assert table.num_rows == manifest["rows"]
+    return manifest, table.column("proba_1").to_numpy()
+
+
+@pytest.mark.slow
+def test_predict_overwrite_killed_at_any_step_leaves_whole_old_or_new_predictions(
+    trained, tmp_path
+):
+    """SIGKILL `predict --overwrite` while its workers write parts, and again just after
+    the new folder is swapped in (while the old one is being removed): the output holds
+    all of the old predictions or all of the new, never a mix; workers stop writing once
+    the killed run is gone; the next run removes what the killed ones left."""
+    root, scheduler, _ = trained
+    X, y, _, _ = make_classification(6000, 5, seed=10)
+    data = tmp_path / "many"
+    write_dataset(data, X, y, files=300)  # 300 chunks, so 300 parts
+    old_model, new_model = root / "model", tmp_path / "halved"
+    halved = dasklr.load_model(old_model)
+    halved.coef_ = halved.coef_ / 2
+    halved.save(new_model)
+    expected = {
+        "old": dasklr.load_model(old_model).predict_proba(X)[:, 1],
+        "new": halved.predict_proba(X)[:, 1],
+    }
+    output = tmp_path / "scores"
+    predict_old = ("predict", str(old_model), str(data), "--output", str(output), "--keep", "id")
+    assert dasklr_cli(*predict_old, scheduler=scheduler).returncode == 0
+    staged = lambda: [p for d in tmp_path.glob(".scores.tmp-*") for p in d.glob("part-*")]  # noqa: E731
+
+    # 1. while the workers write the new parts
+    process = start_predict(new_model, data, output, scheduler)
+    wait_for(lambda: len(staged()) >= 60, process)
+    process.kill()
+    process.wait()
+    time.sleep(1.0)  # the tasks running at the kill may finish their part
+    after_kill = len(staged())
+    time.sleep(3.0)
+    assert len(staged()) == after_kill < 300  # nobody writes for the dead run
+    manifest, proba = predictions_of(output)
+    np.testing.assert_allclose(proba, expected["old"], rtol=1e-12)
+
+    # 2. just after the swap, while the old parts are being removed
+    old_inode = output.stat().st_ino
+    process = start_predict(new_model, data, output, scheduler)
+    wait_for(lambda: output.stat().st_ino != old_inode, process)
+    process.kill()
+    process.wait()
+    manifest, proba = predictions_of(output)
+    assert manifest["rows"] == 6000
+    np.testing.assert_allclose(proba, expected["new"], rtol=1e-12)
+
+    # the next run cleans up after both
+    assert dasklr_cli(*predict_old, "--overwrite", scheduler=scheduler).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    np.testing.assert_allclose(predictions_of(output)[1], expected["old"], rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_two_trains_racing_for_one_output_one_wins(trained, tmp_path):
+    """Two `dasklr train` runs started together on one new output.path: both pass the
+    check at the start, both train, and exactly one writes the model; the other says the
+    path was taken meanwhile and fails."""
+    root, scheduler, _ = trained
+    config = (root / "nightly.toml").read_text()
+    for round_ in range(3):
+        output = tmp_path / f"model-{round_}"
+        path = tmp_path / f"c{round_}.toml"
+        path.write_text(config.replace(str(root / "model"), str(output)))
+        runs = [
+            start_cli(
+                "train",
+                str(path),
+                "--quiet",
+                "--set",
+                "output.metrics=false",
+                scheduler=scheduler,
+            )
+            for _ in range(2)
+        ]
+        results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+        codes = sorted(code for code, _ in results)
+        assert codes[0] == 0 and codes[1] != 0, results
+        loser = next(err for code, err in results if code != 0)
+        assert "already exists" in loser and "Traceback" not in loser
+        assert dasklr.load_model(output).coef_.shape == (1, 5)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_reports_write_valid_pngs_and_a_page_that_shows_them(trained, tmp_path):

@@ -1,6 +1,9 @@
 """Model artifacts: JSON metadata plus .npy arrays, written atomically, checked on load."""
 
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -153,8 +156,11 @@ def test_unknown_format_version_is_refused(models, tmp_path):
 
 def test_other_formats_are_refused(models, tmp_path):
     named, _, _ = models
-    with pytest.raises(ModelFormatError, match=r"metadata\.json: no such file"):
+    with pytest.raises(ModelFormatError, match=r"nothing: no such directory"):
         dasklr.load_model(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFormatError, match=r"metadata\.json: no such file; is .* a dasklr"):
+        dasklr.load_model(tmp_path / "empty")
     named.save(tmp_path / "model")
     rewrite_metadata(tmp_path / "model", format="sklearn-pickle")
     with pytest.raises(ModelFormatError, match="not a dasklr model"):
@@ -173,3 +179,99 @@ def test_array_file_outside_the_model_is_refused(models, tmp_path):
     (tmp_path / "model" / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelFormatError, match="is outside"):
         dasklr.load_model(tmp_path / "model")
+
+
+SAVE_ON_REQUEST = """
+import sys
+import dasklr
+model = dasklr.load_model(sys.argv[1])
+overwrite = sys.argv[2] == "overwrite"
+print("ready", flush=True)
+for line in sys.stdin:
+    try:
+        model.save(line.strip(), overwrite=overwrite)
+        print("saved", flush=True)
+    except FileExistsError as exc:
+        print("refused", str(exc).replace(chr(10), " "), flush=True)
+"""
+
+
+def start_saver(model_dir, mode):
+    process = subprocess.Popen(
+        [sys.executable, "-c", SAVE_ON_REQUEST, str(model_dir), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+@pytest.fixture(scope="module")
+def saved_pair(models, tmp_path_factory):
+    """The two models saved, and their coefficients (which differ)."""
+    named, plain, _ = models
+    root = tmp_path_factory.mktemp("pair")
+    named.save(root / "a")
+    plain.save(root / "b")
+    return root / "a", root / "b", {named.coef_.tobytes(): "a", plain.coef_.tobytes(): "b"}
+
+
+def test_two_processes_saving_to_a_free_path_exactly_one_wins(saved_pair, tmp_path):
+    """200 rounds of two processes told to save, at the same instant, to the same new path
+    without overwrite: one is refused every time, and the path holds the winner's model."""
+    a, b, names = saved_pair
+    savers = {"a": start_saver(a, "no"), "b": start_saver(b, "no")}
+    wins = {"a": 0, "b": 0}
+    try:
+        for round_ in range(200):
+            target = tmp_path / f"model-{round_}"
+            for process in savers.values():
+                process.stdin.write(f"{target}\n")
+            for process in savers.values():
+                process.stdin.flush()
+            answers = {name: p.stdout.readline().split()[0] for name, p in savers.items()}
+            assert sorted(answers.values()) == ["refused", "saved"], (round_, answers)
+            winner = next(name for name, answer in answers.items() if answer == "saved")
+            assert names[dasklr.load_model(target).coef_.tobytes()] == winner
+            wins[winner] += 1
+    finally:
+        for process in savers.values():
+            process.stdin.close()
+            process.wait(timeout=30)
+    print(f"wins in 200 rounds: {wins}")
+    assert leftovers(tmp_path) == []
+
+
+def test_readers_never_see_a_mix_while_two_processes_overwrite(saved_pair, tmp_path):
+    """Two processes replace one model 150 times each while this one loads it again and
+    again: every load gives one of the two models whole, and no load fails."""
+    a, b, names = saved_pair
+    target = tmp_path / "model"
+    dasklr.load_model(a).save(target)
+    savers = [start_saver(a, "overwrite"), start_saver(b, "overwrite")]
+    for process in savers:
+        process.stdin.write(f"{target}\n" * 150)
+        process.stdin.close()
+    seen = {"a": 0, "b": 0}
+    while any(process.poll() is None for process in savers):
+        seen[names[dasklr.load_model(target).coef_.tobytes()]] += 1
+    assert all(process.wait() == 0 for process in savers)
+    print(f"loads during the overwrites: {seen}")
+    assert sum(seen.values()) > 20
+    assert leftovers(tmp_path) == []
+
+
+def test_a_deleted_model_stays_deleted(saved_pair, tmp_path):
+    """What killed writers leave beside a model is never put back in its place."""
+    a, _, _ = saved_pair
+    target = tmp_path / "model"
+    dasklr.load_model(a).save(target)
+    shutil.copytree(target, tmp_path / ".model.old-deadbeef")  # as dasklr < 0.2 left them
+    shutil.copytree(target, tmp_path / ".model.tmp-0123456789ab")
+    shutil.rmtree(target)
+    with pytest.raises(ModelFormatError, match="no such directory"):
+        dasklr.load_model(target)
+    assert not target.exists()
+    dasklr.load_model(a).save(target)  # the next writer clears them away
+    assert leftovers(tmp_path) == []

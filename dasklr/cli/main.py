@@ -17,7 +17,6 @@ from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
-from dasklr.artifacts import recover_interrupted_swap
 from dasklr.cli.config import fit_params, load_config
 from dasklr.cli.report import write_report
 from dasklr.data.parquet import read_parquet
@@ -26,7 +25,13 @@ from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_
 from dasklr.estimators.model_selection import LogisticRegressionCV
 from dasklr.estimators.persistence import read_metadata
 from dasklr.estimators.scoring import evaluate_model, predict_to_parquet
-from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan, check_identity, read_checkpoint
+from dasklr.fit.checkpoint import (
+    Checkpoint,
+    CheckpointPlan,
+    check_identity,
+    checkpoint_exists,
+    read_checkpoint,
+)
 from dasklr.options import NOT_FOR_GRID
 from dasklr.passes.cluster import secure_client
 
@@ -298,8 +303,7 @@ def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint 
     plan = CheckpointPlan(path=path, every=every, identity=identity) if every else None
     if not getattr(args, "resume", False):
         return plan, None
-    recover_interrupted_swap(path)
-    if not (path / "checkpoint.json").exists():
+    if not checkpoint_exists(path):
         print(f"no checkpoint at {path}: starting from the beginning", flush=True)
         return plan, None
     resume = read_checkpoint(path)

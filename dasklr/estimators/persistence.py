@@ -9,14 +9,13 @@
       intercept.npy   (B,) float64
 
 The directory is written under a temporary name beside the target, every file fsynced,
-then renamed into place, so a reader never sees a half-written model (replacing an old
-one takes two renames; between them the path is briefly empty). Loading checks the
-format version, the metadata's own checksum and every array's hash, and reads the
-arrays with ``allow_pickle=False``:
-loading a model cannot execute code.
+and published in one atomic rename (``dasklr.artifacts``): a reader finds the complete old
+or the complete new model, of two runs saving to a free path exactly one wins, and a
+reader never mixes the files of two versions. Loading checks the format version, the
+metadata's own checksum and every array's hash, and reads the arrays with
+``allow_pickle=False``: loading a model cannot execute code.
 """
 
-import json
 import os
 from importlib.metadata import version
 from pathlib import Path
@@ -25,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from dasklr.artifacts import (
+    Snapshot,
     atomic_directory,
     metadata_checksum,
-    read_array,
-    recover_interrupted_swap,
+    read_snapshot,
     write_array,
     write_checked_json,
 )
@@ -54,52 +53,67 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     if not hasattr(model, "coef_"):
         raise ValueError("cannot save a model that is not fitted")
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
-    with atomic_directory(target) as staging:
-        arrays = {}
-        for name in ARRAYS:
-            value = np.ascontiguousarray(getattr(model, f"{name}_"), dtype=np.float64)
-            arrays[name] = write_array(staging / f"{name}.npy", value)
-        metadata = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "versions": _versions(),
-            "objective": OBJECTIVE,
-            "params": {
-                name: _plain(value)
-                for name, value in _params_of(model).items()
-                if name not in _RUNTIME_PARAMS
-            },
-            "n_features_in": model.n_features_in_,
-            "feature_names_in": _feature_names(model),
-            "classes": model.classes_.tolist(),
-            "converged": bool(model.converged_),
-            "n_iter": int(model.n_iter_),
-            "n_passes": int(model.n_passes_),
-            "history": model.history_,
-            "training_data": getattr(model, "training_data_", None),
-            "metrics": getattr(model, "metrics_", None),
-            "selection": getattr(model, "selection_", None),
-            "inference": _write_statistics(model, staging),
-            "summary": _summary_entry(getattr(model, "summary_", None)),
-            "arrays": arrays,
-        }
-        write_checked_json(staging / "metadata.json", metadata)
+    try:
+        with atomic_directory(target, overwrite=overwrite) as staging:
+            _write_model(model, staging)
+    except FileExistsError:
+        if overwrite:
+            raise
+        raise FileExistsError(
+            f"{target} already exists (or another run wrote it meanwhile); pass "
+            "overwrite=True to replace it"
+        ) from None
     return target
+
+
+def _write_model(model, staging: Path) -> None:
+    """The model's files, written into the staging directory."""
+    arrays = {}
+    for name in ARRAYS:
+        value = np.ascontiguousarray(getattr(model, f"{name}_"), dtype=np.float64)
+        arrays[name] = write_array(staging / f"{name}.npy", value)
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": _versions(),
+        "objective": OBJECTIVE,
+        "params": {
+            name: _plain(value)
+            for name, value in _params_of(model).items()
+            if name not in _RUNTIME_PARAMS
+        },
+        "n_features_in": model.n_features_in_,
+        "feature_names_in": _feature_names(model),
+        "classes": model.classes_.tolist(),
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "n_passes": int(model.n_passes_),
+        "history": model.history_,
+        "training_data": getattr(model, "training_data_", None),
+        "metrics": getattr(model, "metrics_", None),
+        "selection": getattr(model, "selection_", None),
+        "inference": _write_statistics(model, staging),
+        "summary": _summary_entry(getattr(model, "summary_", None)),
+        "arrays": arrays,
+    }
+    write_checked_json(staging / "metadata.json", metadata)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The checked ``metadata.json`` of a model directory (format and version)."""
-    root = Path(path)
-    recover_interrupted_swap(root)
-    meta_path = root / "metadata.json"
+    return read_snapshot(Path(path), _checked_metadata)
+
+
+def _checked_metadata(snapshot: Snapshot) -> dict[str, Any]:
+    meta_path = snapshot.root / "metadata.json"
     try:
-        metadata = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise ModelFormatError(f"{meta_path}: no such file; is {root} a dasklr model?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{meta_path}: not valid JSON ({exc})") from None
+        metadata = snapshot.read_json("metadata.json")
+    except ModelFormatError as exc:
+        if str(exc).endswith(": missing"):
+            raise ModelFormatError(
+                f"{meta_path}: no such file; is {snapshot.root} a dasklr model?"
+            ) from None
+        raise
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ModelFormatError(f"{meta_path}: not a dasklr model (format is not '{FORMAT}')")
     if metadata.get("format_version") != FORMAT_VERSION:
@@ -122,13 +136,17 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]
     """Read a model written by ``save_model``: (its parameters, its fitted attributes by
     name). Refuses unknown formats, altered files and arrays of the wrong shape.
     ``dasklr.load_model`` builds the estimator from them."""
-    root = Path(path)
+    return read_snapshot(Path(path), _read_model)
+
+
+def _read_model(snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    root = snapshot.root
     meta_path = root / "metadata.json"
-    metadata = read_metadata(root)
+    metadata = _checked_metadata(snapshot)
     try:
         params = dict(metadata["params"])
         fitted: dict[str, Any] = {
-            f"{name}_": read_array(root, metadata["arrays"][name]) for name in ARRAYS
+            f"{name}_": snapshot.read_array(metadata["arrays"][name]) for name in ARRAYS
         }
         classes = fitted["classes_"] = np.asarray(metadata["classes"])
         if isinstance(params.get("class_weight"), dict):  # JSON keys are strings
@@ -144,7 +162,9 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]
         for name in ("metrics", "selection"):
             if metadata.get(name) is not None:
                 fitted[f"{name}_"] = metadata[name]
-        fitted.update(_read_statistics(root, fitted["n_features_in_"], metadata.get("inference")))
+        fitted.update(
+            _read_statistics(snapshot, fitted["n_features_in_"], metadata.get("inference"))
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
     _check_shapes(root, fitted)
@@ -200,16 +220,18 @@ def _write_statistics(model, staging: Path) -> dict[str, Any] | None:
     }
 
 
-def _read_statistics(root: Path, n_features: int, entry: dict[str, Any] | None) -> dict:
+def _read_statistics(snapshot: Snapshot, n_features: int, entry: dict[str, Any] | None) -> dict:
     """The ``statistics_`` and ``covariances_`` attributes stored with a model."""
     if entry is None:
         return {}
     size = n_features + 1
     covariances = {}
     for label, array in entry["covariances"].items():
-        cov = read_array(root, array)
+        cov = snapshot.read_array(array)
         if cov.shape != (size, size):
-            raise ModelFormatError(f"{root / array['file']}: shape {cov.shape}, expected {size}²")
+            raise ModelFormatError(
+                f"{snapshot.root / array['file']}: shape {cov.shape}, expected {size}²"
+            )
         covariances[label] = cov
     statistics = FitStatistics(
         llf=float(entry["llf"]),

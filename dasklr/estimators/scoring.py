@@ -1,14 +1,16 @@
 """A fitted model applied to data of any size: metrics in one pass, predictions to Parquet.
 
 Both run on the cluster chunk by chunk; the driver only ever holds sums (metrics) or row
-counts (predictions). Predictions go to a folder of Parquet part files, one per chunk,
-written under a temporary name beside the output and renamed into place when every part
-is complete, so the output path never holds a partial result.
+counts (predictions). Predictions go to a folder of Parquet part files, one per chunk, with
+page checksums, and ``_manifest.json`` (the parts, their rows, its own checksum: the
+completion marker readers can check; Parquet readers skip names that start with ``_``).
+The folder is written under a temporary name beside the output and published in one
+atomic rename (``dasklr.artifacts``): the output path holds the complete old or the
+complete new predictions at every instant. Workers write a part only while the driver
+that started them holds the temporary folder, so they stop when it is gone.
 """
 
 import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client
 
+from dasklr.artifacts import atomic_directory, write_checked_json, writer_alive
 from dasklr.data.decode import ChunkSpec, read_features
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.errors import DataError
@@ -87,31 +90,49 @@ def predict_to_parquet(
     and ``prediction``. Returns the number of rows written.
     """
     output = Path(output)
-    if output.exists() and not overwrite:
+    if os.path.lexists(output) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
     features = _model_features(model)
     fs, chunks, infos = plan_dataset(path, features, keep, storage_options=storage_options)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = output.parent / f".{output.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
     shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_)
     options = PassOptions(**_pass_options(model), check_chunks=False)
     try:
-        with connect(client) as active:
-            budget = chunk_budget(worker_memory(active), "none", 0)
-            if budget < DEFAULT_CHUNK_BYTES:  # small workers: smaller tasks
-                chunks = plan_chunks(
-                    infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=budget
-                )
-            with passes_over_chunks(active, chunks, options) as run_pass:
-                rows = run_pass(score_part, *shared, str(staging)) if chunks else 0
-        if output.exists():
-            shutil.rmtree(output)
-        os.rename(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        with atomic_directory(output, overwrite=overwrite) as staging:
+            with connect(client) as active:
+                budget = chunk_budget(worker_memory(active), "none", 0)
+                if budget < DEFAULT_CHUNK_BYTES:  # small workers: smaller tasks
+                    chunks = plan_chunks(
+                        infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=budget
+                    )
+                with passes_over_chunks(active, chunks, options) as run_pass:
+                    rows = run_pass(score_part, *shared, str(staging)) if chunks else 0
+            write_manifest(staging, len(chunks), rows)
+    except FileExistsError:
+        if overwrite:
+            raise
+        raise FileExistsError(
+            f"{output} was written by another run while this one worked; nothing replaced"
+        ) from None
     return rows
+
+
+MANIFEST = "_manifest.json"
+
+
+def write_manifest(folder: Path, parts: int, rows: int) -> None:
+    """The completion marker: every part with its rows, checked against the pass's count
+    (a part missing or short means the pass did not finish, and nothing is published)."""
+    for stale in folder.glob("*.tmp"):  # what a killed attempt of a retried task left
+        stale.unlink()
+    files = sorted(folder.glob("part-*.parquet"))
+    entries = [{"file": f.name, "rows": pq.ParquetFile(f).metadata.num_rows} for f in files]
+    if len(entries) != parts or sum(e["rows"] for e in entries) != rows:
+        raise RuntimeError(
+            f"{folder}: {len(entries)} parts of {sum(e['rows'] for e in entries)} rows, "
+            f"expected {parts} of {rows}"
+        )
+    manifest = {"format": "dasklr-predictions", "rows": rows, "parts": entries}
+    write_checked_json(folder / MANIFEST, manifest)
 
 
 def _model_features(model) -> list[str]:
@@ -139,6 +160,8 @@ def score_part(
     the pass adds up. The part file appears complete or not at all (written under a
     temporary name, then renamed), so a retried task rewrites it whole."""
     target = f"{folder}/part-{index:05d}.parquet"
+    if not writer_alive(folder):
+        raise RuntimeError(f"{folder}: the run that asked for these predictions is gone")
     X, kept = read_features(fs, spec, features, keep)
     proba = probabilities(X, coef, intercept)
     columns = dict(kept)
@@ -146,6 +169,6 @@ def score_part(
         columns[f"proba_{label}"] = pa.array(proba[:, k])
     columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes))
     staging = f"{target}.tmp"
-    pq.write_table(pa.table(columns), staging)
+    pq.write_table(pa.table(columns), staging, write_page_checksum=True)
     os.replace(staging, target)
     return X.shape[0]

@@ -7,13 +7,13 @@
                         every array file
       params.npy, grad.npy, …   the solver state and its memory (``SolverState.memory``)
 
-Like a model, a checkpoint is written to a temporary directory, fsynced, and renamed
-over the previous one: a driver killed while writing leaves the previous checkpoint
-complete. Resuming restores the solver's memory exactly, so the resumed fit takes the
-same steps, bit for bit, as one that was never interrupted.
+Like a model, a checkpoint is written to a temporary directory, fsynced, and swapped
+with the previous one in one atomic rename (``dasklr.artifacts``): a driver killed at any
+instant leaves the previous or the new checkpoint complete. Resuming restores the
+solver's memory exactly, so the resumed fit takes the same steps, bit for bit, as one that
+was never interrupted.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from dasklr.artifacts import (
+    Snapshot,
     atomic_directory,
     metadata_checksum,
-    read_array,
-    recover_interrupted_swap,
+    read_snapshot,
     write_array,
     write_checked_json,
 )
@@ -61,7 +61,7 @@ class Checkpoint:
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` to the directory ``path`` atomically (replacing the last one)."""
-    with atomic_directory(Path(path)) as staging:
+    with atomic_directory(Path(path), overwrite=True) as staging:
         arrays = {
             "params": checkpoint.state.params,
             "gradient": checkpoint.state.gradient,
@@ -96,18 +96,27 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
 
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read a checkpoint; refuses unknown formats and altered files, naming the file."""
-    root = Path(path)
-    recover_interrupted_swap(root)
-    meta_path = root / "checkpoint.json"
+    return read_snapshot(Path(path), _read_checkpoint)
+
+
+def checkpoint_exists(path: Path) -> bool:
+    """Whether ``path`` holds a checkpoint to resume from."""
+    return (Path(path) / "checkpoint.json").is_file()
+
+
+def _read_checkpoint(snapshot: Snapshot) -> Checkpoint:
+    meta_path = snapshot.root / "checkpoint.json"
     try:
-        metadata = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
+        metadata = snapshot.read_json("checkpoint.json")
+    except ModelFormatError as exc:
         raise ModelFormatError(f"{meta_path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(metadata, dict):
+        raise ModelFormatError(f"{meta_path}: not a dasklr checkpoint")
     if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
         raise ModelFormatError(f"{meta_path}: not a dasklr checkpoint of version {FORMAT_VERSION}")
     if metadata.get("checksum") != metadata_checksum(metadata):
         raise ModelFormatError(f"{meta_path}: checksum differs; the checkpoint was altered")
-    arrays = {name: read_array(root, entry) for name, entry in metadata["arrays"].items()}
+    arrays = {name: snapshot.read_array(entry) for name, entry in metadata["arrays"].items()}
     memory: dict[str, Any] = dict(metadata["memory"])
     for name, value in arrays.items():
         if name.startswith("memory."):
