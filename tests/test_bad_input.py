@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import time
 
 import cloudpickle
 import fsspec
@@ -210,3 +211,101 @@ def test_on_invalid_drop_leaves_out_and_counts_bad_rows(client, tmp_path):
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-9)
     model.save(tmp_path / "m")
     assert dasklr.load_model(tmp_path / "m").training_data_["rows_dropped"] == 6
+
+
+def write_fixed_size(path, X, y):
+    """Plain, uncompressed, no statistics: the file's size depends only on its shape, so
+    other values of the same shape give a file of exactly the same size."""
+    columns = {f"x{j}": X[:, j] for j in range(X.shape[1])} | {"y": y}
+    pq.write_table(
+        pa.table(columns),
+        path,
+        row_group_size=250,
+        compression="none",
+        use_dictionary=False,
+        write_statistics=False,
+    )
+
+
+def test_a_file_rewritten_during_a_fit_is_named_not_mixed_in(client, tmp_path):
+    """The same rows, other values, the same size, while cache="none" reads every pass:
+    the next read of that file fails naming it; no model comes out of mixed data."""
+    X, y, _, _ = make_classification(2000, 3, seed=4)
+    for k in range(2):
+        write_fixed_size(tmp_path / f"part-{k}.parquet", X[k::2], y[k::2])
+    victim = tmp_path / "part-1.parquet"
+    size = victim.stat().st_size
+
+    def rewrite_after_the_first_pass(record):
+        if record.iteration == 1:
+            write_fixed_size(victim, -X[1::2], y[1::2])
+            assert victim.stat().st_size == size  # only the version tells it apart
+
+    model = dasklr.LogisticRegression(alpha=1e-3, cache="none", solver="lbfgs", client=client)
+    with pytest.raises(dasklr.DataError, match=r"part-1\.parquet changed while training"):
+        model.fit(
+            dasklr.read_parquet(str(tmp_path), label="y"), callbacks=[rewrite_after_the_first_pass]
+        )
+    assert not hasattr(model, "coef_")
+
+
+def test_a_flipped_byte_in_a_checksummed_page_is_caught(client, tmp_path):
+    """Parquet page checksums (which dasklr writes in its own files) are verified on read."""
+    X, y, _, _ = make_classification(4000, 3, seed=5)
+    write_parquet_dataset(tmp_path, X, y)
+    path = next(tmp_path.glob("*.parquet"))
+    column = pq.ParquetFile(path).metadata.row_group(0).column(1)
+    assert column.compression == "SNAPPY"
+    data = bytearray(path.read_bytes())
+    middle = column.data_page_offset + column.total_compressed_size // 2
+    data[middle] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(dasklr.DataError, match=r"part-00000\.parquet.*(CRC|checksum)"):
+        dasklr.LogisticRegression(cache="none", client=client).fit(
+            dasklr.read_parquet(str(tmp_path), label="y")
+        )
+
+
+def dasklr_keys_on_workers(client) -> int:
+    held = client.run(lambda dask_worker: [str(key) for key in dask_worker.data])
+    return sum("dasklr" in key for keys in held.values() for key in keys)
+
+
+@pytest.mark.parametrize("cache", ["none", "memory", "disk"])
+def test_after_a_failed_fit_the_session_is_clean_and_a_refit_works(client, tmp_path, cache):
+    """A NaN in the third of 30 files fails the fit; then nothing of it is left (futures,
+    chunks on the workers, cache files, even from chunk tasks still running at the
+    failure), and once the file is repaired — keeping its size and modification time, as
+    a restore from backup may — the same session fits it."""
+    X, y, _, _ = make_classification(6000, 3, seed=6)
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    cache_dir.mkdir()
+    parts = np.array_split(np.arange(6000), 30)
+    for k, rows in enumerate(parts):
+        write_fixed_size(data / f"part-{k:02d}.parquet", X[rows], y[rows])
+    victim = data / "part-02.parquet"
+    broken = X[parts[2]].copy()
+    broken[5, 1] = np.nan
+    write_fixed_size(victim, broken, y[parts[2]])
+    stamp = victim.stat()
+    model = dasklr.LogisticRegression(
+        alpha=1e-3, cache=cache, cache_dir=str(cache_dir), client=client
+    )
+    with pytest.raises(dasklr.DataError, match=r"'x1' holds nan in file .*part-02\.parquet"):
+        model.fit(dasklr.read_parquet(str(data), label="y"))
+    deadline = time.monotonic() + 10
+    while dasklr_keys_on_workers(client) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dasklr_keys_on_workers(client) == 0
+    assert not [f for f in client.futures if "dasklr" in str(f)]
+    time.sleep(1.0)  # a chunk task that was still running would have written by now
+    assert list(cache_dir.rglob("*.npy*")) == []
+
+    write_fixed_size(victim, X[parts[2]], y[parts[2]])
+    os.utime(victim, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    refit = dasklr.LogisticRegression(
+        alpha=1e-3, cache=cache, cache_dir=str(cache_dir), client=client
+    ).fit(dasklr.read_parquet(str(data), label="y"))
+    reference = dasklr.LogisticRegression(alpha=1e-3, client=client).fit(X, y)
+    np.testing.assert_allclose(refit.coef_, reference.coef_, rtol=0, atol=1e-8)

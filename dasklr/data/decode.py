@@ -40,6 +40,10 @@ class ChunkSpec:
     rows: int
     start: int = 0
     sliced: bool = False
+    #: the file's size and version (mtime or ETag) when its footer was read; a read that
+    #: finds others fails (``check_unchanged``). -1 and "": not checked.
+    file_size: int = -1
+    file_version: str = ""
 
     @property
     def where(self) -> str:
@@ -118,7 +122,7 @@ def _pieces(
     """
     budget = max(MIN_PIECE_BYTES, int(PIECE_SHARE * spec.rows * len(columns) * itemsize))
     try:
-        with pq.ParquetFile(spec.path, filesystem=fs) as parquet:
+        with pq.ParquetFile(spec.path, filesystem=fs, page_checksum_verification=True) as parquet:
             meta = parquet.metadata
             read_rows = sum(meta.row_group(g).num_rows for g in spec.row_groups)
             expected = read_rows if spec.sliced else spec.rows
@@ -135,8 +139,31 @@ def _pieces(
                     table = table.slice(spec.start, spec.rows)
                 yield slice(0, spec.rows), table
                 del table
+        check_unchanged(fs, spec)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"cannot read {spec.where}: {exc}") from None
+
+
+def file_version(details: dict) -> str:
+    """What tells one version of a file from the next: its ETag on object stores, else its
+    modification time (from ``fs.info``)."""
+    version = details.get("ETag") or details.get("mtime") or details.get("LastModified")
+    return str(version or "")
+
+
+def check_unchanged(fs, spec: ChunkSpec) -> None:
+    """Refuse rows of a file that changed after its footer was read (checked after the
+    read, so a file rewritten during it is caught too)."""
+    if spec.file_size < 0:
+        return
+    details = fs.info(spec.path)
+    size, version = int(details["size"]), file_version(details)
+    if size != spec.file_size or version != spec.file_version:
+        raise DataError(
+            f"{spec.path} changed while training (size {spec.file_size} → {size} bytes, "
+            f"version {spec.file_version} → {version}); its rows would mix two versions: "
+            "start the fit again on the data as it is now"
+        )
 
 
 def _check_finite(values: np.ndarray, name: str, where: str) -> None:

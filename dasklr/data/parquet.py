@@ -27,7 +27,14 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from dasklr.data.checks import checked_classes
-from dasklr.data.decode import ChunkSpec, label_values, plain_labels, read_chunk, read_codes
+from dasklr.data.decode import (
+    ChunkSpec,
+    file_version,
+    label_values,
+    plain_labels,
+    read_chunk,
+    read_codes,
+)
 from dasklr.errors import DataError
 
 #: Consecutive row groups of one file are merged into a chunk up to this decoded size,
@@ -257,9 +264,8 @@ def _read_footers(fs, paths: list[str]) -> tuple[list[ParquetFileInfo], list[pa.
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
         rows = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
         details = fs.info(path)
-        version = details.get("ETag") or details.get("mtime") or details.get("LastModified")
         info = ParquetFileInfo(
-            path=path, size=int(details["size"]), row_group_rows=rows, version=str(version or "")
+            path=path, size=int(details["size"]), row_group_rows=rows, version=file_version(details)
         )
         return info, meta.schema.to_arrow_schema()
 
@@ -422,25 +428,41 @@ def plan_chunks(
             if n == 0:
                 continue
             if group and (rows + n) * bytes_per_row > chunk_bytes:
-                chunks.append(ChunkSpec(info.path, tuple(group), rows))
+                chunks.append(_spec(info, tuple(group), rows))
                 group, rows = [], 0
             if n * bytes_per_row > chunk_bytes and n > MIN_SLICE_ROWS:
-                chunks.extend(_row_slices(info.path, index, n, bytes_per_row, chunk_bytes))
+                chunks.extend(_row_slices(info, index, n, bytes_per_row, chunk_bytes))
                 continue
             group.append(index)
             rows += n
         if group:
-            chunks.append(ChunkSpec(info.path, tuple(group), rows))
+            chunks.append(_spec(info, tuple(group), rows))
     return chunks
 
 
-def _row_slices(path: str, group: int, rows: int, bytes_per_row: int, chunk_bytes: int):
+def _spec(
+    info: ParquetFileInfo, row_groups: tuple[int, ...], rows: int, start: int = 0, sliced=False
+) -> ChunkSpec:
+    """The read of ``rows`` rows of ``info``'s file, checked against its size and version
+    (when the filesystem reports one)."""
+    return ChunkSpec(
+        info.path,
+        row_groups,
+        rows,
+        start=start,
+        sliced=sliced,
+        file_size=info.size if info.version else -1,
+        file_version=info.version,
+    )
+
+
+def _row_slices(info: ParquetFileInfo, group: int, rows: int, bytes_per_row: int, chunk_bytes: int):
     """Equal slices of one row group, each at most ``chunk_bytes`` (or ``MIN_SLICE_ROWS``)."""
     per_slice = max(MIN_SLICE_ROWS, chunk_bytes // bytes_per_row)
     count = -(-rows // per_slice)
     bounds = np.linspace(0, rows, count + 1).astype(int)
     return [
-        ChunkSpec(path, (group,), int(stop - start), start=int(start), sliced=True)
+        _spec(info, (group,), int(stop - start), start=int(start), sliced=True)
         for start, stop in itertools.pairwise(bounds)
     ]
 

@@ -57,7 +57,9 @@ def write_parquet_dataset(
         if sample_weight is not None:
             columns["w"] = sample_weight[rows]
         path = directory / f"part-{i:05d}.parquet"
-        pq.write_table(pa.table(columns), path, row_group_size=row_group_rows)
+        pq.write_table(
+            pa.table(columns), path, row_group_size=row_group_rows, write_page_checksum=True
+        )
         paths.append(path)
     return paths
 

@@ -23,6 +23,7 @@ import operator
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -34,7 +35,11 @@ import numpy as np
 from dask.core import get_dependencies
 from distributed import Client
 
-from dasklr.passes.reduction import ChunkGraph
+from dasklr.passes.reduction import ChunkGraph, release
+
+#: After a failed fit, how long to wait for its chunk tasks still running on workers to
+#: end before their cache files are removed (they cannot be stopped part way).
+SETTLE_SECONDS = 60.0
 
 Key = Hashable
 
@@ -168,7 +173,11 @@ def cached_chunks(
 ) -> Iterator[ChunkGraph]:
     """The chunk graph for ``mode``; on exit, a disk cache is removed from every worker."""
     if mode == "memory":
-        yield in_memory(chunks, client, retries)
+        cached = in_memory(chunks, client, retries)
+        try:
+            yield cached
+        finally:  # the chunks leave the workers with the fit, failed or not
+            release(key for block in cached.blocks for key in block if key is not None)
         return
     if mode != "disk":
         yield chunks
@@ -176,7 +185,30 @@ def cached_chunks(
     fit = uuid.uuid4().hex[:12]
     try:
         yield on_disk(chunks, base, fit)
+    except BaseException:
+        with suppress(OSError, TimeoutError):
+            wait_until_stopped(client, f"dasklr-cached-{fit}")
+        raise
     finally:
         with suppress(OSError, TimeoutError):  # workers gone: nothing to remove there
             client.run(remove_fit_folder, base, fit, on_error="ignore")
         remove_fit_folder(base, fit)  # the driver may share the workers' filesystem
+
+
+def wait_until_stopped(client: Client, name: str, timeout: float = SETTLE_SECONDS) -> None:
+    """Wait until no worker runs a task of ``name`` (released tasks run to their end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = client.run(running_tasks, name, on_error="ignore")
+        if not any(isinstance(n, int) and n for n in running.values()):
+            return
+        time.sleep(0.05)
+
+
+def running_tasks(name: str, dask_worker=None) -> int:
+    """How many tasks whose key holds ``name`` this worker is running (on a worker)."""
+    return sum(
+        1
+        for task in dask_worker.state.tasks.values()
+        if name in str(task.key) and task.state in ("executing", "cancelled", "long-running")
+    )

@@ -124,7 +124,9 @@ def _wait_for(client: Client, result, partials: list, total: int, progress, work
     cluster has had no worker for ``worker_timeout`` seconds (the pass could never end).
 
     Each chunk's future is dropped once counted, so no partial (a Hessian can be large)
-    outlives the combine task that needs it.
+    outlives the combine task that needs it. When the pass fails, every future it still
+    holds is released at once (the traceback would otherwise keep them, and with them the
+    failed tasks, on the scheduler: a refit of the same data would get the old error).
     """
     pending = set(partials)
     del partials
@@ -144,10 +146,19 @@ def _wait_for(client: Client, result, partials: list, total: int, progress, work
             workerless_since = _check_workers(client, workerless_since, worker_timeout)
         if progress is not None:
             progress.advance(total)
+    except BaseException:
+        release([result, *pending])
+        raise
     finally:
         if progress is not None:
             progress.finish()
     return answer
+
+
+def release(futures) -> None:
+    """Let the scheduler forget these futures now, not when they are garbage."""
+    for future in futures:
+        future.release()
 
 
 def _check_workers(client: Client, since: float | None, timeout: float) -> float | None:

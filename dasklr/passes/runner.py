@@ -18,7 +18,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from distributed import Client
+from distributed import Client, futures_of
 
 from dasklr.data.checks import check_values
 from dasklr.kernels.folds import held_out
@@ -29,7 +29,7 @@ from dasklr.passes.cluster import connect, one_blas_thread
 from dasklr.passes.merge import merge_sums
 from dasklr.passes.offsets import row_offsets
 from dasklr.passes.progress import PassProgress
-from dasklr.passes.reduction import ChunkGraph, tree_reduce
+from dasklr.passes.reduction import ChunkGraph, release, tree_reduce
 from dasklr.passes.sizing import choose_cache, worker_memory
 
 #: In-memory NumPy input is cut into chunks of about this many bytes before it is scattered.
@@ -190,9 +190,14 @@ def passes_over(
         if extra_graph is not None:
             more, chunk_args = extra_graph
             graph = ChunkGraph(graph={**graph.graph, **more}, blocks=graph.blocks)
-        with cached_chunks(active, graph, mode, cache_dir, retries=options.retries) as chunks:
-            runner = PassRunner(active, chunks, options, chunk_args=chunk_args, holdout=holdout)
-            yield runner, mode
+        try:
+            with cached_chunks(active, graph, mode, cache_dir, options.retries) as chunks:
+                yield (
+                    PassRunner(active, chunks, options, chunk_args=chunk_args, holdout=holdout),
+                    mode,
+                )
+        finally:  # arrays scattered from NumPy leave the workers with the fit
+            release(futures_of(arrays) if scattered else ())
 
 
 @contextmanager
