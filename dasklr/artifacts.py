@@ -35,7 +35,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +91,26 @@ def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
         raise
     finally:
         os.close(lock)
+
+
+def output_problem(target: Path, inputs: Sequence[str] = ()) -> str | None:
+    """Why ``target`` cannot take an artifact, found before any work is done: a regular
+    file on its way, a folder this user cannot write in, or inside a local input folder
+    (whose next read would take the artifact for data). None when it can."""
+    target = Path(target).absolute()
+    existing = next(p for p in (target, *target.parents) if os.path.lexists(p))
+    if existing != target and not existing.is_dir():
+        return f"{existing} is a file, so nothing can be written under it"
+    folder = existing if existing != target else target.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable"
+    for source in inputs:
+        if "://" in str(source) or not os.path.isdir(source):
+            continue
+        root = Path(source).absolute()
+        if target == root or root in target.parents:
+            return f"it is inside the input folder {root}, whose next read would take it for data"
+    return None
 
 
 def writer_alive(staging: str | os.PathLike) -> bool:

@@ -309,3 +309,13 @@ def test_after_a_failed_fit_the_session_is_clean_and_a_refit_works(client, tmp_p
     ).fit(dasklr.read_parquet(str(data), label="y"))
     reference = dasklr.LogisticRegression(alpha=1e-3, client=client).fit(X, y)
     np.testing.assert_allclose(refit.coef_, reference.coef_, rtol=0, atol=1e-8)
+
+
+def test_a_class_whose_rows_all_weigh_zero_is_named_as_such(client, tmp_path):
+    X, y, _, _ = make_classification(400, 2, seed=7)
+    weight = np.where(y == 0, 0.0, 1.0)  # both classes have rows; class 0 weighs nothing
+    write_parquet_dataset(tmp_path, X, y, sample_weight=weight)
+    with pytest.raises(dasklr.DataError, match=r"class 1.*all their rows have weight 0"):
+        dasklr.LogisticRegression(client=client).fit(
+            dasklr.read_parquet(str(tmp_path), label="y", weight="w")
+        )

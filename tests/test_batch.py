@@ -446,6 +446,22 @@ def test_killed_while_saving_always_leaves_a_complete_model(trained, tmp_path):
     print(f"temporary folders left by the 8 kills: {left_behind}")
 
 
+def test_predict_refuses_an_output_inside_its_input(trained):
+    root, scheduler, _ = trained
+    inside = root / "new" / "scores"
+    result = dasklr_cli(
+        "predict",
+        str(root / "model"),
+        str(root / "new"),
+        "--output",
+        str(inside),
+        scheduler=scheduler,
+    )
+    assert result.returncode == 2
+    assert f"output {inside} cannot be written: it is inside the input folder" in result.stderr
+    assert "Traceback" not in result.stderr and not inside.exists()
+
+
 def start_cli(*args: str, scheduler: str) -> subprocess.Popen:
     """The command started in the background, its output captured as text."""
     return subprocess.Popen(

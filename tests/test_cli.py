@@ -264,3 +264,33 @@ def test_config_check_validates_without_data_or_cluster(tmp_path):
 )
 def test_shipped_configs_are_valid(name):
     load_config(Path(__file__).parents[1] / "configs" / name)
+
+
+def test_a_config_path_that_is_a_folder_or_missing_is_one_line(tmp_path, capsys):
+    assert main(["train", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"dasklr: error: {tmp_path}: is a directory, not a config file"
+    )
+    assert main(["train", str(tmp_path / "none.toml")]) == 2
+    assert "no such config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["inside the data", "under a file"])
+def test_an_output_that_cannot_be_written_is_refused_before_training(
+    tmp_path, dataset, capsys, where
+):
+    data_dir = dataset[0]
+    folder = tmp_path / "out"
+    folder.mkdir()
+    if where == "inside the data":
+        model_dir = data_dir / "model"
+    else:
+        (folder / "file").write_text("")
+        model_dir = folder / "file" / "model"
+    config = tmp_path / "c.toml"
+    _write_config(config, data_dir, model_dir)
+    assert main(["train", str(config), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"output.path {model_dir} cannot be written" in err
+    assert "data:" not in capsys.readouterr().out  # refused before the footers were read
+    assert not model_dir.exists()

@@ -210,6 +210,10 @@ def load_config(
             raw = tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"{source}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, not a config file") from None
+    except (PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc.__class__.__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     for item in overrides:

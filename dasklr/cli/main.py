@@ -17,6 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
+from dasklr.artifacts import output_problem
 from dasklr.cli.config import fit_params, load_config
 from dasklr.cli.report import write_report
 from dasklr.data.parquet import read_parquet
@@ -194,6 +195,7 @@ def train_command(args: argparse.Namespace) -> int:
             f"{args.config}: output.path {output} already exists; "
             "set output.overwrite = true or pass --overwrite"
         )
+    _check_outputs(config, args.config)
     data = read_parquet(
         config["data"]["path"],
         label=config["data"]["label"],
@@ -211,6 +213,23 @@ def train_command(args: argparse.Namespace) -> int:
     )
     with ExitStack() as stack:
         return _train(args, config, data, output, overwrite, stack)
+
+
+def _check_outputs(config, source) -> None:
+    """Refuse, before any pass, an output.path or checkpoint path that cannot be written."""
+    data = config["data"]
+    paths = data["path"] if isinstance(data["path"], list) else [data["path"]]
+    inputs = [*paths, *([data["validation"]] if data["validation"] else [])]
+    output = config["output"]
+    targets = {"output.path": output["path"]}
+    if output["checkpoint_every"]:
+        targets["output.checkpoint_path"] = (
+            output["checkpoint_path"] or f"{output['path']}.checkpoint"
+        )
+    for key, target in targets.items():
+        problem = output_problem(Path(target), [str(p) for p in inputs])
+        if problem:
+            raise ConfigError(f"{source}: {key} {target} cannot be written: {problem}")
 
 
 def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) -> int:

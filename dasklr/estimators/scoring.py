@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client
 
-from dasklr.artifacts import atomic_directory, write_checked_json, writer_alive
+from dasklr.artifacts import atomic_directory, output_problem, write_checked_json, writer_alive
 from dasklr.data.decode import ChunkSpec, read_features
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
-from dasklr.errors import DataError
+from dasklr.errors import ConfigError, DataError
 from dasklr.kernels.metrics import metric_sums
 from dasklr.kernels.prediction import predict_classes, probabilities, take
 from dasklr.passes.cluster import connect
@@ -92,6 +92,11 @@ def predict_to_parquet(
     output = Path(output)
     if os.path.lexists(output) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
+    problem = output_problem(
+        output, [str(p) for p in ([path] if isinstance(path, (str, os.PathLike)) else path)]
+    )
+    if problem:
+        raise ConfigError(f"output {output} cannot be written: {problem}")
     features = _model_features(model)
     fs, chunks, infos = plan_dataset(path, features, keep, storage_options=storage_options)
     shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_)

@@ -386,9 +386,11 @@ def check_classes(weight: float, weighted_labels) -> None:
         per_class[0] = max(per_class[0], 0.0)
     present = np.flatnonzero(per_class > 0)
     if present.size < 2:
+        only = f"class {present[0]}" if present.size else "no class"
         raise DataError(
-            f"the label column holds a single class ({present[0] if present.size else '?'}); "
-            "logistic regression needs rows of at least two classes"
+            f"only one class has positive total sample weight ({only}, 0-based in sorted "
+            "order): the others have no rows, or all their rows have weight 0. A single "
+            "class cannot be fitted; logistic regression needs weight in at least two classes"
         )
     if present.size < per_class.size:
         missing = [int(k) for k in np.flatnonzero(per_class <= 0)]
