@@ -29,6 +29,7 @@ from dasklr.errors import (
     ModelFormatError,
     SeparationWarning,
     SingularInformationWarning,
+    StorageError,
 )
 from dasklr.estimators.estimator import LogisticRegression, load_model
 from dasklr.estimators.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
@@ -52,6 +53,7 @@ __all__ = [
     "RegularizationPath",
     "SeparationWarning",
     "SingularInformationWarning",
+    "StorageError",
     "__version__",
     "fit_path",
     "fold_ids",

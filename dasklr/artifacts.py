@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dasklr.errors import ModelFormatError
+from dasklr.errors import ModelFormatError, StorageError
 
 T = TypeVar("T")
 
@@ -86,6 +86,14 @@ def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
         _fsync(staging)
         _publish(staging, target, overwrite)
         _fsync(target.parent)
+    except OSError as exc:
+        _discard(staging, target)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StorageError(
+            f"no space left in {target.parent} to write {target.name} ({exc.strerror}); "
+            "nothing was replaced"
+        ) from None
     except BaseException:
         _discard(staging, target)
         raise

@@ -31,6 +31,12 @@ class ModelFormatError(DasklrError, ValueError):
     exit_code = 5
 
 
+class StorageError(DasklrError, OSError):
+    """A disk filled up or refused a write (names the folder); nothing was replaced."""
+
+    exit_code = 6
+
+
 class ConvergenceWarning(UserWarning):
     """The solver stopped at ``max_iter`` before the gradient reached ``tol``."""
 

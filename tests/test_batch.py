@@ -446,6 +446,24 @@ def test_killed_while_saving_always_leaves_a_complete_model(trained, tmp_path):
     print(f"temporary folders left by the 8 kills: {left_behind}")
 
 
+def test_predict_without_keep_columns_writes_only_the_scores(trained, tmp_path):
+    root, scheduler, (X_new, _) = trained
+    out = tmp_path / "scores"
+    result = dasklr_cli(
+        "predict",
+        str(root / "model"),
+        str(root / "new"),
+        "--output",
+        str(out),
+        scheduler=scheduler,
+    )
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.column_names == ["proba_0", "proba_1", "prediction"]
+    expected = dasklr.load_model(root / "model").predict_proba(X_new)[:, 1]
+    np.testing.assert_allclose(np.sort(table.column("proba_1").to_numpy()), np.sort(expected))
+
+
 def test_predict_refuses_an_output_inside_its_input(trained):
     root, scheduler, _ = trained
     inside = root / "new" / "scores"

@@ -17,6 +17,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import dasklr
+from dasklr.cli.main import SCHEDULER_VARIABLE
 from dasklr.data.synthetic import make_classification, write_parquet_dataset
 from dasklr.fit.checkpoint import CheckpointPlan, read_checkpoint
 
@@ -104,10 +105,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_all_workers_gone_is_a_clear_error_and_resume_finishes(client, dataset, tmp_path):
-    """Workers without nannies die for good: the fit fails within worker_timeout, naming
-    the scheduler; the last checkpoint resumes on another cluster to the same result."""
+def start_cluster(nanny: bool, workers: int = 2):
+    """`dask scheduler` and `dask worker` processes on 127.0.0.1: (address, processes)."""
     address = f"tcp://127.0.0.1:{free_port()}"
     dask = [sys.executable, "-m", "dask"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -115,13 +114,18 @@ def test_all_workers_gone_is_a_clear_error_and_resume_finishes(client, dataset, 
     scheduler = subprocess.Popen(
         [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], **quiet
     )
-    workers = [
-        subprocess.Popen(
-            [*dask, "worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard"],
-            **quiet,
-        )
-        for _ in range(2)
+    options = ["--nthreads", "1", "--no-dashboard", *([] if nanny else ["--no-nanny"])]
+    started = [
+        subprocess.Popen([*dask, "worker", address, *options], **quiet) for _ in range(workers)
     ]
+    return address, scheduler, started
+
+
+@pytest.mark.slow
+def test_all_workers_gone_is_a_clear_error_and_resume_finishes(client, dataset, tmp_path):
+    """Workers without nannies die for good: the fit fails within worker_timeout, naming
+    the scheduler; the last checkpoint resumes on another cluster to the same result."""
+    address, scheduler, workers = start_cluster(nanny=False)
     try:
         with Client(address, timeout=30) as doomed:
             doomed.wait_for_workers(2, timeout=60)
@@ -179,3 +183,63 @@ def test_driver_dying_while_writing_a_checkpoint_resumes_from_the_previous(
     ).fit(dasklr.read_parquet(dataset, label="y"), resume=checkpoint, checkpoint=plan)
     assert not partial.exists()  # the next writer removed what the dead one left
     assert_same_fit(resumed, reference)
+
+
+@pytest.mark.slow
+def test_scheduler_killed_mid_fit_is_exit_4_in_one_line_and_resume_is_exact(dataset, tmp_path):
+    """SIGKILL the scheduler while `dasklr train` runs: one line naming the address, exit
+    code 4, soon; the checkpoint is intact, and --resume on a new cluster ends with the
+    coefficients and history of a run never interrupted."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{dataset}"\nlabel = "y"\n\n'
+        '[model]\nalpha = 0.0001\ntol = 1e-10\nsolver = "lbfgs"\ncache = "none"\n\n'
+        f'[output]\npath = "{tmp_path / "model"}"\ncheckpoint_every = 1\n'
+    )
+
+    def train(address, *extra):
+        return subprocess.Popen(
+            [sys.executable, "-m", "dasklr", "train", str(config), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "DASKLR_SCHEDULER": address},
+        )
+
+    address, scheduler, workers = start_cluster(nanny=True, workers=1)
+    try:
+        run = train(address)
+        for line in run.stdout:
+            if line.startswith("iter") and int(line.split()[1]) == 3:
+                break
+        scheduler.kill()
+        killed_at = time.monotonic()
+        _, err = run.communicate(timeout=120)
+        seconds = time.monotonic() - killed_at
+    finally:
+        for process in [*workers, scheduler]:
+            process.kill()
+            process.wait()
+    print(f"exit {run.returncode} {seconds:.1f} s after the kill: {err.strip()[-2000:]}")
+    assert run.returncode == 4
+    *progress, last = err.strip().splitlines()
+    assert all(line.startswith("pass ") for line in progress)  # no log lines, no traceback
+    assert last == (
+        f"dasklr: error: lost the connection to the Dask scheduler at {address} during a "
+        "pass: was it stopped or killed? A checkpoint (output.checkpoint_every) lets train "
+        f"--resume continue on a new cluster (the address is ${SCHEDULER_VARIABLE})"
+    )
+    assert seconds < 30
+    assert read_checkpoint(tmp_path / "model.checkpoint").state.iteration >= 3
+
+    address, scheduler, workers = start_cluster(nanny=True, workers=1)
+    try:
+        resumed = train(address, "--resume", "--quiet")
+        assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+        with Client(address, timeout=30) as fresh:
+            reference = fit(fresh, dataset, solver="lbfgs", cache="none")
+    finally:
+        for process in [*workers, scheduler]:
+            process.kill()
+            process.wait()
+    assert_same_fit(dasklr.load_model(tmp_path / "model"), reference)

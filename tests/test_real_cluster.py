@@ -7,6 +7,7 @@ limit, and check that no worker died or came near its limit.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -236,3 +237,29 @@ def test_a_row_group_larger_than_a_worker_trains_in_row_slices(scheduler_address
     assert one.converged_ and small.converged_
     np.testing.assert_allclose(one.coef_, small.coef_, rtol=0, atol=1e-9)
     np.testing.assert_allclose(one.intercept_, small.intercept_, rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_workers_killed_for_memory_are_named_by_file_and_row_groups(
+    scheduler_address, large_dataset, tmp_path
+):
+    """A chunk the user made too large (three 128 MiB row groups in one read) kills every
+    worker that tries it: the error names the file and row groups, not a Dask task key.
+    (This runs last in the module: the workers it kills are restarted by their nannies.)"""
+    source = pq.read_table(next(large_dataset[0].glob("*.parquet")))
+    with pq.ParquetWriter(tmp_path / "big.parquet", source.schema) as writer:
+        for _ in range(3):
+            writer.write_table(source, row_group_size=source.num_rows)
+    del source
+    data = dasklr.read_parquet(tmp_path, label="y", chunk_bytes=2**30)
+    model = dasklr.LogisticRegression(cache="none", client=scheduler_address)
+    with pytest.raises(dasklr.ClusterError) as caught:
+        model.fit(data)
+    message = str(caught.value)
+    print(message)
+    assert re.search(
+        r"died \d+ times running chunk 0 \(file \S+big\.parquet, row groups "
+        r"\[0, 1, 2\]\)",
+        message,
+    )
+    assert "memory limit" in message and "dasklr-" not in message

@@ -7,9 +7,11 @@ A thin shell: parse arguments, validate the config, call the library, and turn e
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -41,13 +43,18 @@ SCHEDULER_VARIABLE = "DASKLR_SCHEDULER"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every error it expects is one line on stderr and an exit code
+    (with ``--debug``: Dask's log messages and the traceback too)."""
     parser = _parser()
     args = parser.parse_args(argv)
     plain_format = warnings.formatwarning
     warnings.formatwarning = _one_line_warning
+    dask_levels = {} if args.debug else _silence_dask_logs()
     try:
         return args.command(args)
-    except (DasklrError, NotImplementedError, FileExistsError) as exc:
+    except (DasklrError, NotImplementedError, OSError) as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"dasklr: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
@@ -55,6 +62,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         warnings.formatwarning = plain_format
+        for logger, level in dask_levels.items():
+            logger.setLevel(level)
+
+
+def _silence_dask_logs() -> dict[logging.Logger, int]:
+    """Quiet Dask's own log lines (e.g. the client's reconnect attempts after a scheduler
+    died), which dasklr's errors say in one line; returns the levels to put back."""
+    names = [
+        "distributed",
+        *(n for n in logging.root.manager.loggerDict if n.startswith("distributed.")),
+    ]
+    levels = {}
+    for name in names:
+        logger = logging.getLogger(name)
+        levels[logger] = logger.level
+        logger.setLevel(logging.CRITICAL)
+    return levels
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -66,9 +90,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="dasklr",
         description="Train logistic regression on Parquet data with Dask.",
         epilog="Exit codes: 0 ok, 2 config error, 3 data error, 4 cluster error, "
-        "5 model file error, 1 other.",
+        "5 model file error, 6 storage full or refused, 1 other.",
     )
     parser.add_argument("--version", action="version", version=f"dasklr {__version__}")
+
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _add_train(commands)
     _add_predict(commands)
@@ -76,7 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     _add_info(commands)
     _add_config(commands)
     _add_quickstart(commands)
+    _add_debug(parser)
     return parser
+
+
+def _add_debug(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """``--debug`` on the command and on every subcommand, before or after its name."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show Dask's log messages and the traceback of an error",
+    )
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for sub in getattr(action, "choices", {}).values():
+            _add_debug(sub, top=False)
 
 
 def _add_train(commands) -> None:
@@ -253,8 +292,9 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
     except ClusterError as exc:
         if address is None:
             raise
-        where = "cluster.scheduler" if config["cluster"]["scheduler"] else SCHEDULER_VARIABLE
-        raise ClusterError(f"{exc} ({where} in {args.config})") from None
+        if config["cluster"]["scheduler"]:
+            raise ClusterError(f"{exc} (cluster.scheduler in {args.config})") from None
+        raise ClusterError(f"{exc} (the address is ${SCHEDULER_VARIABLE})") from None
     model.save(output, overwrite=overwrite)
     if getattr(args, "report", None):
         page = write_report(args.report, model, getattr(model, "metrics_", None), f"{output}")

@@ -89,6 +89,8 @@ def read_features(fs, spec: ChunkSpec, features: Sequence[str], other_columns=()
     """One chunk's features as float64 (checked) and its other columns as Arrow arrays."""
     X = np.empty((spec.rows, len(features)), dtype=np.float64, order="F")
     fill_columns(fs, spec, tuple(features), X)
+    if not other_columns:
+        return X, {}
     table = read_columns(fs, spec, list(other_columns))
     return X, {name: table.column(name) for name in other_columns}
 
@@ -126,7 +128,7 @@ def _pieces(
             meta = parquet.metadata
             read_rows = sum(meta.row_group(g).num_rows for g in spec.row_groups)
             expected = read_rows if spec.sliced else spec.rows
-            width = len(columns) if whole else max(1, budget // max(1, read_rows * itemsize))
+            width = max(1, len(columns) if whole else budget // max(1, read_rows * itemsize))
             for first in range(0, max(1, len(columns)), width):
                 group = columns[first : first + width]
                 table = parquet.read_row_groups(list(spec.row_groups), columns=group)

@@ -19,6 +19,7 @@ task and three views), run inside one task with Dask's synchronous scheduler, so
 cached pass does not depend on the read tasks and never runs them.
 """
 
+import errno
 import operator
 import os
 import shutil
@@ -35,7 +36,11 @@ import numpy as np
 from dask.core import get_dependencies
 from distributed import Client
 
+from dasklr.errors import StorageError
 from dasklr.passes.reduction import ChunkGraph, release
+
+#: errno values of a write that found no room: no space, or over quota.
+FULL = (errno.ENOSPC, errno.EDQUOT)
 
 #: After a failed fit, how long to wait for its chunk tasks still running on workers to
 #: end before their cache files are removed (they cannot be stopped part way).
@@ -112,12 +117,8 @@ def load_or_make(slot: DiskSlot, recipe: ChunkRecipe):
         os.makedirs(slot.folder, exist_ok=True)
         # y is renamed last: its presence says the chunk is complete
         for part, array in sorted(zip(parts, arrays, strict=True), key=lambda p: p[0] == "y"):
-            if array is None:
-                continue
-            staging = f"{slot.path(part)}.{uuid.uuid4().hex[:8]}.tmp"
-            with open(staging, "wb") as f:
-                np.save(f, array, allow_pickle=False)
-            os.replace(staging, slot.path(part))
+            if array is not None:
+                _write_part(slot, part, array)
     loaded: list[np.ndarray | None] = []
     for part in parts:
         path = slot.path(part)
@@ -126,6 +127,34 @@ def load_or_make(slot: DiskSlot, recipe: ChunkRecipe):
         else:
             loaded.append(np.load(path, mmap_mode="r", allow_pickle=False))
     return tuple(loaded)
+
+
+def _write_part(slot: DiskSlot, part: str, array: np.ndarray) -> None:
+    """One array of a chunk, under a temporary name renamed into place; a full disk is a
+    ``StorageError`` naming the cache folder, and leaves no half-written file."""
+    staging = f"{slot.path(part)}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(staging, "wb") as f:
+            # through a plain write method: a real file would get ndarray.tofile, whose
+            # short write on a full disk is an OSError without its errno
+            np.save(_Writes(f), array, allow_pickle=False)
+        os.replace(staging, slot.path(part))
+    except OSError as exc:
+        with suppress(OSError):
+            os.remove(staging)
+        if exc.errno not in FULL:
+            raise
+        raise StorageError(
+            f"the disk cache folder {slot.folder} is full ({exc.strerror}): free space there, "
+            "set cache_dir to a larger folder, or use cache='memory' or 'none'"
+        ) from None
+
+
+class _Writes:
+    """A file seen only through its ``write``."""
+
+    def __init__(self, file):
+        self.write = file.write
 
 
 def remove_fit_folder(base: str | None, fit: str) -> None:
@@ -145,7 +174,7 @@ def in_memory(chunks: ChunkGraph, client: Client, retries: int = 0) -> ChunkGrap
     blocks = tuple(
         (futures[x], futures[y], None if w is None else futures[w]) for x, y, w in chunks.blocks
     )
-    return ChunkGraph(graph={}, blocks=blocks)
+    return ChunkGraph(graph={}, blocks=blocks, where=chunks.where)
 
 
 def on_disk(chunks: ChunkGraph, base: str | None, fit: str) -> ChunkGraph:
@@ -164,7 +193,7 @@ def on_disk(chunks: ChunkGraph, base: str | None, fit: str) -> ChunkGraph:
             graph[(f"{name}-{part}", i)] = (operator.getitem, (name, i), j)
             parts.append((f"{name}-{part}", i))
         blocks.append(cast(tuple[Key, Key, Key | None], tuple(parts)))
-    return ChunkGraph(graph=graph, blocks=tuple(blocks))
+    return ChunkGraph(graph=graph, blocks=tuple(blocks), where=chunks.where)
 
 
 @contextmanager

@@ -12,12 +12,14 @@ rather than embedded in every task, and recoverable when a worker dies.
 import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
 
 import dask.array as da
 from dask.highlevelgraph import HighLevelGraph
 from distributed import Client
+from distributed.scheduler import KilledWorker
 
 from dasklr.errors import ClusterError
 from dasklr.options import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT
@@ -35,6 +37,8 @@ class ChunkGraph:
 
     graph: Mapping[Key, Any]
     blocks: tuple[tuple[Key, Key, Key | None], ...]
+    #: where each chunk's rows come from (e.g. "file …, row groups [3, 4]"), for errors
+    where: tuple[str, ...] = ()
 
     @classmethod
     def from_arrays(cls, X: da.Array, y: da.Array, sample_weight: da.Array | None) -> "ChunkGraph":
@@ -54,7 +58,33 @@ class ChunkGraph:
         w_keys = (
             sample_weight.__dask_keys__() if sample_weight is not None else [None] * len(y_keys)
         )
-        return cls(graph=graph, blocks=tuple(zip(x_keys, y_keys, w_keys, strict=True)))
+        return cls(
+            graph=graph,
+            blocks=tuple(zip(x_keys, y_keys, w_keys, strict=True)),
+            where=tuple(_where(graph, key) for key in x_keys),
+        )
+
+
+def _where(graph: Mapping[Key, Any], key: Key, depth: int = 4) -> str:
+    """The ``where`` of the task that reads a chunk (a ``ChunkSpec`` among its arguments),
+    found by following the chunk's first dependencies; "" when there is none."""
+    task = graph.get(key)
+    for _ in range(depth):
+        if not isinstance(task, tuple):
+            return ""
+        for part in task:
+            where = getattr(part, "where", None)
+            if isinstance(where, str):
+                return where
+        task = next((graph[p] for p in task if _is_key_of(graph, p)), None)
+    return ""
+
+
+def _is_key_of(graph: Mapping[Key, Any], value: Any) -> bool:
+    try:
+        return isinstance(value, tuple | str) and value in graph
+    except TypeError:  # unhashable: not a key
+        return False
 
 
 def _aligned(a: da.Array, rows: tuple) -> da.Array:
@@ -116,7 +146,28 @@ def tree_reduce(
             level.append((name, j))
     tracked = [key for key in partial_keys if key != level[0]] if progress else []
     *partials, result = client.get(graph, [*tracked, level[0]], sync=False, retries=retries)
-    return _wait_for(client, result, partials, len(partial_keys), progress, worker_timeout)
+    try:
+        return _wait_for(client, result, partials, len(partial_keys), progress, worker_timeout)
+    except KilledWorker as exc:
+        raise ClusterError(_killed_message(exc, chunks.where)) from None
+
+
+def _killed_message(exc: KilledWorker, where: Sequence[str]) -> str:
+    """Which chunk's task kept killing its workers, by file and row groups where known."""
+    key = exc.task if isinstance(exc.task, tuple) else (exc.task,)
+    index = key[1] if len(key) > 1 and isinstance(key[1], int) else None
+    if str(key[0]).startswith("dasklr-combine"):
+        what = "the combining of partial sums"
+    elif index is not None and index < len(where) and where[index]:
+        what = f"chunk {index} ({where[index]})"
+    else:
+        what = f"chunk {index}" if index is not None else f"task {exc.task}"
+    worker = getattr(exc.last_worker, "address", exc.last_worker)
+    return (
+        f"workers died {exc.allowed_failures + 1} times running {what}, the last {worker}: "
+        "a worker is killed when it passes its memory limit, so give the workers more "
+        "memory, or read smaller chunks (read_parquet's chunk_bytes)"
+    )
 
 
 def _wait_for(client: Client, result, partials: list, total: int, progress, worker_timeout):
@@ -146,6 +197,15 @@ def _wait_for(client: Client, result, partials: list, total: int, progress, work
             workerless_since = _check_workers(client, workerless_since, worker_timeout)
         if progress is not None:
             progress.advance(total)
+    except (CancelledError, OSError) as exc:
+        release([result, *pending])
+        if client.status == "running" and "connection-lost" not in str(exc):
+            raise
+        raise ClusterError(
+            f"lost the connection to the Dask scheduler at {client.scheduler.address} during "
+            "a pass: was it stopped or killed? A checkpoint (output.checkpoint_every) lets "
+            "train --resume continue on a new cluster"
+        ) from None
     except BaseException:
         release([result, *pending])
         raise

@@ -189,7 +189,7 @@ def passes_over(
             chunk_args = row_offsets(arrays[0])
         if extra_graph is not None:
             more, chunk_args = extra_graph
-            graph = ChunkGraph(graph={**graph.graph, **more}, blocks=graph.blocks)
+            graph = ChunkGraph({**graph.graph, **more}, graph.blocks, graph.where)
         try:
             with cached_chunks(active, graph, mode, cache_dir, options.retries) as chunks:
                 yield (
@@ -212,7 +212,8 @@ def passes_over_chunks(
         graph: dict[Hashable, Any] = {(name, i): chunk for i, chunk in enumerate(chunks)}
         blocks = tuple(((name, i), None, None) for i in range(len(chunks)))
         indices = [(i,) for i in range(len(chunks))]
-        yield PassRunner(active, ChunkGraph(graph, blocks), options, chunk_args=indices)
+        where = tuple(str(getattr(chunk, "where", "")) for chunk in chunks)
+        yield PassRunner(active, ChunkGraph(graph, blocks, where), options, chunk_args=indices)
 
 
 def _decoded_bytes(arrays) -> int:
