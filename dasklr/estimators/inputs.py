@@ -67,9 +67,13 @@ def class_weight_by_index(class_weight, classes: np.ndarray):
 
 
 def columns_of(X) -> tuple[Any, Sequence[str] | None]:
-    """Split a DataFrame into its values and column names; arrays pass through."""
+    """Split a DataFrame into its values and column names; arrays pass through.
+
+    A DataFrame's values come row-major, like the array a user would build from it: pandas
+    hands them column-major, and BLAS may then round a product differently in the last bit.
+    """
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        return X.to_numpy(dtype=np.float64), [str(c) for c in X.columns]
+        return np.ascontiguousarray(X.to_numpy(dtype=np.float64)), [str(c) for c in X.columns]
     return as_array(X), None
 
 
