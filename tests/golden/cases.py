@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
+from threadpoolctl import threadpool_info
 
 import dasklr
 from dasklr.data.synthetic import make_parquet_dataset
@@ -41,6 +42,17 @@ def _multinomial(seed: int = 1):
 
 def _chunked(*arrays):
     return [None if a is None else da.from_array(a, chunks=700) for a in arrays]
+
+
+def environment() -> dict:
+    """The libraries whose rounding the bits depend on: NumPy and the BLAS it calls
+    (another OpenBLAS build may sum a product in another order and differ in the last bit)."""
+    blas = [
+        f"{lib['internal_api']} {lib['version']} {lib.get('architecture')}"
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas"
+    ]
+    return {"numpy": np.__version__, "blas": sorted(blas)}
 
 
 def _hex(values) -> list[str]:

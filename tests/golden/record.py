@@ -15,7 +15,7 @@ from pathlib import Path
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cases import CASES
+from cases import CASES, environment
 
 if __name__ == "__main__":
     with (
@@ -30,5 +30,6 @@ if __name__ == "__main__":
                 found[name] = case(client, tmp)
             print(name, found[name]["n_passes"], "passes", flush=True)
     target = Path(__file__).resolve().parent / "fits.json"
-    target.write_text(json.dumps(found, indent=1) + "\n")
+    recorded = {"environment": environment(), "fits": found}
+    target.write_text(json.dumps(recorded, indent=1) + "\n")
     print(f"wrote {target}")
