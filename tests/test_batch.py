@@ -505,6 +505,8 @@ def start_predict(model: Path, data: Path, output: Path, scheduler: str) -> subp
             "--overwrite",
             "--keep",
             "id",
+            "--part-rows",
+            "20",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -541,7 +543,7 @@ def test_predict_overwrite_killed_at_any_step_leaves_whole_old_or_new_prediction
     root, scheduler, _ = trained
     X, y, _, _ = make_classification(6000, 5, seed=10)
     data = tmp_path / "many"
-    write_dataset(data, X, y, files=300)  # 300 chunks, so 300 parts
+    write_dataset(data, X, y, files=300)  # 300 files of 20 rows: 300 parts of --part-rows 20
     old_model, new_model = root / "model", tmp_path / "halved"
     halved = dasklr.load_model(old_model)
     halved.coef_ = halved.coef_ / 2
@@ -575,6 +577,7 @@ def test_predict_overwrite_killed_at_any_step_leaves_whole_old_or_new_prediction
     process.wait()
     manifest, proba = predictions_of(output)
     assert manifest["rows"] == 6000
+    assert len(manifest["parts"]) == 300  # --part-rows 20: a part a file
     np.testing.assert_allclose(proba, expected["new"], rtol=1e-12)
 
     # the next run cleans up after both

@@ -111,13 +111,45 @@ def test_chunks_follow_row_groups(tmp_path):
     # a tiny chunk_bytes: one chunk per row group
     data = dasklr.read_parquet(str(tmp_path / "one"), label="y", chunk_bytes=1)
     assert data.X.chunks[0] == (100, 100, 100, 100, 100, 50)
-    # chunks never span files: 2 files of 275 rows in groups of 100
+    # row groups never join another file's: 2 files of 275 rows in groups of 100
     write_parquet_dataset(tmp_path / "two", X, y, n_files=2, row_group_rows=100)
     data = dasklr.read_parquet(str(tmp_path / "two"), label="y", chunk_bytes=9000)
     assert data.X.chunks[0] == (200, 75, 200, 75)
     assert [f.row_group_rows for f in data.files] == [(100, 100, 75), (100, 100, 75)]
-    # the default chunk_bytes (128 MiB) holds each whole file
-    assert dasklr.read_parquet(str(tmp_path / "two"), label="y").X.chunks[0] == (275, 275)
+    # ... but whole small files are read together (up to 8 MiB by default)
+    assert dasklr.read_parquet(str(tmp_path / "two"), label="y").X.chunks[0] == (550,)
+
+
+def test_consecutive_small_files_share_a_chunk_up_to_the_budget(client, tmp_path):
+    """Files of 40 rows (1600 bytes decoded: 3 features, the label, the weight) are
+    grouped into chunks of at most chunk_bytes; a file larger than that keeps chunks of
+    its own (its row groups) and ends a group. The values are those of the files, in
+    order, and a bad value is named by its own file."""
+    X, y, _, _ = make_classification(400, 3, seed=5)
+    w = np.random.default_rng(5).uniform(0.5, 2.0, size=400)
+    sizes = [40] * 5 + [200]
+    paths, start = [], 0
+    for i, rows in enumerate(sizes):
+        part = slice(start, start + rows)
+        table = {"x0": X[part, 0], "x1": X[part, 1], "x2": X[part, 2], "y": y[part], "w": w[part]}
+        paths.append(tmp_path / f"part-{i:02d}.parquet")
+        write(paths[-1], table, row_group_size=100)
+        start += rows
+    # groups of at most 5000 bytes: 3 files (4800 bytes), not 4 (6400); the last file
+    # (8000 bytes) in its two row groups of 100 rows
+    data = dasklr.read_parquet(tmp_path, label="y", weight="w", chunk_bytes=5000)
+    assert data.X.chunks[0] == (120, 80, 100, 100)
+    assert [len(spec.parts) for spec in data.chunk_specs] == [3, 2, 1, 1]
+    Xd, yd, wd = compute(client, data)
+    np.testing.assert_array_equal(Xd, X)
+    np.testing.assert_array_equal(yd, y)
+    np.testing.assert_array_equal(wd, w)
+    # a NaN in the second file of the first group: the error names that file
+    bad = {"x0": X[40:80, 0].copy(), "x1": X[40:80, 1], "x2": X[40:80, 2], "y": y[40:80]}
+    bad["x0"][7] = np.nan
+    write(paths[1], {**bad, "w": w[40:80]})
+    with pytest.raises(DataError, match=r"'x0' holds nan in file \S+part-01\.parquet, row"):
+        compute(client, dasklr.read_parquet(tmp_path, label="y", weight="w"))
 
 
 def test_empty_row_groups_and_files_add_nothing(client, tmp_path):
@@ -374,3 +406,31 @@ def test_null_feature_fails_the_first_pass(client, tmp_path):
     data = dasklr.read_parquet(str(tmp_path), label="y")
     with pytest.raises(DataError, match=r"column 'x1' has 1 null values in file .*b\.parquet"):
         dasklr.LogisticRegression(client=client).fit(data)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param([[0, 1], [1, 1], [0, 0]], id="binary-from-statistics"),
+        pytest.param([[0, 2], [2, 2]], id="gap-of-two-read"),
+        pytest.param([[3, 4], [5, 6]], id="four-classes-in-pairs"),
+        pytest.param([[True, False], [True, True]], id="bools"),
+        pytest.param([[0.0, 1.0], [1.0, 1.0]], id="floats-read"),
+    ],
+)
+def test_classes_from_footer_statistics_equal_the_labels_read(client, tmp_path, labels):
+    """Integer and bool labels whose row groups span at most two neighbouring values are
+    settled from the footers' min/max statistics (no read of the column); the classes are
+    the distinct labels, with the column's type, whatever the route."""
+    for i, values in enumerate(labels):
+        write(
+            tmp_path / f"part-{i}.parquet",
+            {"x": np.arange(len(values), dtype=np.float64), "y": np.array(values)},
+            row_group_size=1,
+        )
+    data = dasklr.read_parquet(tmp_path, label="y")
+    expected = np.unique(np.concatenate([np.array(v) for v in labels]))
+    np.testing.assert_array_equal(data.classes, expected)
+    assert data.classes.dtype == expected.dtype
+    _, y, _ = compute(client, data)
+    np.testing.assert_array_equal(data.classes[y.astype(int)], np.concatenate(labels))

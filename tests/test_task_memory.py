@@ -59,7 +59,7 @@ def _peak_of_a_task(path: str, spec: ChunkSpec) -> tuple[int, int]:
     fs = fsspec.filesystem("file")
     features = tuple(f"x{j}" for j in range(FEATURES))
     classes = np.array([0.0, 1.0])
-    read_chunk(fs, ChunkSpec(path, (0,), 8192, sliced=True), features, "y", classes, None)
+    read_chunk(fs, ChunkSpec.of(path, (0,), 8192, sliced=True), features, "y", classes, None)
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
     before = _vm("VmRSS:")
     sampler = PeakSampler()
@@ -89,9 +89,9 @@ def one_row_group(tmp_path_factory):
 @pytest.mark.parametrize(
     "spec",
     [
-        pytest.param(lambda p: ChunkSpec(p, (0,), ROWS), id="whole-row-group"),
+        pytest.param(lambda p: ChunkSpec.of(p, (0,), ROWS), id="whole-row-group"),
         pytest.param(
-            lambda p: ChunkSpec(p, (0,), ROWS // 2, start=ROWS // 4, sliced=True), id="row-slice"
+            lambda p: ChunkSpec.of(p, (0,), ROWS // 2, start=ROWS // 4, sliced=True), id="row-slice"
         ),
     ],
 )

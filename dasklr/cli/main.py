@@ -163,11 +163,28 @@ def _add_predict(commands) -> None:
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
     predict.add_argument(
+        "--part-rows",
+        type=_positive_int,
+        metavar="N",
+        help="at most N rows per part file (default: parts sized to the workers' memory)",
+    )
+    predict.add_argument(
         "--config",
         help="a training config: its predict.keep, cluster.scheduler and TLS files apply",
     )
     _scheduler_flag(predict)
     predict.set_defaults(command=predict_command)
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
+    return value
 
 
 def _add_evaluate(commands) -> None:
@@ -436,6 +453,7 @@ def predict_command(args: argparse.Namespace) -> int:
             keep=keep,
             client=_cluster_of(args, config, stack),
             overwrite=args.overwrite,
+            part_rows=args.part_rows,
         )
     print(f"wrote predictions for {rows} rows to {args.output}")
     return 0

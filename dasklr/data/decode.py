@@ -1,17 +1,21 @@
 """Decode one chunk of Parquet rows into NumPy, lean: runs on a worker, one task a chunk.
 
-A chunk is some consecutive row groups of one file, or a slice of rows of one row group
-too large for a task (``ChunkSpec``). The feature matrix is allocated once, Fortran-ordered,
-and filled a few columns at a time, so beside it a task holds only one piece of Arrow
-data, about a sixteenth of the chunk (pyarrow holds ~4× a piece while decoding it): its
-peak is ~1.3× the chunk's decoded bytes plus ~50 MiB of pyarrow's own, not the ~3× of a
-whole Arrow table beside its NumPy copy (measured: tests/test_task_memory.py). Each
-column is checked for NaN/inf as it lands, while it is in cache.
-Errors name the file, the row groups (and rows) and the column.
+A chunk (``ChunkSpec``) is some consecutive row groups of one file, a slice of rows of
+one row group too large for a task, or several small files read one after another
+(``FilePart`` each). The feature matrix is allocated once, Fortran-ordered, and filled a
+few columns at a time, so beside it a task holds only one piece of Arrow data, about a
+sixteenth of the chunk (pyarrow holds ~4× a piece while decoding it): its peak is ~1.3×
+the chunk's decoded bytes plus ~50 MiB of pyarrow's own, not the ~3× of a whole Arrow
+table beside its NumPy copy (measured: tests/test_task_memory.py). Each column is checked
+for NaN/inf as it lands, while it is in cache. Errors name the file, the row groups (and
+rows) and the column.
 """
 
+import hashlib
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dasklr.data.checks import check_weights
+from dasklr.data.groups import group_codes
 from dasklr.errors import DataError
 
 #: Decoded bytes of one piece of Arrow data (a group of columns) held beside the chunk's
@@ -31,9 +36,9 @@ MIN_PIECE_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
-class ChunkSpec:
-    """What one read task decodes: some consecutive row groups of one file, or (``start``
-    > 0 or ``rows`` below its row group's) rows ``start`` to ``start + rows`` of one."""
+class FilePart:
+    """Rows of one file: some consecutive row groups, or (``sliced``) rows ``start`` to
+    ``start + rows`` of one row group."""
 
     path: str
     row_groups: tuple[int, ...]
@@ -45,12 +50,55 @@ class ChunkSpec:
     file_size: int = -1
     file_version: str = ""
 
-    @property
+    @cached_property  # named in every column's checks: made once
     def where(self) -> str:
         text = f"file {self.path}, row groups {list(self.row_groups)}"
         if self.sliced:
             text += f", rows {self.start}-{self.start + self.rows - 1} of the group"
         return text
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """What one read task decodes: its file parts, one after another."""
+
+    parts: tuple[FilePart, ...]
+
+    @classmethod
+    def of(cls, path: str, row_groups: tuple[int, ...], rows: int, **part) -> "ChunkSpec":
+        """A chunk of one file (see ``FilePart`` for the other fields)."""
+        return cls((FilePart(path, row_groups, rows, **part),))
+
+    @property
+    def rows(self) -> int:
+        return sum(part.rows for part in self.parts)
+
+    @property
+    def sliced(self) -> bool:
+        return any(part.sliced for part in self.parts)
+
+    @property
+    def where(self) -> str:
+        if len(self.parts) == 1:
+            return self.parts[0].where
+        first, last = self.parts[0].path, self.parts[-1].path
+        return f"{len(self.parts)} files from {first} to {last}"
+
+    def __dask_tokenize__(self) -> str:
+        """A digest of the parts, made once: Dask tokenizes every task's arguments on
+        every pass, and a chunk of 500 small files is 500 dataclasses to walk."""
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
+        return hashlib.blake2b(repr(self.parts).encode(), digest_size=16).hexdigest()
+
+    def placed(self) -> Iterator[tuple[slice, FilePart]]:
+        """Each part with the rows of the chunk it fills."""
+        start = 0
+        for part in self.parts:
+            yield slice(start, start + part.rows), part
+            start += part.rows
 
 
 def read_chunk(
@@ -70,51 +118,125 @@ def read_chunk(
     null, NaN or ±inf feature, a null label, or a null, non-finite or negative weight are
     left out (a label outside the classes is still an error).
     """
-    if on_invalid == "drop":
-        return _read_dropping(fs, spec, features, label, classes, weight, dtype)
-    X = np.empty((spec.rows, len(features)), dtype=dtype, order="F")
-    fill_columns(fs, spec, features, X)
     others = [label, *([weight] if weight else [])]
-    table = read_columns(fs, spec, others)
-    y = class_indices(table.column(label), classes, label, spec.where)
-    w = None
-    if weight is not None:
-        w = np.empty(spec.rows, dtype=np.float64)
-        column_into(table.column(weight), w, weight, spec.where)
-        check_weights(w, weight, spec.where)
+    if on_invalid == "drop" or len(spec.parts) > 1:
+        tables = [read_columns(fs, part, [*features, *others]) for _, part in spec.placed()]
+        if on_invalid == "drop":
+            tables = [t.filter(_valid_rows(t, features, label, weight)) for t in tables]
+        return _decoded_tables(tables, spec, features, label, classes, weight, dtype)
+    X = np.empty((spec.rows, len(features)), dtype=dtype, order="F")
+    y = np.empty(spec.rows, dtype=np.float64)
+    w = None if weight is None else np.empty(spec.rows, dtype=np.float64)
+    for rows, part in spec.placed():
+        table = read_part(fs, part, features, X[rows], others)
+        y[rows] = class_indices(table.column(label), classes, label, part.where)
+        if w is not None and weight is not None:
+            column_into(table.column(weight), w[rows], weight, part.where)
+            check_weights(w[rows], weight, part.where)
     return X, y, w
 
 
 def read_features(fs, spec: ChunkSpec, features: Sequence[str], other_columns=()):
     """One chunk's features as float64 (checked) and its other columns as Arrow arrays."""
     X = np.empty((spec.rows, len(features)), dtype=np.float64, order="F")
-    fill_columns(fs, spec, tuple(features), X)
+    tables = []
+    for rows, part in spec.placed():
+        tables.append(read_part(fs, part, tuple(features), X[rows], other_columns))
     if not other_columns:
         return X, {}
-    table = read_columns(fs, spec, list(other_columns))
+    table = _concatenated(tables, spec)
     return X, {name: table.column(name) for name in other_columns}
 
 
-def fill_columns(fs, spec: ChunkSpec, features: tuple[str, ...], X: np.ndarray) -> None:
-    """Decode the features of ``spec`` into ``X`` piece by piece, checking each column."""
-    position = {name: j for j, name in enumerate(features)}
-    for rows, table in _pieces(fs, spec, list(features), X.itemsize):
-        for name in table.column_names:
-            column_into(table.column(name), X[rows, position[name]], name, spec.where)
+def _decoded_tables(
+    tables: list[pa.Table], spec: ChunkSpec, features, label, classes, weight, dtype
+):
+    """(X, y, w) of the tables of a chunk's parts (small files, or ``on_invalid="drop"``).
+
+    Decoded as one table when they line up: each column converted and checked once for
+    the chunk rather than once a file. When that fails (a bad value, or columns whose
+    types differ between files), each table is decoded on its own, so that an error
+    names its file.
+    """
+    if len(tables) > 1:
+        with suppress(DataError, pa.ArrowException):
+            table = pa.concat_tables(tables, promote_options="permissive")
+            return _decoded(table, features, label, classes, weight, dtype, spec.where)
+    decoded = [
+        _decoded(t, features, label, classes, weight, dtype, part.where)
+        for t, part in zip(tables, spec.parts, strict=True)
+    ]
+    if len(decoded) == 1:
+        return decoded[0]
+    X = np.asfortranarray(np.concatenate([d[0] for d in decoded]))
+    y = np.concatenate([d[1] for d in decoded])
+    w = None if decoded[0][2] is None else np.concatenate([d[2] for d in decoded])
+    return X, y, w
+
+
+def _decoded(table: pa.Table, features, label, classes, weight, dtype, where: str):
+    """(X, y, w) of a table of rows from ``where``, checked."""
+    X = np.empty((table.num_rows, len(features)), dtype=dtype, order="F")
     for j, name in enumerate(features):
-        _check_finite(X[:, j], name, spec.where)
+        column_into(table.column(name), X[:, j], name, where)
+        _check_finite(X[:, j], name, where)
+    y = class_indices(table.column(label), classes, label, where)
+    w = None
+    if weight is not None:
+        w = np.empty(table.num_rows, dtype=np.float64)
+        column_into(table.column(weight), w, weight, where)
+        check_weights(w, weight, where)
+    return X, y, w
 
 
-def read_columns(fs, spec: ChunkSpec, columns: list[str]) -> pa.Table:
-    """A few small columns (label, weight, keys) of ``spec`` as one Arrow table."""
-    parts = [table for _, table in _pieces(fs, spec, columns, 8, whole=True)]
-    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+def read_part(
+    fs, part: FilePart, features: Sequence[str], X: np.ndarray, others: Sequence[str] = ()
+) -> pa.Table:
+    """Decode the features of ``part`` into ``X``, checking each column, and return its
+    ``others`` columns (label, weight, keys) as a table.
+
+    A small part (a small file, most often) is one read of all its columns: one open of
+    the file, its fixed costs paid once. A larger one is read a group of feature columns
+    at a time (see ``_pieces``), then the others together.
+    """
+    position = {name: j for j, name in enumerate(features)}
+    extra = [name for name in others if name not in position]
+    small = part.rows * (X.itemsize * len(features) + 8 * len(extra)) <= MIN_PIECE_BYTES
+    whole = None  # a small part's one piece: it holds the others too
+    for rows, piece in _pieces(fs, part, [*features, *(extra if small else [])], X.itemsize):
+        for name in piece.column_names:
+            if name in position:
+                column_into(piece.column(name), X[rows, position[name]], name, part.where)
+        whole = piece if small else None
+        del piece
+    for j, name in enumerate(features):
+        _check_finite(X[:, j], name, part.where)
+    if not others:
+        return pa.table({})
+    table = whole if whole is not None else read_columns(fs, part, list(others))
+    return table.select(list(others))
+
+
+def read_columns(fs, part: FilePart, columns: list[str]) -> pa.Table:
+    """A few small columns (label, weight, keys) of ``part`` as one Arrow table."""
+    pieces = [table for _, table in _pieces(fs, part, columns, 8, whole=True)]
+    return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _concatenated(tables: list[pa.Table], spec: ChunkSpec) -> pa.Table:
+    """The tables of a chunk's parts as one (types widened where files differ)."""
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise DataError(f"the columns of {spec.where} do not line up: {exc}") from None
 
 
 def _pieces(
-    fs, spec: ChunkSpec, columns: list[str], itemsize: int, whole: bool = False
+    fs, part: FilePart, columns: list[str], itemsize: int, whole: bool = False
 ) -> Iterator[tuple[slice, pa.Table]]:
-    """(rows of the chunk, Arrow table) pieces that together hold ``columns`` of ``spec``.
+    """(rows of the part, Arrow table) pieces that together hold ``columns`` of ``part``.
 
     They come a group of columns at a time, each group's decoded size about
     ``PIECE_SHARE`` of the chunk (``whole``: all columns at once, for a few small ones).
@@ -122,28 +244,41 @@ def _pieces(
     from the whole group and keeps its rows: a slice of a group too large for a worker
     holds one column of the group at a time, and costs a decode of the whole group.
     """
-    budget = max(MIN_PIECE_BYTES, int(PIECE_SHARE * spec.rows * len(columns) * itemsize))
+    budget = max(MIN_PIECE_BYTES, int(PIECE_SHARE * part.rows * len(columns) * itemsize))
+    # one small read: Arrow's read-ahead of column ranges and its decoding threads cost
+    # more to set up than they save (twice the time of a read of a few KB, measured);
+    # on object stores the read-ahead stays, as it makes one request of many
+    lean = part.rows * len(columns) * itemsize <= MIN_PIECE_BYTES
+    options = {"pre_buffer": not (lean and is_local(fs)), "page_checksum_verification": True}
     try:
-        with pq.ParquetFile(spec.path, filesystem=fs, page_checksum_verification=True) as parquet:
+        with pq.ParquetFile(part.path, filesystem=fs, **options) as parquet:
             meta = parquet.metadata
-            read_rows = sum(meta.row_group(g).num_rows for g in spec.row_groups)
-            expected = read_rows if spec.sliced else spec.rows
+            read_rows = sum(meta.row_group(g).num_rows for g in part.row_groups)
+            expected = read_rows if part.sliced else part.rows
             width = max(1, len(columns) if whole else budget // max(1, read_rows * itemsize))
             for first in range(0, max(1, len(columns)), width):
                 group = columns[first : first + width]
-                table = parquet.read_row_groups(list(spec.row_groups), columns=group)
-                if table.num_rows != expected or spec.start + spec.rows > table.num_rows:
+                table = parquet.read_row_groups(
+                    list(part.row_groups), columns=group, use_threads=not lean
+                )
+                if table.num_rows != expected or part.start + part.rows > table.num_rows:
                     raise DataError(
-                        f"{spec.where}: footer says {expected} rows but {table.num_rows} "
+                        f"{part.where}: footer says {expected} rows but {table.num_rows} "
                         "were read; was the file changed while training?"
                     )
-                if spec.sliced:
-                    table = table.slice(spec.start, spec.rows)
-                yield slice(0, spec.rows), table
+                if part.sliced:
+                    table = table.slice(part.start, part.rows)
+                yield slice(0, part.rows), table
                 del table
-        check_unchanged(fs, spec)
+        check_unchanged(fs, part)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {spec.where}: {exc}") from None
+        raise DataError(f"cannot read {part.where}: {exc}") from None
+
+
+def is_local(fs) -> bool:
+    """Whether ``fs`` is the local disk (fsspec's "file" filesystem)."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols or "local" in protocols
 
 
 def file_version(details: dict) -> str:
@@ -153,17 +288,17 @@ def file_version(details: dict) -> str:
     return str(version or "")
 
 
-def check_unchanged(fs, spec: ChunkSpec) -> None:
+def check_unchanged(fs, part: FilePart) -> None:
     """Refuse rows of a file that changed after its footer was read (checked after the
     read, so a file rewritten during it is caught too)."""
-    if spec.file_size < 0:
+    if part.file_size < 0:
         return
-    details = fs.info(spec.path)
+    details = fs.info(part.path)
     size, version = int(details["size"]), file_version(details)
-    if size != spec.file_size or version != spec.file_version:
+    if size != part.file_size or version != part.file_version:
         raise DataError(
-            f"{spec.path} changed while training (size {spec.file_size} → {size} bytes, "
-            f"version {spec.file_version} → {version}); its rows would mix two versions: "
+            f"{part.path} changed while training (size {part.file_size} → {size} bytes, "
+            f"version {part.file_version} → {version}); its rows would mix two versions: "
             "start the fit again on the data as it is now"
         )
 
@@ -176,21 +311,6 @@ def _check_finite(values: np.ndarray, name: str, where: str) -> None:
     bad = values[~np.isfinite(values)]
     if bad.size:
         raise DataError(f"feature column '{name}' holds {bad[0]} in {where}")
-
-
-def _read_dropping(fs, spec, features, label, classes, weight, dtype):
-    """``on_invalid="drop"``: read the chunk as a table, keep the valid rows, then check."""
-    table = read_columns(fs, spec, [*features, label, *([weight] if weight else [])])
-    table = table.filter(_valid_rows(table, features, label, weight))
-    X = np.empty((table.num_rows, len(features)), dtype=dtype, order="F")
-    for j, name in enumerate(features):
-        column_into(table.column(name), X[:, j], name, spec.where)
-    y = class_indices(table.column(label), classes, label, spec.where)
-    w = None
-    if weight is not None:
-        w = np.empty(table.num_rows, dtype=np.float64)
-        column_into(table.column(weight), w, weight, spec.where)
-    return X, y, w
 
 
 def _valid_rows(table: pa.Table, features, label: str, weight: str | None) -> pa.ChunkedArray:
@@ -248,20 +368,23 @@ def column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str)
 
 def read_codes(fs, spec: ChunkSpec, column: str) -> np.ndarray:
     """One chunk's ``column`` as group codes; errors name the file and row groups."""
-    from dasklr.data.groups import group_codes
+    codes = [_part_codes(fs, part, column) for _, part in spec.placed()]
+    return codes[0] if len(codes) == 1 else np.concatenate(codes)
 
+
+def _part_codes(fs, part: FilePart, column: str) -> np.ndarray:
     try:
-        schema = pq.read_schema(spec.path, filesystem=fs)
+        schema = pq.read_schema(part.path, filesystem=fs)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {spec.where}: {exc}") from None
+        raise DataError(f"cannot read {part.where}: {exc}") from None
     if schema.get_field_index(column) < 0:
         raise DataError(
-            f"{spec.path}: column '{column}' is missing (file has: {', '.join(schema.names)})"
+            f"{part.path}: column '{column}' is missing (file has: {', '.join(schema.names)})"
         )
-    values = read_columns(fs, spec, [column]).column(column)
+    values = read_columns(fs, part, [column]).column(column)
     if values.null_count:
-        raise DataError(f"column '{column}' holds {values.null_count} nulls in {spec.where}")
+        raise DataError(f"column '{column}' holds {values.null_count} nulls in {part.where}")
     try:
         return group_codes(values.to_numpy(zero_copy_only=False))
     except ValueError as exc:
-        raise DataError(f"column '{column}' in {spec.where}: {exc}") from None
+        raise DataError(f"column '{column}' in {part.where}: {exc}") from None

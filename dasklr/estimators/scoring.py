@@ -83,12 +83,16 @@ def predict_to_parquet(
     client: Client | str | None = None,
     overwrite: bool = False,
     storage_options: dict | None = None,
+    part_rows: int | None = None,
 ) -> int:
     """Score every row of the Parquet data at ``path``; write ``output``/part-NNNNN.parquet.
 
     Each part holds the ``keep`` columns as read, one ``proba_<class>`` column per class
-    and ``prediction``. Returns the number of rows written.
+    and ``prediction``; one part a chunk of the input, of at most ``part_rows`` rows when
+    given (else sized to the workers' memory). Returns the number of rows written.
     """
+    if part_rows is not None and not (isinstance(part_rows, int) and part_rows > 0):
+        raise ConfigError(f"part_rows must be a whole number > 0, got {part_rows!r}")
     output = Path(output)
     if os.path.lexists(output) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
@@ -98,17 +102,19 @@ def predict_to_parquet(
     if problem:
         raise ConfigError(f"output {output} cannot be written: {problem}")
     features = _model_features(model)
-    fs, chunks, infos = plan_dataset(path, features, keep, storage_options=storage_options)
+    row_bytes = 8 * len(features) + 16
+    asked = DEFAULT_CHUNK_BYTES if part_rows is None else part_rows * row_bytes
+    fs, chunks, infos = plan_dataset(
+        path, features, keep, chunk_bytes=asked, storage_options=storage_options
+    )
     shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_)
     options = PassOptions(**_pass_options(model), check_chunks=False)
     try:
         with atomic_directory(output, overwrite=overwrite) as staging:
             with connect(client) as active:
                 budget = chunk_budget(worker_memory(active), "none", 0)
-                if budget < DEFAULT_CHUNK_BYTES:  # small workers: smaller tasks
-                    chunks = plan_chunks(
-                        infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=budget
-                    )
+                if budget < asked:  # small workers: smaller tasks
+                    chunks = plan_chunks(infos, bytes_per_row=row_bytes, chunk_bytes=budget)
                 with passes_over_chunks(active, chunks, options) as run_pass:
                     rows = run_pass(score_part, *shared, str(staging)) if chunks else 0
             write_manifest(staging, len(chunks), rows)
