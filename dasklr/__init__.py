@@ -22,6 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from dasklr.data.parquet import ParquetData, read_parquet
 from dasklr.errors import (
     ClusterError,
+    ColumnsLeftOutWarning,
     ConfigError,
     ConvergenceWarning,
     DasklrError,
@@ -42,6 +43,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "ClusterError",
+    "ColumnsLeftOutWarning",
     "ConfigError",
     "ConvergenceWarning",
     "DasklrError",

@@ -45,5 +45,9 @@ class SeparationWarning(ConvergenceWarning):
     """Without a penalty, the classes are (nearly) separable: there is no optimum to reach."""
 
 
+class ColumnsLeftOutWarning(UserWarning):
+    """``read_parquet(features=None)`` left out columns that are not numeric in every file."""
+
+
 class SingularInformationWarning(UserWarning):
     """The information matrix is singular: some coefficients are not identifiable."""

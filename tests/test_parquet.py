@@ -81,8 +81,9 @@ def test_default_features_are_numeric_columns_in_schema_order(client, tmp_path):
             "c": np.array([True, False] * 3),
         },
     )
-    data = dasklr.read_parquet(str(tmp_path), label="y", weight="w")
-    # every numeric/bool column but label and weight, as the schema orders them; strings skipped
+    with pytest.warns(dasklr.ColumnsLeftOutWarning, match=r"1 column\(s\).*'name' \(string in"):
+        data = dasklr.read_parquet(str(tmp_path), label="y", weight="w")
+    # every numeric/bool column but label and weight, as the schema orders them; strings named
     assert data.feature_names == ("b", "a", "c")
     X, _, _ = compute(client, data)
     assert X.dtype == np.float64
@@ -225,6 +226,37 @@ def test_markers_hidden_and_crc_files_are_skipped(client, tmp_path):
     np.testing.assert_allclose(model.intercept_, clean.intercept_, rtol=0, atol=1e-8)
 
 
+@pytest.mark.parametrize("order", ["odd-file-first", "odd-file-last"])
+def test_default_features_do_not_depend_on_which_file_comes_first(client, tmp_path, order):
+    """One file holds an extra column, a decimal and a timestamp that the other files hold
+    as numbers or lack: whichever file sorts first, the features are the columns numeric
+    in every file, and every column left out is named in one warning."""
+    n = 4
+    plain = {"x0": np.arange(n, dtype=np.float64), "x1": np.ones(n), "y": np.array([0, 1] * 2)}
+    odd = pa.table(
+        {
+            **plain,
+            "amount": pa.array([1, 2, 3, 4], type=pa.decimal128(10, 2)),
+            "when": pa.array(np.arange(n).astype("datetime64[s]")),
+            "extra": np.arange(n, dtype=np.float64),
+        }
+    )
+    first, last = ("a", "b") if order == "odd-file-first" else ("b", "a")
+    pq.write_table(odd, tmp_path / f"{first}.parquet")
+    write(tmp_path / f"{last}.parquet", {**plain, "amount": np.ones(n), "when": np.ones(n)})
+    with pytest.warns(dasklr.ColumnsLeftOutWarning) as caught:
+        data = dasklr.read_parquet(tmp_path, label="y")
+    assert data.feature_names == ("x0", "x1")
+    [warning] = caught
+    message = str(warning.message)
+    assert "3 column(s)" in message
+    assert re.search(r"'amount' \(decimal128\(10, 2\) in \S+\.parquet\)", message)
+    assert re.search(r"'when' \(timestamp\[\w+\] in \S+\.parquet\)", message)
+    assert re.search(r"'extra' \(missing from \S+\.parquet\)", message)
+    X, _, _ = compute(client, data)
+    np.testing.assert_array_equal(X, np.tile(np.column_stack([plain["x0"], plain["x1"]]), (2, 1)))
+
+
 def test_bool_label_column(client, tmp_path):
     X, y, _, _ = make_classification(300, 2, seed=3)
     write(tmp_path / "a.parquet", {"x0": X[:, 0], "x1": X[:, 1], "y": y.astype(bool)})
@@ -256,9 +288,10 @@ def test_feature_missing(tmp_path):
     write(tmp_path / "b.parquet", {k: v for k, v in t.items() if k != "x1"})
     with pytest.raises(DataError, match=r"a\.parquet: column 'x7' is missing"):
         dasklr.read_parquet(str(tmp_path), label="y", features=["x0", "x7"])
-    # features chosen from the first file must be in every file
-    with pytest.raises(DataError, match=r"b\.parquet: column 'x1' is missing"):
-        dasklr.read_parquet(str(tmp_path), label="y")
+    # by default, a column missing from some file is not a feature, and is named
+    with pytest.warns(dasklr.ColumnsLeftOutWarning, match=r"'x1' \(missing from \S+b\.parquet\)"):
+        data = dasklr.read_parquet(str(tmp_path), label="y")
+    assert data.feature_names == ("x0", "w")
 
 
 def test_weight_missing(tmp_path):

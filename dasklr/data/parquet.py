@@ -12,6 +12,7 @@ import itertools
 import operator
 import os
 import posixpath
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from dasklr.data.decode import (
     read_chunk,
     read_codes,
 )
-from dasklr.errors import DataError
+from dasklr.errors import ColumnsLeftOutWarning, DataError
 
 #: Consecutive row groups of one file are merged into a chunk up to this decoded size,
 #: unless the workers' memory asks for less (``dasklr.passes.sizing``, when a fit starts).
@@ -171,8 +172,10 @@ def read_parquet(
         The label column: integers, floats, bools or strings; its distinct values are
         the classes (two for binary, more for multinomial).
     features
-        Feature columns, in order. ``None`` takes every numeric or bool column of the first
-        file except ``label`` and ``weight``.
+        Feature columns, in order. ``None`` takes every column that is numeric or bool in
+        every file, except ``label`` and ``weight``, in the order of the first file; the
+        columns left out (strings, decimals, timestamps, columns missing from some files)
+        are named in one ``dasklr.ColumnsLeftOutWarning``.
     weight
         Optional column of non-negative sample weights.
     classes
@@ -207,7 +210,10 @@ def read_parquet(
     infos, schemas, settled = _read_footers(fs, paths, label)
     if weight is not None and weight == label:
         raise DataError(f"weight column '{weight}' is also the label column")
-    feature_names = _choose_features(infos[0].path, schemas[0], label, weight, features)
+    if features is None:
+        feature_names = _default_features(infos, schemas, label, weight)
+    else:
+        feature_names = _named_features(features, label, weight)
     for info, schema in zip(infos, schemas, strict=True):
         _check_columns(info.path, schema, [*feature_names, *([weight] if weight else [])])
     label_kind = _check_label(infos, schemas, label)
@@ -346,26 +352,61 @@ def _is_numeric(dtype: pa.DataType) -> bool:
     return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
 
 
-def _choose_features(path, schema, label, weight, features) -> tuple[str, ...]:
-    if features is not None:
-        names = tuple(features)
-        if not names:
-            raise DataError("features is an empty list; name at least one column")
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise DataError(f"features lists columns more than once: {duplicated}")
-        clash = {label, weight} & set(names)
-        if clash:
-            raise DataError(f"column '{clash.pop()}' cannot be both a feature and label/weight")
-        return names
-    names = tuple(
-        field.name
-        for field in schema
-        if field.name not in (label, weight) and _is_numeric(field.type)
-    )
+def _named_features(features: Sequence[str], label: str, weight: str | None) -> tuple[str, ...]:
+    names = tuple(features)
     if not names:
-        raise DataError(f"{path}: no numeric feature columns besides '{label}'")
+        raise DataError("features is an empty list; name at least one column")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise DataError(f"features lists columns more than once: {duplicated}")
+    clash = {label, weight} & set(names)
+    if clash:
+        raise DataError(f"column '{clash.pop()}' cannot be both a feature and label/weight")
     return names
+
+
+def _default_features(infos, schemas, label: str, weight: str | None) -> tuple[str, ...]:
+    """Every column, besides the label and weight, that is numeric or bool in every file,
+    in the order of the first file; the others are named in one ``ColumnsLeftOutWarning``.
+
+    Decided from all the schemas, so the answer does not depend on which file comes first.
+    """
+    first_with: dict[pa.Schema, str] = {}  # each distinct schema, and a file that has it
+    for info, schema in zip(infos, schemas, strict=True):
+        first_with.setdefault(schema, info.path)
+    names = dict.fromkeys(
+        n for schema in first_with for n in schema.names if n not in (label, weight)
+    )
+    left_out: dict[str, str] = {}
+    for name in names:
+        for schema, path in first_with.items():
+            index = schema.get_field_index(name)
+            if index < 0:
+                left_out[name] = f"missing from {path}"
+                break
+            if not _is_numeric(schema.field(index).type):
+                left_out[name] = f"{schema.field(index).type} in {path}"
+                break
+    chosen = tuple(name for name in names if name not in left_out)
+    listed = ", ".join(f"'{name}' ({why})" for name, why in left_out.items())
+    if not chosen:
+        raise DataError(
+            f"no numeric feature columns besides '{label}'"
+            + (
+                f": {listed}; name the features to use (cast them to numbers first)"
+                if listed
+                else ""
+            )
+        )
+    if left_out:
+        warnings.warn(
+            f"features=None leaves out {len(left_out)} column(s) that are not numeric or "
+            f"bool in every file: {listed}; pass features=[...] to choose the columns "
+            "(decimals and timestamps need a cast to numbers first)",
+            ColumnsLeftOutWarning,
+            stacklevel=3,
+        )
+    return chosen
 
 
 def _check_columns(path: str, schema: pa.Schema, columns: list[str]) -> None:
