@@ -37,6 +37,11 @@ class StorageError(DasklrError, OSError):
     exit_code = 6
 
 
+class NotFittedError(DasklrError, ValueError, AttributeError):
+    """An estimator asked to predict (or summarise) before ``fit``. Where scikit-learn is
+    installed, the error raised is scikit-learn's ``NotFittedError`` as well."""
+
+
 class ConvergenceWarning(UserWarning):
     """The solver stopped at ``max_iter`` before the gradient reached ``tol``."""
 

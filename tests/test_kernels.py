@@ -278,7 +278,7 @@ def test_objective_matches_closed_form():
 def test_zero_total_weight_is_a_data_error():
     X, y, _, coef, b = problem(n=10)
     objective = LogisticObjective(lambda probe: probe_sums(X, y, np.zeros(10), probe), 4, alpha=0)
-    with pytest.raises(DataError, match=r"total sample weight is 0\.0"):
+    with pytest.raises(DataError, match=r"sample weights sum to zero \(0\.0\)"):
         objective.loss_and_grad(np.append(coef, b))
 
 

@@ -26,11 +26,7 @@ def check_values(
 
     Labels must be class indices 0..``n_classes``−1 (0/1 for binary).
     """
-    finite = np.isfinite(X)
-    if not finite.all():
-        column = int(np.argmin(finite.all(axis=0)))
-        bad = X[~finite[:, column], column][0]
-        raise DataError(f"feature column '{feature_names[column]}' holds {bad} in {where}")
+    check_finite_features(X, feature_names, where)
     if n_classes == 2:
         invalid = (y != 0) & (y != 1)
         expected = "0/1 or bool values"
@@ -43,6 +39,28 @@ def check_values(
         )
     if sample_weight is not None:
         check_weights(sample_weight, weight, where)
+
+
+def check_finite_features(X: np.ndarray, feature_names: Sequence[str], where: str) -> None:
+    """Raise ``DataError`` naming the first column that holds NaN or ±inf (a finite sum
+    proves every value finite, so the elementwise test runs only when it is not)."""
+    if np.isfinite(X.sum()):
+        return
+    finite = np.isfinite(X)
+    if finite.all():  # the sum overflowed
+        return
+    column = int(np.argmin(finite.all(axis=0)))
+    row = int(np.argmin(finite[:, column]))
+    raise DataError(
+        f"feature column '{feature_names[column]}' holds {shown(X[row, column])} in row "
+        f"{row} of {where}; NaN and ±inf are not allowed"
+    )
+
+
+def shown(value) -> str:
+    """A bad value as people write it: NaN, inf, -inf, or the number."""
+    value = float(value)
+    return "NaN" if np.isnan(value) else str(value)
 
 
 def check_weights(sample_weight: np.ndarray, weight: str, where: str) -> None:
@@ -67,6 +85,6 @@ def checked_classes(classes: np.ndarray, where: str) -> np.ndarray:
         if bad.size:
             raise DataError(
                 f"{where} holds {bad[0]}: labels must be classes (integers, whole-number "
-                "floats, bools or strings); is it the right column?"
+                "floats, bools or strings), not continuous values; is it the right column?"
             )
     return classes

@@ -118,6 +118,19 @@ class ParquetData(_Arrays):
         self._reader = reader
         return self
 
+    def __reduce__(self):
+        """Pickle the arrays and what they come from (the tuple's own pickling would keep
+        only ``X, y, w``, and ``__new__`` needs the rest)."""
+        extras = {
+            "feature_names": self.feature_names,
+            "label": self.label,
+            "classes": self.classes,
+            "files": self.files,
+            "weight_column": self.weight_column,
+            "reader": self._reader,
+        }
+        return (_unpickled, (tuple(self), extras))
+
     @property
     def chunk_specs(self) -> tuple[ChunkSpec, ...]:
         """What each chunk's read task decodes (row groups of a file, or a row slice)."""
@@ -146,6 +159,10 @@ class ParquetData(_Arrays):
         name = f"dasklr-codes-{tokenize(self.X.name, column)}"
         layer = {(name, i): (read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
         return da.Array(layer, name, (tuple(spec.rows for spec in chunks),), dtype=np.int64)
+
+
+def _unpickled(arrays: tuple, extras: dict) -> ParquetData:
+    return ParquetData(*arrays, **extras)
 
 
 def read_parquet(

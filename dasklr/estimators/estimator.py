@@ -16,12 +16,13 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from dasklr.data.checks import checked_classes
+from dasklr.data.checks import check_finite_features, checked_classes
 from dasklr.data.parquet import ParquetData
 from dasklr.errors import DataError
 from dasklr.estimators.inputs import (
     as_array,
     at_least_two,
+    check_fitted,
     check_shapes,
     checked_numpy,
     class_weight_by_index,
@@ -35,7 +36,13 @@ from dasklr.estimators.persistence import read_model, save_model
 from dasklr.fit.callbacks import ProgressPrinter
 from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan
 from dasklr.fit.driver import Callback, train
-from dasklr.kernels.prediction import margins, predict_classes, probabilities, take
+from dasklr.kernels.prediction import (
+    log_probabilities,
+    margins,
+    predict_classes,
+    probabilities,
+    take,
+)
 from dasklr.options import FitOptions, option_fields
 from dasklr.passes.cluster import connect
 from dasklr.passes.progress import PassProgress
@@ -54,6 +61,31 @@ class ParamsMixin:
     def _param_names(cls) -> list[str]:
         signature = inspect.signature(cls.__init__)
         return [name for name in signature.parameters if name != "self"]
+
+    #: for scikit-learn before 1.6, which read the type from this attribute
+    _estimator_type = "classifier"
+
+    def __sklearn_tags__(self):
+        """What scikit-learn's tools and checks need to know (a classifier of dense 2-D
+        input, without NaN); read only by scikit-learn, so it is imported here."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(),
+            input_tags=InputTags(allow_nan=False, sparse=False),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle (joblib, MLflow) keeps: parameters and fitted attributes, without
+        the training data kept for robust covariances or a live ``distributed.Client``
+        (an unpickled model runs on the current client, or an embedded cluster)."""
+        state = dict(self.__dict__)
+        state.pop("_fit_data", None)
+        if not (state.get("client") is None or isinstance(state["client"], str)):
+            state["client"] = None
+        return state
 
     def __sklearn_clone__(self):
         # scikit-learn deep-copies parameters; a distributed.Client is shared, not copied.
@@ -313,12 +345,10 @@ class LogisticRegression(ParamsMixin):
             self.training_data_ = data_manifest(X)
             # read_parquet checks every chunk it decodes
             return X.X, X.y, X.sample_weight, X.feature_names, classes, False
-        if y is None:
-            raise TypeError("fit(X, y) needs y unless X comes from dasklr.read_parquet")
         self.training_data_ = None
         X, feature_names = columns_of(X)
         y = labels_of(y)
-        sample_weight = None if sample_weight is None else as_array(sample_weight)
+        sample_weight = None if sample_weight is None else as_array(sample_weight, "sample_weight")
         check_shapes(X, y, sample_weight)
         if isinstance(y, da.Array):
             found = np.unique(label_values(client.compute(da.unique(y)).result()))
@@ -390,6 +420,21 @@ class LogisticRegression(ParamsMixin):
             )
         return probabilities(X, self.coef_, self.intercept_)
 
+    def predict_log_proba(self, X):
+        """Log of ``predict_proba``, computed from the margins (exact where the
+        probabilities round to 0 or 1)."""
+        X = self._features(X)
+        if isinstance(X, da.Array):
+            K = len(self.classes_)
+            return X.map_blocks(
+                log_probabilities,
+                self.coef_,
+                self.intercept_,
+                chunks=(X.chunks[0], (K,)),
+                dtype=np.float64,
+            )
+        return log_probabilities(X, self.coef_, self.intercept_)
+
     def predict(self, X):
         """The class of highest probability, from ``classes_``."""
         X = self._features(X)
@@ -410,8 +455,6 @@ class LogisticRegression(ParamsMixin):
             # y holds indices into the data's classes: compare labels, not indices
             labels = X.y.map_blocks(take, X.classes, dtype=X.classes.dtype)
             return (self.predict(X) == labels).mean()
-        if y is None:
-            raise TypeError("score(X, y) needs y unless X comes from dasklr.read_parquet")
         return (self.predict(X) == labels_of(y)).mean()
 
     @property
@@ -419,8 +462,9 @@ class LogisticRegression(ParamsMixin):
         return self.coef_.shape[0] == 1
 
     def _features(self, X):
-        if not hasattr(self, "coef_"):
-            raise AttributeError("this LogisticRegression is not fitted yet; call fit first")
+        """X as the fitted coefficients need it: its columns checked against the fit's,
+        in one Dask chunk across; NumPy input also checked for NaN and ±inf."""
+        check_fitted(self)
         if isinstance(X, ParquetData):
             names = X.feature_names
             X = X.X
@@ -431,10 +475,15 @@ class LogisticRegression(ParamsMixin):
             raise ValueError(
                 f"feature names differ from those seen in fit: {list(names)} != {list(expected)}"
             )
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has shape {X.shape}; expected (n, {self.n_features_in_})")
-        if isinstance(X, da.Array) and X.numblocks[1] != 1:
-            X = X.rechunk({1: -1})
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        if isinstance(X, da.Array):
+            return X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
+        names = expected if expected is not None else [f"column {j}" for j in range(X.shape[1])]
+        check_finite_features(X, names, "the rows to predict")
         return X
 
     def summary(self, cov_type: str = "nonrobust", level: float = 0.95, groups=None):
@@ -501,7 +550,8 @@ class LogisticRegression(ParamsMixin):
         if data is None:
             raise ValueError(
                 f"cov_type={cov_type!r} needs a pass over the training data, which this model "
-                f"does not have (loaded from a file?); it holds {sorted(known) or 'none'}. "
+                "does not have (loaded from a file, or unpickled?); it holds "
+                f"{sorted(known) or 'none'}. "
                 "Refit, or compute it before saving (dasklr train: inference.cov_type)"
             )
         X, y, w, source = data

@@ -1,6 +1,8 @@
 """What ``fit`` accepts, made uniform: arrays and DataFrames as float arrays, labels as
 class indices into the sorted classes, class weights by class index."""
 
+import functools
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -8,7 +10,7 @@ import dask.array as da
 import numpy as np
 
 from dasklr.data.checks import check_values
-from dasklr.errors import DataError
+from dasklr.errors import DataError, NotFittedError
 
 
 def index_in(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -17,10 +19,33 @@ def index_in(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def labels_of(y):
-    """y as an array of labels: numbers, bools or strings keep their type."""
-    if isinstance(y, da.Array):
-        return y
-    return np.asarray(y)
+    """y as an array of labels: numbers, bools or strings keep their type; a column vector
+    (n, 1) is taken as its n labels, with scikit-learn's ``DataConversionWarning``."""
+    if y is None:
+        raise ValueError(
+            "LogisticRegression requires y to be passed, but the target y is None "
+            "(only read_parquet data carries its labels)"
+        )
+    y = y if isinstance(y, da.Array) else np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected: its one column is "
+            "taken as the labels; pass y.ravel() or a 1-D array",
+            data_conversion_warning(),
+            stacklevel=3,
+        )
+        y = y[:, 0]
+    return y
+
+
+def data_conversion_warning() -> type[Warning]:
+    """scikit-learn's ``DataConversionWarning`` where it is installed (its tools look for
+    it), else ``UserWarning``."""
+    try:
+        from sklearn.exceptions import DataConversionWarning
+    except ImportError:
+        return UserWarning
+    return DataConversionWarning
 
 
 def label_values(y: np.ndarray) -> np.ndarray:
@@ -32,8 +57,8 @@ def at_least_two(classes: np.ndarray, where: str) -> np.ndarray:
     if classes.size < 2:
         found = classes.tolist()[0] if classes.size else "no rows"
         raise DataError(
-            f"{where} holds a single class ({found}); logistic regression needs rows of at "
-            "least two classes"
+            f"{where} holds one class only ({found}): a single class cannot be fitted; "
+            "logistic regression needs rows of at least two classes"
         )
     return classes
 
@@ -73,26 +98,68 @@ def columns_of(X) -> tuple[Any, Sequence[str] | None]:
     hands them column-major, and BLAS may then round a product differently in the last bit.
     """
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        return np.ascontiguousarray(X.to_numpy(dtype=np.float64)), [str(c) for c in X.columns]
+        values = as_array(np.ascontiguousarray(X.to_numpy(dtype=np.float64)))
+        return values, [str(c) for c in X.columns]
     return as_array(X), None
 
 
-def as_array(a):
-    """float32 stays float32 (the kernels widen it chunk by chunk); the rest → float64."""
-    if isinstance(a, da.Array):
-        return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
-    a = np.asarray(a)
+def as_array(a, name: str = "X"):
+    """float32 stays float32 (the kernels widen it chunk by chunk); the rest → float64.
+
+    Refused with a message that says what to pass instead: sparse matrices (dense
+    arrays only), complex numbers, and X that is not 2-D or has no rows or no columns.
+    """
+    if hasattr(a, "tocsr") and hasattr(a, "nnz"):
+        raise TypeError(
+            f"{name} is a sparse {type(a).__name__}: sparse input is not supported; pass "
+            f"a dense array ({name}.toarray()) or a Dask array"
+        )
+    if not isinstance(a, da.Array):
+        a = np.asarray(a)
+    if a.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}")
+    if name == "X":
+        check_matrix_shape(a)
     return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
 
 
-def checked_numpy(X, y, sample_weight, n_classes: int):
+def check_matrix_shape(X) -> None:
+    """X must be 2-D, with at least one column and one row (where its length is known)."""
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D, got shape {X.shape}")
+        raise ValueError(
+            f"X must be a 2-D array, got shape {X.shape}: Reshape your data, with "
+            "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single row"
+        )
+    if X.shape[1] == 0:
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    if X.shape[0] == 0:
+        raise ValueError(f"0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+
+
+def checked_numpy(X, y, sample_weight, n_classes: int):
     names = [f"column {j}" for j in range(X.shape[1])]
     check_values(
         X, y, sample_weight, feature_names=names, where="the input arrays", n_classes=n_classes
     )
     return X, y, sample_weight
+
+
+def check_fitted(estimator) -> None:
+    """Raise ``NotFittedError`` (scikit-learn's too, where it is installed) before ``fit``."""
+    if hasattr(estimator, "coef_"):
+        return
+    message = f"this {type(estimator).__name__} is not fitted yet; call fit first"
+    try:
+        from sklearn.exceptions import NotFittedError as ScikitNotFitted
+    except ImportError:
+        raise NotFittedError(message) from None
+    raise _not_fitted_of_both(ScikitNotFitted)(message)
+
+
+@functools.cache
+def _not_fitted_of_both(scikit: type) -> type:
+    """One error class that is both dasklr's and scikit-learn's ``NotFittedError``."""
+    return type("NotFittedError", (NotFittedError, scikit), {"__module__": "dasklr.errors"})
 
 
 def check_shapes(X, y, sample_weight) -> None:

@@ -58,7 +58,9 @@ class Scaling:
         intercept, so it keeps its original scale (1/σ = 1) instead of being dropped.
         """
         if not summary.weight > 0:
-            raise DataError(f"the total sample weight is {summary.weight}; nothing to train on")
+            raise DataError(
+                f"the sample weights sum to zero ({summary.weight}); nothing to train on"
+            )
         mean = summary.mean
         assert summary.spread is not None  # a summary taken for scaling has the spreads
         std = np.sqrt(summary.spread / summary.weight)
@@ -379,7 +381,7 @@ def check_classes(weight: float, weighted_labels) -> None:
     ``weighted_labels`` is Σw·y (binary) or Σw per class (K classes).
     """
     if not weight > 0:
-        raise DataError(f"the total sample weight is {weight}; nothing to train on")
+        raise DataError(f"the sample weights sum to zero ({weight}); nothing to train on")
     per_class = np.asarray(weighted_labels, dtype=np.float64)
     if per_class.ndim == 0:
         per_class = np.array([weight - float(per_class), float(per_class)])

@@ -3,7 +3,7 @@ run on the workers chunk by chunk, or on the driver for NumPy input)."""
 
 import numpy as np
 
-from dasklr.kernels.numerics import logsumexp, sigmoid
+from dasklr.kernels.numerics import logsumexp, sigmoid, softplus
 
 
 def margins(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
@@ -19,6 +19,15 @@ def probabilities(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.
         p1 = sigmoid(z)
         return np.column_stack([1.0 - p1, p1])
     return np.exp(z - logsumexp(z)[:, None])
+
+
+def log_probabilities(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """log P(class): binary log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z);
+    softmax z − logsumexp(z). Never the log of a probability rounded to 0."""
+    z = margins(X, coef, intercept)
+    if coef.shape[0] == 1:
+        return np.column_stack([-softplus(z), -softplus(-z)])
+    return z - logsumexp(z)[:, None]
 
 
 def predict_classes(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray):
