@@ -64,6 +64,45 @@ def test_check_estimator_passes_every_check(current):
     assert len(results) > 50
 
 
+@pytest.mark.filterwarnings("ignore:Estimator LogisticRegressionCV does not inherit")
+def test_check_estimator_passes_for_the_cross_validated_estimator(current):
+    """One check is expected to fail, for the reason given to scikit-learn."""
+    expected = {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "it passes cv as lists of row indices; dasklr's folds come from a hash of the "
+            "row index, so that workers find them without moving rows, and cv is a count"
+        )
+    }
+    results = check_estimator(
+        dasklr.LogisticRegressionCV(alphas=[1e-1, 1e-2], cv=3, tol=1e-10),
+        on_fail=None,
+        on_skip=None,
+        expected_failed_checks=expected,
+    )
+    status = {r["check_name"]: r["status"] for r in results}
+    assert {name for name, s in status.items() if s == "failed"} == set()
+    assert {name for name, s in status.items() if s == "xfail"} == set(expected)
+    assert {name for name, s in status.items() if s == "skipped"} == set(SKIPPED_BY_SCIKIT_LEARN)
+
+
+def test_the_cross_validated_estimator_in_a_pipeline_and_calibration(current, data):
+    """In a pipeline, LogisticRegressionCV gives the model of its chosen alpha, which a
+    plain LogisticRegression with that alpha reproduces."""
+    X, y = data
+    pipeline = make_pipeline(
+        StandardScaler(), dasklr.LogisticRegressionCV(alphas=[1e-1, 1e-2, 1e-3], cv=3, tol=1e-10)
+    ).fit(X, y)
+    chosen = pipeline[-1].alpha_
+    plain = make_pipeline(StandardScaler(), dasklr.LogisticRegression(alpha=chosen, tol=1e-10))
+    np.testing.assert_allclose(
+        pipeline.predict_proba(X), plain.fit(X, y).predict_proba(X), rtol=0, atol=1e-8
+    )
+    scores = cross_val_score(pipeline, X, y, cv=3, scoring="neg_log_loss")
+    assert np.isfinite(scores).all()
+    calibrated = CalibratedClassifierCV(pipeline, cv=3).fit(X, y)
+    np.testing.assert_allclose(calibrated.predict_proba(X).sum(axis=1), 1.0)
+
+
 def test_is_a_classifier_and_knows_when_it_is_fitted(current, data):
     X, y = data
     model = dasklr.LogisticRegression()

@@ -129,26 +129,26 @@ class LogisticRegressionCV(LogisticRegression):
         client: Any = None,
         verbose: bool = False,
     ) -> None:
-        super().__init__(
-            l1_ratio=l1_ratio,
-            fit_intercept=fit_intercept,
-            solver=solver,
-            tol=tol,
-            max_iter=max_iter,
-            split_every=split_every,
-            standardize=standardize,
-            class_weight=class_weight,
-            cache=cache,
-            cache_dir=cache_dir,
-            retries=retries,
-            worker_timeout=worker_timeout,
-            client=client,
-            verbose=verbose,
-        )
+        # its own parameters only (scikit-learn reads every attribute named like a
+        # parameter as one): alpha is chosen, early stopping and warm starts do not apply
         self.alphas = alphas
         self.cv = cv
         self.scoring = scoring
         self.seed = seed
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.split_every = split_every
+        self.standardize = standardize
+        self.class_weight = class_weight
+        self.cache = cache
+        self.cache_dir = cache_dir
+        self.retries = retries
+        self.worker_timeout = worker_timeout
+        self.client = client
+        self.verbose = verbose
 
     @property
     def alpha(self) -> float:
@@ -156,12 +156,13 @@ class LogisticRegressionCV(LogisticRegression):
         return getattr(self, "alpha_", 0.0)
 
     @alpha.setter
-    def alpha(self, value) -> None:  # the parent's __init__ sets it; the fit chooses it
-        pass
+    def alpha(self, value) -> None:
+        raise AttributeError("LogisticRegressionCV chooses alpha; give the candidates as alphas")
 
     def artifact_params(self) -> dict[str, Any]:
         """``LogisticRegression``'s parameters of the chosen model, for its model file."""
-        params = {name: getattr(self, name) for name in LogisticRegression._param_names()}
+        plain = LogisticRegression().get_params()
+        params = {name: getattr(self, name, plain[name]) for name in plain}
         return {**params, "alpha": self.alpha, "warm_start": False}
 
     def fit_options(self) -> FitOptions:
