@@ -72,10 +72,12 @@ def test_int_and_float_columns_across_files_widen_to_the_all_float_fit(client, t
 
 
 def test_embedded_cluster_listens_on_loopback_only(tmp_path):
-    """No client given: the cluster dasklr starts itself binds 127.0.0.1, dashboard off."""
+    """No client given, lazy input (small NumPy input runs in this process): the cluster
+    dasklr starts itself binds 127.0.0.1, dashboard off."""
     from distributed import default_client
 
     X, y, _, _ = make_classification(400, 2, seed=1)
+    write_parquet_dataset(tmp_path, X, y)
     seen = {}
 
     def look(record):
@@ -84,7 +86,9 @@ def test_embedded_cluster_listens_on_loopback_only(tmp_path):
             seen["scheduler"] = info["address"]
             seen["workers"] = list(info["workers"])
 
-    dasklr.LogisticRegression(alpha=1e-2).fit(X, y, callbacks=[look])
+    dasklr.LogisticRegression(alpha=1e-2).fit(
+        dasklr.read_parquet(tmp_path, label="y"), callbacks=[look]
+    )
     assert seen["scheduler"].startswith("tcp://127.0.0.1:")
     assert seen["workers"] and all(w.startswith("tcp://127.0.0.1:") for w in seen["workers"])
 

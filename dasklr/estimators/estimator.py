@@ -45,6 +45,7 @@ from dasklr.kernels.prediction import (
 )
 from dasklr.options import FitOptions, option_fields
 from dasklr.passes.cluster import connect
+from dasklr.passes.in_process import fits_in_process
 from dasklr.passes.progress import PassProgress
 from dasklr.passes.runner import PassOptions
 from dasklr.passes.sizing import sized_for_cluster
@@ -270,7 +271,7 @@ class LogisticRegression(ParamsMixin):
         ``resume`` write and continue from checkpoints (``dasklr.fit.checkpoint``).
         """
         options = self.fit_options()
-        with connect(self.client) as client:
+        with connect(self.client, in_process=fits_in_process(X, y, sample_weight)) as client:
             X = source = self._sized(X, client)
             X, y, sample_weight, feature_names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client

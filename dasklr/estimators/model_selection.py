@@ -27,6 +27,7 @@ from dasklr.fit.grid import GridResult, ModelFit, train_grid
 from dasklr.kernels.grid import ALL_ROWS
 from dasklr.options import NOT_FOR_GRID, SCORINGS, FitOptions, option_fields
 from dasklr.passes.cluster import connect
+from dasklr.passes.in_process import fits_in_process
 from dasklr.passes.progress import PassProgress
 
 #: The default grid: 12 alphas from 1 down to 1e-6, evenly spaced in log scale.
@@ -187,7 +188,7 @@ class LogisticRegressionCV(LogisticRegression):
         options = self.fit_options()
         self._validate_grid()
         alphas = checked_alphas(self.alphas)
-        with connect(self.client) as client:
+        with connect(self.client, in_process=fits_in_process(X, y, sample_weight)) as client:
             X = original = self._sized(X, client)
             X, y, sample_weight, names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
@@ -304,7 +305,7 @@ def fit_path(
     grid = checked_alphas(alphas)
     model = LogisticRegressionCV(alphas=grid, **params)
     options = model.fit_options()
-    with connect(model.client) as client:
+    with connect(model.client, in_process=fits_in_process(X, y, sample_weight)) as client:
         X, y, sample_weight, _, classes, check_chunks = model._training_data(
             X, y, sample_weight, client
         )

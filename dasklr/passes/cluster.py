@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from dasklr.errors import ClusterError
 from dasklr.options import DEFAULT_WORKER_TIMEOUT
+from dasklr.passes.in_process import InProcess
 
 #: Seconds to wait for the scheduler to answer, and then for a first worker.
 CONNECT_TIMEOUT = 5.0
@@ -18,15 +19,18 @@ WORKER_TIMEOUT = DEFAULT_WORKER_TIMEOUT
 
 
 @contextmanager
-def connect(client: Client | str | None = None) -> Iterator[Client]:
+def connect(
+    client: Client | InProcess | str | None = None, in_process: bool = False
+) -> Iterator[Client | InProcess]:
     """Yield a client to run on; close whatever this call started, and nothing else.
 
     ``client`` may be a ``distributed.Client`` (used as is), a scheduler address such as
     ``"tcp://10.0.0.5:8786"`` (connected to, then disconnected), or None: the current
-    default client if there is one, otherwise a local cluster sized to the machine that
-    lives only as long as this block.
+    default client if there is one, else this process (``InProcess``) when the caller
+    says the data is small and in memory (``in_process``), else a local cluster sized to
+    the machine that lives only as long as this block.
     """
-    if isinstance(client, Client):
+    if isinstance(client, Client | InProcess):
         yield client
         return
     if isinstance(client, str):
@@ -46,6 +50,9 @@ def connect(client: Client | str | None = None) -> Iterator[Client]:
         current = None
     if current is not None:
         yield current
+        return
+    if in_process:
+        yield InProcess()
         return
     with (
         LocalCluster(

@@ -26,6 +26,7 @@ from dasklr.kernels.logistic import Probe, probe_sums
 from dasklr.options import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT, FitOptions
 from dasklr.passes.cache import cached_chunks
 from dasklr.passes.cluster import connect, one_blas_thread
+from dasklr.passes.in_process import fits_in_process
 from dasklr.passes.merge import merge_sums
 from dasklr.passes.offsets import row_offsets
 from dasklr.passes.progress import PassProgress
@@ -178,7 +179,10 @@ def passes_over(
     ``holdout`` (whose rows they drop); ``extra_graph`` = (graph, per-chunk keys) adds
     per-chunk arrays of another graph (e.g. cluster codes) as kernel arguments instead.
     """
-    with connect(client) as active, one_blas_thread(active):
+    with (
+        connect(client, in_process=fits_in_process(*arrays)) as active,
+        one_blas_thread(active),
+    ):
         arrays, scattered = on_cluster(active, *arrays)
         mode = "none"
         if not scattered:

@@ -18,6 +18,7 @@ import numpy as np
 from dasklr.data.groups import group_codes
 from dasklr.kernels.robust import RobustSums, robust_sums
 from dasklr.passes.cluster import connect
+from dasklr.passes.in_process import fits_in_process
 from dasklr.passes.runner import PassOptions, on_cluster, passes_over
 from dasklr.stats.robust import cluster_covariance, drop_intercept, sandwich_covariance
 
@@ -37,7 +38,7 @@ def covariance_sums(
 ) -> RobustSums:
     """One pass: ``robust_sums`` at (coef, intercept) over every chunk, merged."""
     options = replace(options or PassOptions(), check_chunks=False)
-    with connect(client) as active:
+    with connect(client, in_process=fits_in_process(X, y, sample_weight, groups)) as active:
         (X, y, sample_weight), _ = on_cluster(active, X, y, sample_weight)
         n_chunks = X.numblocks[0]
         extra: tuple[dict, list[tuple]] = ({}, [(None,)] * n_chunks)
