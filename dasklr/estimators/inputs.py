@@ -8,6 +8,8 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import pyarrow as pa
+from dask.base import is_dask_collection
 
 from dasklr.data.checks import check_values
 from dasklr.errors import DataError, NotFittedError
@@ -26,7 +28,9 @@ def labels_of(y):
             "LogisticRegression requires y to be passed, but the target y is None "
             "(only read_parquet data carries its labels)"
         )
-    y = y if isinstance(y, da.Array) else np.asarray(y)
+    if is_dask_collection(y) and hasattr(y, "to_dask_array"):  # a Dask Series
+        y = y.to_dask_array(lengths=True)
+    y = known_lengths(y) if isinstance(y, da.Array) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected: its one column is "
@@ -92,15 +96,32 @@ def class_weight_by_index(class_weight, classes: np.ndarray):
 
 
 def columns_of(X) -> tuple[Any, Sequence[str] | None]:
-    """Split a DataFrame into its values and column names; arrays pass through.
+    """Split a table into its values and column names; arrays pass through.
 
-    A DataFrame's values come row-major, like the array a user would build from it: pandas
-    hands them column-major, and BLAS may then round a product differently in the last bit.
+    A Dask DataFrame stays lazy and distributed: its partitions become the chunks (their
+    lengths computed once, in one pass, when Dask does not know them). pandas, polars and
+    pyarrow tables come as their values, row-major like the array a user would build
+    (pandas hands them column-major, and BLAS may then round a product differently).
     """
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        values = as_array(np.ascontiguousarray(X.to_numpy(dtype=np.float64)))
-        return values, [str(c) for c in X.columns]
+    if is_dask_collection(X) and hasattr(X, "columns"):  # a Dask DataFrame
+        names = [str(c) for c in X.columns]
+        return as_array(X.to_dask_array(lengths=True)), names
+    if isinstance(X, pa.Table):
+        columns = [X.column(name).to_numpy(zero_copy_only=False) for name in X.column_names]
+        values = np.column_stack(columns) if columns else np.empty((X.num_rows, 0))
+        return as_array(np.ascontiguousarray(values, dtype=np.float64)), list(X.column_names)
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # pandas, polars
+        values = np.asarray(X.to_numpy(), dtype=np.float64)
+        return as_array(np.ascontiguousarray(values)), [str(c) for c in X.columns]
     return as_array(X), None
+
+
+def known_lengths(a):
+    """A Dask array whose chunk lengths are unknown (from a filter, a DataFrame),
+    with them computed, once; anything else as it is."""
+    if isinstance(a, da.Array) and any(np.isnan(n) for n in a.chunks[0]):
+        return a.compute_chunk_sizes()
+    return a
 
 
 def as_array(a, name: str = "X"):
@@ -114,8 +135,9 @@ def as_array(a, name: str = "X"):
             f"{name} is a sparse {type(a).__name__}: sparse input is not supported; pass "
             f"a dense array ({name}.toarray()) or a Dask array"
         )
-    if not isinstance(a, da.Array):
-        a = np.asarray(a)
+    if is_dask_collection(a) and hasattr(a, "to_dask_array"):  # a Dask Series of weights
+        a = a.to_dask_array(lengths=True)
+    a = known_lengths(a) if isinstance(a, da.Array) else np.asarray(a)
     if a.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}")
     if name == "X":
