@@ -294,3 +294,40 @@ def test_an_output_that_cannot_be_written_is_refused_before_training(
     assert f"output.path {model_dir} cannot be written" in err
     assert "data:" not in capsys.readouterr().out  # refused before the footers were read
     assert not model_dir.exists()
+
+
+@pytest.mark.parametrize("problem", ["validation", "init model", "report folder", "matplotlib"])
+def test_train_checks_everything_before_the_first_pass(
+    tmp_path, dataset, capsys, monkeypatch, problem
+):
+    """A wrong validation path, a missing init model, a report that cannot be written or
+    drawn: one line and exit code 2 or 3 before any pass (no cluster is started: no
+    scheduler is configured), and nothing is left behind: no model, no checkpoint."""
+    data_dir = dataset[0]
+    model_dir = tmp_path / "model"
+    args = ["train", "--quiet"]
+    config = _write_config(tmp_path / "c.toml", data_dir, model_dir)
+    text = config.read_text().replace("[output]\n", "[output]\ncheckpoint_every = 1\n")
+    if problem == "validation":
+        text = text.replace('label = "y"\n', f'label = "y"\nvalidation = "{tmp_path}/none"\n')
+    if problem == "init model":
+        args += ["--init-model", str(tmp_path / "yesterday")]
+    if problem == "report folder":
+        (tmp_path / "file").write_text("")
+        args += ["--report", str(tmp_path / "file" / "report")]
+    if problem == "matplotlib":
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+        args += ["--report", str(tmp_path / "report")]
+    config.write_text(text)
+    code = main([*args[:1], str(config), *args[1:]])
+    err = capsys.readouterr().err.strip()
+    expected = {
+        "validation": (3, "no such file or directory"),
+        "init model": (2, "is not a model folder"),
+        "report folder": (2, "is a file, not a folder"),
+        "matplotlib": (2, "reports need matplotlib"),
+    }[problem]
+    assert (code, err.count("\n")) == (expected[0], 0), err
+    assert expected[1] in err
+    assert not model_dir.exists() and not Path(f"{model_dir}.checkpoint").exists()
+    assert not (tmp_path / "report").exists()

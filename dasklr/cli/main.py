@@ -21,7 +21,7 @@ from pathlib import Path
 from dasklr import __version__
 from dasklr.artifacts import output_problem
 from dasklr.cli.config import fit_params, load_config
-from dasklr.cli.report import write_report
+from dasklr.cli.report import check_report_possible, write_report
 from dasklr.data.parquet import read_parquet
 from dasklr.errors import ClusterError, ConfigError, DasklrError
 from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
@@ -252,6 +252,11 @@ def train_command(args: argparse.Namespace) -> int:
             "set output.overwrite = true or pass --overwrite"
         )
     _check_outputs(config, args.config)
+    if getattr(args, "report", None):
+        check_report_possible(args.report)
+    init_model = getattr(args, "init_model", None) or config["model"]["init_model"]
+    if init_model is not None and not Path(init_model).is_dir():
+        raise ConfigError(f"{args.config}: model.init_model {init_model} is not a model folder")
     data = read_parquet(
         config["data"]["path"],
         label=config["data"]["label"],
@@ -267,8 +272,10 @@ def train_command(args: argparse.Namespace) -> int:
         f"{len(data.classes)} classes, {data.X.numblocks[0]} chunks",
         flush=True,
     )
+    # the validation data's footers now, not after the fit: a wrong path costs nothing
+    validation = _validation_data(config, data) if config["data"]["validation"] else None
     with ExitStack() as stack:
-        return _train(args, config, data, output, overwrite, stack)
+        return _train(args, config, (data, validation), output, overwrite, stack)
 
 
 def _check_outputs(config, source) -> None:
@@ -288,13 +295,14 @@ def _check_outputs(config, source) -> None:
             raise ConfigError(f"{source}: {key} {target} cannot be written: {problem}")
 
 
-def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) -> int:
+def _train(args, config, datasets, output: Path, overwrite: bool, stack: ExitStack) -> int:
+    data, validation = datasets
     address = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
     try:
         scheduler = _client(address, config, stack)
     except ClusterError as exc:
         raise ClusterError(f"{exc} (cluster.scheduler, cluster.tls_* in {args.config})") from None
-    model, fit_options = _estimator(args, config, data, scheduler)
+    model, fit_options = _estimator(args, config, datasets, scheduler)
     alphas = config["model"]["alphas"]
     plan, resume = (None, None) if alphas else _checkpoints(args, config, data)
     try:
@@ -305,7 +313,8 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
             model.fit(data, checkpoint=plan, resume=resume)
         _store_summary(model, config["inference"])
         if config["output"]["metrics"]:
-            model.metrics_ = _training_metrics(config, data, model, scheduler)
+            scored = data if validation is None else validation
+            model.metrics_ = _training_metrics(scored, validation, model, scheduler)
     except ClusterError as exc:
         if address is None:
             raise
@@ -330,9 +339,10 @@ def _train(args, config, data, output: Path, overwrite: bool, stack: ExitStack) 
     return 0
 
 
-def _estimator(args, config, data, scheduler) -> tuple[LogisticRegression, dict]:
+def _estimator(args, config, datasets, scheduler) -> tuple[LogisticRegression, dict]:
     """The estimator the config describes, and the options of its ``fit``: a grid
     (``LogisticRegressionCV``), a warm start from a model file, or a plain fit."""
+    _, validation = datasets
     params = {**fit_params(config), "client": scheduler, "verbose": not args.quiet}
     model_keys = config["model"]
     init_model = getattr(args, "init_model", None) or model_keys["init_model"]
@@ -347,7 +357,7 @@ def _estimator(args, config, data, scheduler) -> tuple[LogisticRegression, dict]
         model: LogisticRegression = LogisticRegressionCV(
             alphas=model_keys["alphas"], cv=folds or 5, scoring=model_keys["cv_scoring"], **params
         )
-        return model, {"validation": _validation_data(config, data)} if folds == 0 else {}
+        return model, {"validation": validation} if folds == 0 else {}
     if init_model is not None:  # yesterday's coefficients as the starting point
         model = load_model(init_model)
         model.set_params(**params, warm_start=True)
@@ -429,13 +439,11 @@ def _store_summary(model, inference: dict) -> None:
     model.summary_ = summary
 
 
-def _training_metrics(config, data, model, scheduler) -> dict:
-    """Metrics on the validation data when configured, else on the training data."""
-    validation = config["data"]["validation"] is not None
-    if validation:
-        data = _validation_data(config, data)
+def _training_metrics(data, validation, model, scheduler) -> dict:
+    """Metrics on the validation data when configured (``data`` is it then), else on the
+    training data."""
     metrics = evaluate_model(model, data, client=scheduler)
-    return {"dataset": "validation" if validation else "training", **metrics}
+    return {"dataset": "training" if validation is None else "validation", **metrics}
 
 
 def predict_command(args: argparse.Namespace) -> int:
@@ -462,6 +470,8 @@ def predict_command(args: argparse.Namespace) -> int:
 def evaluate_command(args: argparse.Namespace) -> int:
     """Metrics of MODEL on the labelled DATA, in one pass: log-loss, accuracy, Brier
     score, AUC, precision/recall/F1 and a calibration table (per class for more than two)."""
+    if args.report:
+        check_report_possible(args.report)
     model = load_model(args.model)
     trained_on = getattr(model, "training_data_", None) or {}
     label = args.label or trained_on.get("label")

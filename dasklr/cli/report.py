@@ -7,9 +7,27 @@ dasklr needs it.
 """
 
 import html
+import os
 from pathlib import Path
 
 from dasklr.errors import ConfigError
+
+
+def check_report_possible(directory) -> None:
+    """Refuse, before any work, a report that could not be drawn or written: matplotlib
+    missing, or a folder that cannot be made."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            'reports need matplotlib: pip install "dasklr[report]" (or matplotlib)'
+        ) from None
+    folder = Path(directory)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"--report {directory}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise ConfigError(f"--report {directory}: {existing} is not writable")
 
 
 def write_report(directory, model, metrics: dict | None, title: str) -> Path:
