@@ -42,6 +42,20 @@ class NotFittedError(DasklrError, ValueError, AttributeError):
     installed, the error raised is scikit-learn's ``NotFittedError`` as well."""
 
 
+class OutputExistsError(DasklrError, FileExistsError):
+    """The output path (a model, predictions) exists and overwriting was not asked for, or
+    another run took it meanwhile; nothing was replaced."""
+
+    exit_code = 7
+
+
+class NotConvergedError(DasklrError, RuntimeError):
+    """The fit stopped before reaching ``tol`` and the run was asked to fail on that
+    (``train --fail-on-nonconvergence``)."""
+
+    exit_code = 8
+
+
 class ConvergenceWarning(UserWarning):
     """The solver stopped at ``max_iter`` before the gradient reached ``tol``."""
 

@@ -107,7 +107,7 @@ def test_existing_model_is_not_overwritten_without_flag(tmp_path, dataset, clust
     model_dir.mkdir()
     (model_dir / "keep.txt").write_text("yesterday")
     config = _write_config(tmp_path / "c.toml", data_dir, model_dir, cluster.scheduler_address)
-    assert main(["train", str(config)]) == 2
+    assert main(["train", str(config)]) == 7  # output exists
     assert "already exists" in capsys.readouterr().err
     assert (model_dir / "keep.txt").read_text() == "yesterday"
 
@@ -331,3 +331,53 @@ def test_train_checks_everything_before_the_first_pass(
     assert expected[1] in err
     assert not model_dir.exists() and not Path(f"{model_dir}.checkpoint").exists()
     assert not (tmp_path / "report").exists()
+
+
+def test_exit_codes_tell_usage_from_config_errors_and_a_closed_pipe_is_quiet(
+    tmp_path, dataset, cluster, capsys
+):
+    """A wrong argument is 64 (usage), a wrong key 2 (config) with a suggestion; `info
+    --json | head -1` ends quietly, exit code 0, no traceback."""
+    data_dir = dataset[0]
+    config = _write_config(tmp_path / "c.toml", data_dir, tmp_path / "m", cluster.scheduler_address)
+    with pytest.raises(SystemExit) as usage:
+        main(["train", str(config), "--no-such-flag"])
+    assert usage.value.code == 64
+    assert main(["train", str(config), "--set", "model.aplha=1"]) == 2
+    assert "unknown key 'model.aplha'; did you mean 'model.alpha'?" in capsys.readouterr().err
+    assert main(["train", str(config), "--quiet", "--scheduler", cluster.scheduler_address]) == 0
+    out = capsys.readouterr().out
+    assert f"features: {', '.join(f'x{j}' for j in range(5))}" in out
+    shell = f"{sys.executable} -m dasklr info {tmp_path / 'm'} --json | head -c 10"
+    piped = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == "" and piped.stdout == '{\n  "forma'[:10]
+
+
+def test_fail_on_nonconvergence_exits_8_without_a_model_and_keeps_the_checkpoint(
+    tmp_path, dataset, cluster, capsys
+):
+    data_dir = dataset[0]
+    model_dir = tmp_path / "m"
+    config = _write_config(
+        tmp_path / "c.toml", data_dir, model_dir, cluster.scheduler_address, extra="solver = 'gd'"
+    )
+    text = config.read_text().replace("max_iter = 2000", "max_iter = 3")
+    config.write_text(text.replace("[output]\n", "[output]\ncheckpoint_every = 1\n"))
+    with pytest.warns(dasklr.ConvergenceWarning):
+        code = main(["train", str(config), "--quiet", "--fail-on-nonconvergence"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 8, err
+    assert err.startswith("dasklr: error: the fit stopped before tol after 3 iterations")
+    assert f"no model written to {model_dir}" in err
+    assert not model_dir.exists() and Path(f"{model_dir}.checkpoint").is_dir()
+    # without the flag the same fit writes its model and exits 0 (with a warning)
+    with pytest.warns(dasklr.ConvergenceWarning):
+        assert main(["train", str(config), "--quiet"]) == 0
+    assert dasklr.load_model(model_dir).n_iter_ == 3
+
+
+def test_quickstart_help_shows_its_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["quickstart", "--help"])
+    assert "(default: 200000)" in capsys.readouterr().out

@@ -7,6 +7,7 @@ come from ``options.FitOptions``, with its defaults and checks.
 Errors name the file, the key path and what was expected.
 """
 
+import difflib
 import math
 import os
 import tomllib
@@ -174,6 +175,12 @@ KEYS: tuple[Key, ...] = (
     Key("output.path", "string", _REQUIRED, "directory the model is written to"),
     Key("output.overwrite", "boolean", False, "replace an existing model at output.path"),
     Key(
+        "output.fail_on_nonconvergence",
+        "boolean",
+        False,
+        "a fit that stops before tol exits with code 8 and writes no model (the checkpoint stays)",
+    ),
+    Key(
         "output.checkpoint_every",
         "integer",
         0,
@@ -232,8 +239,7 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> dict[str, dict[st
             raise ConfigError(f"{source}: '{section}' must be a table [{section}]")
         for name in table:
             if f"{section}.{name}" not in _BY_PATH:
-                known = ", ".join(k.path for k in KEYS if k.path.startswith(section + "."))
-                raise ConfigError(f"{source}: unknown key '{section}.{name}' (known: {known})")
+                raise ConfigError(f"{source}: unknown key '{section}.{name}'{_hint(section, name)}")
     config: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
     for key in KEYS:
         section, name = key.path.split(".")
@@ -326,17 +332,26 @@ def _apply_override(raw: dict[str, Any], item: str, source: str) -> None:
     """Apply ``section.key=value``; the value is read as TOML, else taken as a string."""
     path, sep, text = item.partition("=")
     path = path.strip()
-    if not sep or path not in _BY_PATH:
-        raise ConfigError(
-            f"--set {item!r}: expected section.key=value with a known key "
-            f"(known: {', '.join(_BY_PATH)})"
-        )
+    if not sep:
+        raise ConfigError(f"--set {item!r}: expected section.key=value")
+    if path not in _BY_PATH:
+        section, _, name = path.rpartition(".")
+        raise ConfigError(f"--set {item!r}: unknown key '{path}'{_hint(section, name)}")
     try:
         value = tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         value = text
     section, name = path.split(".")
     raw.setdefault(section, {})[name] = value
+
+
+def _hint(section: str, name: str) -> str:
+    """ "; did you mean 'model.alpha'?" for a close key, else the section's keys."""
+    keys = [k.path for k in KEYS if k.path.startswith(section + ".")] or list(_BY_PATH)
+    close = difflib.get_close_matches(f"{section}.{name}", keys, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f" (known: {', '.join(keys)})"
 
 
 def reference_table() -> str:

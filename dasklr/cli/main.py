@@ -23,7 +23,13 @@ from dasklr.artifacts import output_problem
 from dasklr.cli.config import fit_params, load_config
 from dasklr.cli.report import check_report_possible, write_report
 from dasklr.data.parquet import read_parquet
-from dasklr.errors import ClusterError, ConfigError, DasklrError
+from dasklr.errors import (
+    ClusterError,
+    ConfigError,
+    DasklrError,
+    NotConvergedError,
+    OutputExistsError,
+)
 from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
 from dasklr.estimators.model_selection import LogisticRegressionCV
 from dasklr.estimators.persistence import read_metadata
@@ -52,14 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     dask_levels = {} if args.debug else _silence_dask_logs()
     try:
         return args.command(args)
+    except BrokenPipeError:  # `dasklr info --json | head`: the reader has what it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (DasklrError, NotImplementedError, OSError) as exc:
         if args.debug:
             traceback.print_exc()
         print(f"dasklr: error: {exc}", file=sys.stderr)
+        if isinstance(exc, FileExistsError) and not isinstance(exc, DasklrError):
+            return OutputExistsError.exit_code
         return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         print("dasklr: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     finally:
         warnings.formatwarning = plain_format
         for logger, level in dask_levels.items():
@@ -85,12 +96,27 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"dasklr: warning: {message}\n"
 
 
+#: Exit codes besides those of dasklr's errors (``exit_code``: 2 config, 3 data,
+#: 4 cluster, 5 model file, 6 storage, 7 output exists, 8 not converged).
+USAGE, INTERRUPTED = 64, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on exit code 64 (sysexits' EX_USAGE), so that they
+    are not taken for a config error (2)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dasklr",
         description="Train logistic regression on Parquet data with Dask.",
-        epilog="Exit codes: 0 ok, 2 config error, 3 data error, 4 cluster error, "
-        "5 model file error, 6 storage full or refused, 1 other.",
+        epilog="Exit codes: 0 ok, 1 other, 2 config error, 3 data error, 4 cluster error, "
+        "5 model file error, 6 storage full or refused, 7 output exists, 8 not converged "
+        "(train --fail-on-nonconvergence), 64 usage, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"dasklr {__version__}")
 
@@ -143,6 +169,13 @@ def _add_train(commands) -> None:
         help="continue from the last checkpoint (output.checkpoint_every), if there is one",
     )
     train.add_argument("--quiet", action="store_true", help="no per-iteration lines")
+    train.add_argument(
+        "--fail-on-nonconvergence",
+        action="store_true",
+        help="exit with code 8, writing no model, when the fit stops before tol "
+        "(output.fail_on_nonconvergence)",
+    )
+    _scheduler_flag(train)
     train.set_defaults(command=train_command)
 
 
@@ -234,6 +267,7 @@ def _add_quickstart(commands) -> None:
         "quickstart",
         help="generate a synthetic dataset and train on it",
         description=quickstart_command.__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     quick.add_argument("--dir", default="dasklr-quickstart", help="folder for data and model")
     quick.add_argument("--rows", type=int, default=200_000, help="rows to generate")
@@ -247,7 +281,7 @@ def train_command(args: argparse.Namespace) -> int:
     output = Path(config["output"]["path"])
     overwrite = args.overwrite or config["output"]["overwrite"]
     if output.exists() and not overwrite:
-        raise ConfigError(
+        raise OutputExistsError(
             f"{args.config}: output.path {output} already exists; "
             "set output.overwrite = true or pass --overwrite"
         )
@@ -272,6 +306,7 @@ def train_command(args: argparse.Namespace) -> int:
         f"{len(data.classes)} classes, {data.X.numblocks[0]} chunks",
         flush=True,
     )
+    print(f"features: {', '.join(data.feature_names)}", flush=True)
     # the validation data's footers now, not after the fit: a wrong path costs nothing
     validation = _validation_data(config, data) if config["data"]["validation"] else None
     with ExitStack() as stack:
@@ -297,7 +332,11 @@ def _check_outputs(config, source) -> None:
 
 def _train(args, config, datasets, output: Path, overwrite: bool, stack: ExitStack) -> int:
     data, validation = datasets
-    address = config["cluster"]["scheduler"] or os.environ.get(SCHEDULER_VARIABLE)
+    address = (
+        getattr(args, "scheduler", None)
+        or config["cluster"]["scheduler"]
+        or os.environ.get(SCHEDULER_VARIABLE)
+    )
     try:
         scheduler = _client(address, config, stack)
     except ClusterError as exc:
@@ -318,9 +357,18 @@ def _train(args, config, datasets, output: Path, overwrite: bool, stack: ExitSta
     except ClusterError as exc:
         if address is None:
             raise
+        if getattr(args, "scheduler", None):
+            raise ClusterError(f"{exc} (from --scheduler)") from None
         if config["cluster"]["scheduler"]:
             raise ClusterError(f"{exc} (cluster.scheduler in {args.config})") from None
         raise ClusterError(f"{exc} (the address is ${SCHEDULER_VARIABLE})") from None
+    fail = getattr(args, "fail_on_nonconvergence", False)
+    if not model.converged_ and (fail or config["output"]["fail_on_nonconvergence"]):
+        kept = f"; the checkpoint {plan.path} stays" if plan is not None else ""
+        raise NotConvergedError(
+            f"the fit stopped before tol after {model.n_iter_} iterations "
+            f"({model.message_ or 'max_iter reached'}): no model written to {output}{kept}"
+        )
     model.save(output, overwrite=overwrite)
     if getattr(args, "report", None):
         page = write_report(args.report, model, getattr(model, "metrics_", None), f"{output}")
