@@ -467,3 +467,38 @@ def test_classes_from_footer_statistics_equal_the_labels_read(client, tmp_path, 
     assert data.classes.dtype == expected.dtype
     _, y, _ = compute(client, data)
     np.testing.assert_array_equal(data.classes[y.astype(int)], np.concatenate(labels))
+
+
+def test_integer_keys_and_excluded_columns_are_not_default_features(client, tmp_path):
+    """An integer column named like a row key (id, *_id, key) is named and left out; a
+    float column so named, or one named in features, is used; exclude leaves columns out
+    without a warning; a mistyped name gets a suggestion."""
+    n = 6
+    write(
+        tmp_path / "a.parquet",
+        {
+            "id": np.arange(n, dtype=np.int64),
+            "customer_id": np.arange(n, dtype=np.int32) + 100,
+            "score_id": np.linspace(0, 1, n),  # a float: not a key
+            "x": np.arange(n, dtype=np.float64),
+            "segment": np.arange(n, dtype=np.int16) % 3,
+            "y": np.array([0, 1] * 3),
+        },
+    )
+    with pytest.warns(dasklr.ColumnsLeftOutWarning, match="'id' \\(an integer key, by its name\\)"):
+        data = dasklr.read_parquet(tmp_path, label="y")
+    assert data.feature_names == ("score_id", "x", "segment")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = dasklr.read_parquet(tmp_path, label="y", exclude=["id", "customer_id", "segment"])
+    assert data.feature_names == ("score_id", "x")
+    named = dasklr.read_parquet(tmp_path, label="y", features=["id", "x"])
+    assert named.feature_names == ("id", "x")
+    with pytest.raises(
+        DataError, match="exclude names 'segmnt', which no file has; did you mean 'segment'"
+    ):
+        dasklr.read_parquet(tmp_path, label="y", exclude=["segmnt"])
+    with pytest.raises(DataError, match="column 'sgment' is missing; did you mean 'segment'"):
+        dasklr.read_parquet(tmp_path, label="y", features=["sgment"])

@@ -90,7 +90,15 @@ KEYS: tuple[Key, ...] = (
         "data.features",
         "string list",
         None,
-        "feature columns; default: every numeric column but label and weight",
+        "feature columns; default: every column numeric in every file but label, weight, "
+        "data.exclude and integer keys (id, *_id, …)",
+    ),
+    Key(
+        "data.exclude",
+        "string list",
+        None,
+        "with data.features unset: columns not to take as features (besides integer keys "
+        "named id, key, index, *_id or *_key, which are left out anyway)",
     ),
     Key("data.weight", "string", None, "column of non-negative sample weights"),
     Key(
@@ -257,6 +265,11 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> dict[str, dict[st
 def _check_together(config: dict[str, dict[str, Any]], source: str) -> None:
     """Keys that only make sense with others."""
     model, inference = config["model"], config["inference"]
+    if config["data"]["features"] is not None and config["data"]["exclude"]:
+        raise ConfigError(
+            f"{source}: data.exclude goes with the default features (data.features unset); "
+            "leave the columns out of data.features instead"
+        )
     if model["alphas"] and model["cv_folds"] == 0 and config["data"]["validation"] is None:
         raise ConfigError(
             f"{source}: model.cv_folds = 0 scores model.alphas on data.validation, which is not set"

@@ -299,6 +299,7 @@ def train_command(args: argparse.Namespace) -> int:
         classes=config["data"]["classes"],
         dtype=config["data"]["dtype"],
         on_invalid=config["data"]["on_invalid"],
+        exclude=config["data"]["exclude"] or (),
     )
     n_rows = data.X.shape[0]
     print(

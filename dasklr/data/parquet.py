@@ -8,6 +8,7 @@ labels outside the classes, negative weights) are checked by the task that decod
 chunk, so the error names the file and row groups it came from.
 """
 
+import difflib
 import itertools
 import operator
 import os
@@ -176,6 +177,7 @@ def read_parquet(
     on_invalid: str = "error",
     chunk_bytes: int | None = None,
     storage_options: dict[str, Any] | None = None,
+    exclude: Sequence[str] = (),
 ) -> ParquetData:
     """Lazily read a Parquet dataset as float64 Dask arrays for training.
 
@@ -192,7 +194,8 @@ def read_parquet(
         Feature columns, in order. ``None`` takes every column that is numeric or bool in
         every file, except ``label`` and ``weight``, in the order of the first file; the
         columns left out (strings, decimals, timestamps, columns missing from some files)
-        are named in one ``dasklr.ColumnsLeftOutWarning``.
+        are named in one ``dasklr.ColumnsLeftOutWarning``, as are integer columns named
+        like row keys (``id``, ``key``, ``index``, ``*_id``, ``*_key``).
     weight
         Optional column of non-negative sample weights.
     classes
@@ -212,6 +215,8 @@ def read_parquet(
         many decoded bytes, and a larger row group is read in row slices of that size.
         None (the default): 128 MiB, or less when a fit starts on workers whose memory
         needs smaller tasks (``dasklr.passes.sizing``); a number is used as it is.
+    exclude
+        With ``features=None``: columns not to take as features, without a warning.
 
     Examples
     --------
@@ -228,7 +233,9 @@ def read_parquet(
     if weight is not None and weight == label:
         raise DataError(f"weight column '{weight}' is also the label column")
     if features is None:
-        feature_names = _default_features(infos, schemas, label, weight)
+        feature_names = _default_features(infos, schemas, label, weight, tuple(exclude))
+    elif exclude:
+        raise ValueError("exclude goes with features=None; leave the columns out of features")
     else:
         feature_names = _named_features(features, label, weight)
     for info, schema in zip(infos, schemas, strict=True):
@@ -382,18 +389,25 @@ def _named_features(features: Sequence[str], label: str, weight: str | None) -> 
     return names
 
 
-def _default_features(infos, schemas, label: str, weight: str | None) -> tuple[str, ...]:
-    """Every column, besides the label and weight, that is numeric or bool in every file,
-    in the order of the first file; the others are named in one ``ColumnsLeftOutWarning``.
+def _default_features(
+    infos, schemas, label: str, weight: str | None, exclude: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Every column, besides the label, the weight and ``exclude``, that is numeric or
+    bool in every file and not an integer key (``looks_like_key``), in the order of the
+    first file; the others are named in one ``ColumnsLeftOutWarning``.
 
     Decided from all the schemas, so the answer does not depend on which file comes first.
     """
     first_with: dict[pa.Schema, str] = {}  # each distinct schema, and a file that has it
     for info, schema in zip(infos, schemas, strict=True):
         first_with.setdefault(schema, info.path)
-    names = dict.fromkeys(
-        n for schema in first_with for n in schema.names if n not in (label, weight)
-    )
+    every = dict.fromkeys(n for schema in first_with for n in schema.names)
+    unknown = [name for name in exclude if name not in every]
+    if unknown:
+        raise DataError(
+            f"exclude names '{unknown[0]}', which no file has{_close(unknown[0], every)}"
+        )
+    names = [n for n in every if n not in (label, weight, *exclude)]
     left_out: dict[str, str] = {}
     for name in names:
         for schema, path in first_with.items():
@@ -404,6 +418,10 @@ def _default_features(infos, schemas, label: str, weight: str | None) -> tuple[s
             if not _is_numeric(schema.field(index).type):
                 left_out[name] = f"{schema.field(index).type} in {path}"
                 break
+        else:
+            integer = all(pa.types.is_integer(s.field(name).type) for s in first_with)
+            if integer and looks_like_key(name):
+                left_out[name] = "an integer key, by its name"
     chosen = tuple(name for name in names if name not in left_out)
     listed = ", ".join(f"'{name}' ({why})" for name, why in left_out.items())
     if not chosen:
@@ -417,13 +435,26 @@ def _default_features(infos, schemas, label: str, weight: str | None) -> tuple[s
         )
     if left_out:
         warnings.warn(
-            f"features=None leaves out {len(left_out)} column(s) that are not numeric or "
-            f"bool in every file: {listed}; pass features=[...] to choose the columns "
-            "(decimals and timestamps need a cast to numbers first)",
+            f"features=None leaves out {len(left_out)} column(s): {listed}; pass "
+            "features=[...] to choose the columns, or exclude=[...] to leave them out "
+            "without this warning (decimals and timestamps need a cast to numbers first)",
             ColumnsLeftOutWarning,
             stacklevel=3,
         )
     return chosen
+
+
+def looks_like_key(name: str) -> bool:
+    """A column named as a row key ("id", "customer_id", "key", "row_key"): its integers
+    number rows, they do not measure anything."""
+    lowered = name.lower()
+    return lowered in ("id", "key", "index") or lowered.endswith(("_id", "_key"))
+
+
+def _close(name: str, names) -> str:
+    """ "; did you mean 'x1'?" when a name is close to one of ``names``."""
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _check_columns(path: str, schema: pa.Schema, columns: list[str]) -> None:
@@ -431,7 +462,8 @@ def _check_columns(path: str, schema: pa.Schema, columns: list[str]) -> None:
         index = schema.get_field_index(name)
         if index < 0:
             raise DataError(
-                f"{path}: column '{name}' is missing (file has: {', '.join(schema.names)})"
+                f"{path}: column '{name}' is missing{_close(name, schema.names)} "
+                f"(file has: {', '.join(schema.names)})"
             )
         dtype = schema.field(index).type
         if not _is_numeric(dtype):
