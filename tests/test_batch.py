@@ -4,6 +4,7 @@ predict, evaluate; metrics against scikit-learn; artifacts that refuse tampering
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -637,3 +638,43 @@ def test_reports_write_valid_pngs_and_a_page_that_shows_them(trained, tmp_path):
         assert imread(image).shape[0] > 100  # decodes as an image
         assert f"src='{name}'" in page
     assert "log_loss" in page and "class 1" in page
+
+
+@pytest.mark.parametrize("mode", ["error", "drop", "null"])
+def test_predict_on_invalid_rows(trained, tmp_path, mode):
+    """Two rows with a NaN and a null feature: "error" names the column, the file and
+    the row; "drop" leaves them out and counts them; "null" writes them with null
+    probabilities and prediction. The other rows are scored as usual."""
+    root, scheduler, (X_new, _) = trained
+    X = X_new[:300].copy()
+    X[7, 2] = np.nan
+    columns = {f"x{j}": pa.array(X[:, j]) for j in range(X.shape[1])}
+    columns["x4"] = pa.array(X[:, 4], mask=np.arange(300) == 11)  # a null
+    columns["id"] = pa.array(np.arange(300))
+    data = tmp_path / "bad"
+    data.mkdir()
+    pq.write_table(pa.table(columns), data / "part-0.parquet")
+    out = tmp_path / "scores"
+    args = ["predict", str(root / "model"), str(data), "--output", str(out), "--keep", "id"]
+    result = dasklr_cli(*args, "--on-invalid", mode, scheduler=scheduler)
+    if mode == "error":
+        assert result.returncode == 3
+        where = r"in file \S+part-0\.parquet, row groups \[0\] \(the first at row 11 of them\)"
+        assert re.search(rf"column 'x4' has 1 null values {where}", result.stderr)
+        assert not out.exists()
+        return
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out).sort_by("id")
+    model = dasklr.load_model(root / "model")
+    good = np.setdiff1d(np.arange(300), [7, 11])
+    expected = model.predict_proba(X[good])[:, 1]
+    if mode == "drop":
+        assert "2 rows with invalid features left out" in result.stdout
+        np.testing.assert_array_equal(table.column("id").to_numpy(), good)
+        np.testing.assert_allclose(table.column("proba_1").to_numpy(), expected, rtol=1e-14)
+    else:
+        assert table.num_rows == 300
+        proba = table.column("proba_1")
+        assert proba.null_count == 2 and table.column("prediction").null_count == 2
+        assert not proba[7].is_valid and not proba[11].is_valid
+        np.testing.assert_allclose(proba.to_numpy(zero_copy_only=False)[good], expected, rtol=1e-14)

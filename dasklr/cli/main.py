@@ -33,7 +33,7 @@ from dasklr.errors import (
 from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
 from dasklr.estimators.model_selection import LogisticRegressionCV
 from dasklr.estimators.persistence import read_metadata
-from dasklr.estimators.scoring import evaluate_model, predict_to_parquet
+from dasklr.estimators.scoring import INVALID_ROWS, evaluate_model, predict_to_parquet
 from dasklr.fit.checkpoint import (
     Checkpoint,
     CheckpointPlan,
@@ -195,6 +195,13 @@ def _add_predict(commands) -> None:
         help="column to copy into the predictions, e.g. a row key (repeatable)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.add_argument(
+        "--on-invalid",
+        choices=INVALID_ROWS,
+        default="error",
+        help="a row with a null, NaN or ±inf feature: fail naming it (error), leave it out "
+        "(drop), or write it with null probabilities (null)",
+    )
     predict.add_argument(
         "--part-rows",
         type=_positive_int,
@@ -503,7 +510,7 @@ def predict_command(args: argparse.Namespace) -> int:
     keep = list(args.keep) or (config["predict"]["keep"] if config else [])
     model = load_model(args.model)
     with ExitStack() as stack:
-        rows = predict_to_parquet(
+        rows, invalid = predict_to_parquet(
             model,
             args.data,
             args.output,
@@ -511,8 +518,12 @@ def predict_command(args: argparse.Namespace) -> int:
             client=_cluster_of(args, config, stack),
             overwrite=args.overwrite,
             part_rows=args.part_rows,
+            on_invalid=args.on_invalid,
         )
     print(f"wrote predictions for {rows} rows to {args.output}")
+    if invalid:
+        done = "left out" if args.on_invalid == "drop" else "written with null predictions"
+        print(f"{invalid} rows with invalid features {done}")
     return 0
 
 

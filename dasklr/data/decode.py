@@ -136,12 +136,15 @@ def read_chunk(
     return X, y, w
 
 
-def read_features(fs, spec: ChunkSpec, features: Sequence[str], other_columns=()):
-    """One chunk's features as float64 (checked) and its other columns as Arrow arrays."""
+def read_features(
+    fs, spec: ChunkSpec, features: Sequence[str], other_columns=(), check: bool = True
+):
+    """One chunk's features as float64 and its other columns as Arrow arrays; a null,
+    NaN or ±inf feature is an error with ``check``, else a NaN in X."""
     X = np.empty((spec.rows, len(features)), dtype=np.float64, order="F")
     tables = []
     for rows, part in spec.placed():
-        tables.append(read_part(fs, part, tuple(features), X[rows], other_columns))
+        tables.append(read_part(fs, part, tuple(features), X[rows], other_columns, check))
     if not other_columns:
         return X, {}
     table = _concatenated(tables, spec)
@@ -190,7 +193,12 @@ def _decoded(table: pa.Table, features, label, classes, weight, dtype, where: st
 
 
 def read_part(
-    fs, part: FilePart, features: Sequence[str], X: np.ndarray, others: Sequence[str] = ()
+    fs,
+    part: FilePart,
+    features: Sequence[str],
+    X: np.ndarray,
+    others: Sequence[str] = (),
+    check: bool = True,
 ) -> pa.Table:
     """Decode the features of ``part`` into ``X``, checking each column, and return its
     ``others`` columns (label, weight, keys) as a table.
@@ -206,11 +214,13 @@ def read_part(
     for rows, piece in _pieces(fs, part, [*features, *(extra if small else [])], X.itemsize):
         for name in piece.column_names:
             if name in position:
-                column_into(piece.column(name), X[rows, position[name]], name, part.where)
+                out = X[rows, position[name]]
+                column_into(piece.column(name), out, name, part.where, allow_null=not check)
         whole = piece if small else None
         del piece
     for j, name in enumerate(features):
-        _check_finite(X[:, j], name, part.where)
+        if check:
+            _check_finite(X[:, j], name, part.where)
     if not others:
         return pa.table({})
     table = whole if whole is not None else read_columns(fs, part, list(others))
@@ -308,9 +318,12 @@ def _check_finite(values: np.ndarray, name: str, where: str) -> None:
     inf propagate), so the elementwise test runs only when the sum is not (or overflows)."""
     if np.isfinite(values.sum()):
         return
-    bad = values[~np.isfinite(values)]
-    if bad.size:
-        raise DataError(f"feature column '{name}' holds {bad[0]} in {where}")
+    finite = np.isfinite(values)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise DataError(
+            f"feature column '{name}' holds {values[row]} in {where} (row {row} of them)"
+        )
 
 
 def _valid_rows(table: pa.Table, features, label: str, weight: str | None) -> pa.ChunkedArray:
@@ -355,10 +368,19 @@ def class_indices(column: pa.ChunkedArray, classes: np.ndarray, name: str, where
     return index.astype(np.float64)
 
 
-def column_into(column: pa.ChunkedArray, out: np.ndarray, name: str, where: str) -> None:
-    """Copy an Arrow column into ``out`` piece by piece: one copy, no temporary."""
+def column_into(
+    column: pa.ChunkedArray, out: np.ndarray, name: str, where: str, allow_null: bool = False
+) -> None:
+    """Copy an Arrow column into ``out`` piece by piece: one copy, no temporary. A null is
+    an error, or with ``allow_null`` a NaN."""
+    if column.null_count and not allow_null:
+        first = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
+        raise DataError(
+            f"column '{name}' has {column.null_count} null values in {where} (the first at "
+            f"row {first} of them)"
+        )
     if column.null_count:
-        raise DataError(f"column '{name}' has {column.null_count} null values in {where}")
+        column = column.cast(pa.float64())
     start = 0
     for piece in column.chunks:
         stop = start + len(piece)

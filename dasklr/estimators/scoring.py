@@ -84,13 +84,19 @@ def predict_to_parquet(
     overwrite: bool = False,
     storage_options: dict | None = None,
     part_rows: int | None = None,
-) -> int:
+    on_invalid: str = "error",
+) -> tuple[int, int]:
     """Score every row of the Parquet data at ``path``; write ``output``/part-NNNNN.parquet.
 
     Each part holds the ``keep`` columns as read, one ``proba_<class>`` column per class
     and ``prediction``; one part a chunk of the input, of at most ``part_rows`` rows when
-    given (else sized to the workers' memory). Returns the number of rows written.
+    given (else sized to the workers' memory). A row with a null, NaN or ±inf feature is
+    an error naming it (``on_invalid="error"``), left out ("drop") or written with null
+    probabilities and prediction ("null"). Returns (rows written, rows with invalid
+    features).
     """
+    if on_invalid not in INVALID_ROWS:
+        raise ConfigError(f"on_invalid must be one of {list(INVALID_ROWS)}, got {on_invalid!r}")
     if part_rows is not None and not (isinstance(part_rows, int) and part_rows > 0):
         raise ConfigError(f"part_rows must be a whole number > 0, got {part_rows!r}")
     output = Path(output)
@@ -107,7 +113,7 @@ def predict_to_parquet(
     fs, chunks, infos = plan_dataset(
         path, features, keep, chunk_bytes=asked, storage_options=storage_options
     )
-    shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_)
+    shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_, on_invalid)
     options = PassOptions(**_pass_options(model), check_chunks=False)
     try:
         with atomic_directory(output, overwrite=overwrite) as staging:
@@ -116,7 +122,9 @@ def predict_to_parquet(
                 if budget < asked:  # small workers: smaller tasks
                     chunks = plan_chunks(infos, bytes_per_row=row_bytes, chunk_bytes=budget)
                 with passes_over_chunks(active, chunks, options) as run_pass:
-                    rows = run_pass(score_part, *shared, str(staging)) if chunks else 0
+                    none = np.zeros(2, dtype=np.int64)
+                    counts = run_pass(score_part, *shared, str(staging)) if chunks else none
+            rows, invalid = (int(n) for n in counts)
             write_manifest(staging, len(chunks), rows)
     except FileExistsError:
         if overwrite:
@@ -124,8 +132,11 @@ def predict_to_parquet(
         raise FileExistsError(
             f"{output} was written by another run while this one worked; nothing replaced"
         ) from None
-    return rows
+    return rows, invalid
 
+
+#: What ``predict_to_parquet`` does with a row whose features are not all finite numbers.
+INVALID_ROWS = ("error", "drop", "null")
 
 MANIFEST = "_manifest.json"
 
@@ -164,22 +175,32 @@ def score_part(
     coef: np.ndarray,
     intercept: np.ndarray,
     classes: np.ndarray,
+    on_invalid: str,
     folder: str,
-) -> int:
+) -> np.ndarray:
     """Read, score and write one chunk as ``folder``/part-NNNNN.parquet; runs on a worker
-    as the kernel of a pass (``passes_over_chunks``) and returns its row count, which
-    the pass adds up. The part file appears complete or not at all (written under a
-    temporary name, then renamed), so a retried task rewrites it whole."""
+    as the kernel of a pass (``passes_over_chunks``) and returns [rows written, rows with
+    invalid features], which the pass adds up. The part file appears complete or not at
+    all (written under a temporary name, then renamed), so a retried task rewrites it
+    whole."""
     target = f"{folder}/part-{index:05d}.parquet"
     if not writer_alive(folder):
         raise RuntimeError(f"{folder}: the run that asked for these predictions is gone")
-    X, kept = read_features(fs, spec, features, keep)
+    X, kept = read_features(fs, spec, features, keep, check=on_invalid == "error")
+    valid = np.isfinite(X).all(axis=1)
+    invalid = int(X.shape[0] - valid.sum())
+    if on_invalid == "drop" and invalid:
+        X = X[valid]
+        kept = {name: column.filter(pa.array(valid)) for name, column in kept.items()}
+    mask = None if on_invalid != "null" or not invalid else ~valid
+    if mask is not None:
+        X = np.where(valid[:, None], X, 0.0)  # scored, then written as nulls
     proba = probabilities(X, coef, intercept)
     columns = dict(kept)
     for k, label in enumerate(classes.tolist()):
-        columns[f"proba_{label}"] = pa.array(proba[:, k])
-    columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes))
+        columns[f"proba_{label}"] = pa.array(proba[:, k], mask=mask)
+    columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes), mask=mask)
     staging = f"{target}.tmp"
     pq.write_table(pa.table(columns), staging, write_page_checksum=True)
     os.replace(staging, target)
-    return X.shape[0]
+    return np.array([X.shape[0], invalid], dtype=np.int64)
