@@ -150,6 +150,8 @@ def test_evaluate_matches_scikit_learn(trained):
     )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
+    assert "roc" not in metrics["classes"][0]  # the curve's points only with --curves
+    assert re.fullmatch(r"metrics: \d+ chunks in [\d.]+ s\n", result.stderr)  # progress, a log
     p = dasklr.load_model(root / "model").predict_proba(X_new)[:, 1]
     # exact path (4000 rows): within 1e-12 of scikit-learn
     assert metrics["auc_exact"]
@@ -160,6 +162,16 @@ def test_evaluate_matches_scikit_learn(trained):
     assert positive["class"] == 1
     assert positive["auc"] == pytest.approx(roc_auc_score(y_new, p), rel=1e-12)
     assert positive["auc_error_bound"] == 0.0
+    curves = dasklr_cli(
+        "evaluate",
+        str(root / "model"),
+        str(root / "new"),
+        "--json",
+        "--curves",
+        "--quiet",
+        scheduler=scheduler,
+    )
+    assert curves.stderr == "" and "roc" in json.loads(curves.stdout)["classes"][0]
     # and the table form
     table = dasklr_cli("evaluate", str(root / "model"), str(root / "new"), scheduler=scheduler)
     assert table.returncode == 0 and "log-loss" in table.stdout

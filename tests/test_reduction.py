@@ -2,6 +2,7 @@
 
 import io
 import itertools
+import re
 
 import dask.array as da
 import numpy as np
@@ -183,3 +184,5 @@ def test_progress_counts_every_chunk_of_a_pass(client):
     drawn = screen.getvalue()
     assert drawn.startswith("\rpass    1 [") and drawn.endswith("\n")
     assert "10/10 chunks" in drawn  # the last redraw shows every chunk done
+    last = drawn.strip().split("\r")[-1]
+    assert re.search(r"chunks/s, ETA +0 s$", last), last  # the rate, and no time left

@@ -43,6 +43,7 @@ from dasklr.fit.checkpoint import (
 )
 from dasklr.options import NOT_FOR_GRID
 from dasklr.passes.cluster import secure_client
+from dasklr.passes.progress import PassProgress
 
 #: Environment variable with the scheduler address, when neither config nor flag gives one.
 SCHEDULER_VARIABLE = "DASKLR_SCHEDULER"
@@ -195,6 +196,7 @@ def _add_predict(commands) -> None:
         help="column to copy into the predictions, e.g. a row key (repeatable)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.add_argument("--quiet", action="store_true", help="no progress line")
     predict.add_argument(
         "--on-invalid",
         choices=INVALID_ROWS,
@@ -238,6 +240,10 @@ def _add_evaluate(commands) -> None:
     evaluate.add_argument("--weight", help="weight column (default: the training one, if any)")
     evaluate.add_argument("--threshold", type=float, default=0.5, help="binary: P(class 1) cut")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument(
+        "--curves", action="store_true", help="with --json: include the ROC curves' points"
+    )
+    evaluate.add_argument("--quiet", action="store_true", help="no progress line")
     evaluate.add_argument("--report", metavar="DIR", help="write plots and index.html to DIR")
     evaluate.add_argument(
         "--config", help="a training config: its cluster.scheduler and TLS files apply"
@@ -495,6 +501,16 @@ def _store_summary(model, inference: dict) -> None:
     model.summary_ = summary
 
 
+def without_curves(metrics):
+    """The metrics without the ROC curves' points (``roc``), which --json prints only with
+    --curves: a few hundred numbers a class, for plots rather than reading."""
+    if isinstance(metrics, dict):
+        return {k: without_curves(v) for k, v in metrics.items() if k != "roc"}
+    if isinstance(metrics, list):
+        return [without_curves(v) for v in metrics]
+    return metrics
+
+
 def _training_metrics(data, validation, model, scheduler) -> dict:
     """Metrics on the validation data when configured (``data`` is it then), else on the
     training data."""
@@ -519,6 +535,7 @@ def predict_command(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             part_rows=args.part_rows,
             on_invalid=args.on_invalid,
+            progress=None if args.quiet else PassProgress(label="predict"),
         )
     print(f"wrote predictions for {rows} rows to {args.output}")
     if invalid:
@@ -546,8 +563,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     with ExitStack() as stack:
         client = _cluster_of(args, config, stack)
-        metrics = evaluate_model(model, data, client=client, threshold=args.threshold)
-    print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
+        progress = None if args.quiet else PassProgress(label="metrics")
+        metrics = evaluate_model(
+            model, data, client=client, threshold=args.threshold, progress=progress
+        )
+    shown = metrics if args.curves else without_curves(metrics)
+    print(json.dumps(shown, indent=2) if args.json else format_metrics(metrics))
     if args.report:
         page = write_report(args.report, model, metrics, f"{args.model} on {args.data}")
         print(f"report: {page}", file=sys.stderr if args.json else sys.stdout)

@@ -26,6 +26,7 @@ from dasklr.errors import ConfigError, DataError
 from dasklr.kernels.metrics import metric_sums
 from dasklr.kernels.prediction import predict_classes, probabilities, take
 from dasklr.passes.cluster import connect
+from dasklr.passes.progress import PassProgress
 from dasklr.passes.runner import PassOptions, passes_over, passes_over_chunks
 from dasklr.passes.sizing import chunk_budget, sized_for_cluster, worker_memory
 from dasklr.stats.metrics import EXACT_AUC_ROWS, summarise
@@ -38,6 +39,7 @@ def evaluate_model(
     client: Client | str | None = None,
     threshold: float = 0.5,
     exact_rows: int = EXACT_AUC_ROWS,
+    progress: PassProgress | None = None,
 ) -> dict:
     """Log-loss, accuracy, Brier score, AUC, precision/recall/F1 and calibration of
     ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.stats.metrics``)."""
@@ -48,7 +50,7 @@ def evaluate_model(
         data = sized_for_cluster(data, active, "none")  # tasks the workers can hold
         y = data.y.map_blocks(take, remap, dtype=np.float64)
         arrays = (data.X, y, data.sample_weight)
-        options = PassOptions(**_pass_options(model), check_chunks=False)
+        options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
         with passes_over(active, arrays, options) as (run_pass, _):
             sums = run_pass(metric_sums, *shared)
     return summarise(sums, list(model.classes_), threshold)
@@ -85,6 +87,7 @@ def predict_to_parquet(
     storage_options: dict | None = None,
     part_rows: int | None = None,
     on_invalid: str = "error",
+    progress: PassProgress | None = None,
 ) -> tuple[int, int]:
     """Score every row of the Parquet data at ``path``; write ``output``/part-NNNNN.parquet.
 
@@ -114,7 +117,7 @@ def predict_to_parquet(
         path, features, keep, chunk_bytes=asked, storage_options=storage_options
     )
     shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_, on_invalid)
-    options = PassOptions(**_pass_options(model), check_chunks=False)
+    options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
     try:
         with atomic_directory(output, overwrite=overwrite) as staging:
             with connect(client) as active:
