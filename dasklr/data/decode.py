@@ -124,15 +124,15 @@ def read_chunk(
         if on_invalid == "drop":
             tables = [t.filter(_valid_rows(t, features, label, weight)) for t in tables]
         return _decoded_tables(tables, spec, features, label, classes, weight, dtype)
+    [part] = spec.parts  # rows of one file: its features a group of columns at a time
     X = np.empty((spec.rows, len(features)), dtype=dtype, order="F")
-    y = np.empty(spec.rows, dtype=np.float64)
-    w = None if weight is None else np.empty(spec.rows, dtype=np.float64)
-    for rows, part in spec.placed():
-        table = read_part(fs, part, features, X[rows], others)
-        y[rows] = class_indices(table.column(label), classes, label, part.where)
-        if w is not None and weight is not None:
-            column_into(table.column(weight), w[rows], weight, part.where)
-            check_weights(w[rows], weight, part.where)
+    table = read_part(fs, part, features, X, others)
+    y = class_indices(table.column(label), classes, label, part.where)
+    w = None
+    if weight is not None:
+        w = np.empty(spec.rows, dtype=np.float64)
+        column_into(table.column(weight), w, weight, part.where)
+        check_weights(w, weight, part.where)
     return X, y, w
 
 
