@@ -690,3 +690,35 @@ def test_predict_on_invalid_rows(trained, tmp_path, mode):
         assert proba.null_count == 2 and table.column("prediction").null_count == 2
         assert not proba[7].is_valid and not proba[11].is_valid
         np.testing.assert_allclose(proba.to_numpy(zero_copy_only=False)[good], expected, rtol=1e-14)
+
+
+def test_predict_keeps_hive_partition_columns(trained, tmp_path):
+    """Rows under date=…/region=… folders: --keep date --keep region writes them as
+    columns (text and integers, as the folder names hold them) beside each row's scores;
+    a key that is neither a column nor a partition is named with what there is."""
+    root, scheduler, (X_new, _) = trained
+    data = tmp_path / "hive"
+    layout = [("2026-12-01", 1), ("2026-12-01", 2), ("2026-12-02", 1)]
+    for i, (day, region) in enumerate(layout):
+        folder = data / f"date={day}" / f"region={region}"
+        folder.mkdir(parents=True)
+        rows = np.arange(i * 100, (i + 1) * 100)
+        columns = {f"x{j}": X_new[rows, j] for j in range(X_new.shape[1])}
+        pq.write_table(pa.table({**columns, "id": rows}), folder / "part-0.parquet")
+    out = tmp_path / "scores"
+    args = ["predict", str(root / "model"), str(data), "--output", str(out), "--quiet"]
+    result = dasklr_cli(
+        *args, "--keep", "id", "--keep", "date", "--keep", "region", scheduler=scheduler
+    )
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out).sort_by("id")
+    expected_day = np.repeat([day for day, _ in layout], 100)
+    assert table.column("date").to_pylist() == expected_day.tolist()
+    assert table.column("region").to_pylist() == np.repeat([1, 2, 1], 100).tolist()
+    assert pa.types.is_integer(table.schema.field("region").type)
+    proba = dasklr.load_model(root / "model").predict_proba(X_new[:300])[:, 1]
+    np.testing.assert_allclose(table.column("proba_1").to_numpy(), proba, rtol=1e-14)
+    missing = dasklr_cli(*args, "--overwrite", "--keep", "dates", scheduler=scheduler)
+    assert missing.returncode == 3
+    assert "column 'dates' is missing; did you mean 'date'?" in missing.stderr
+    assert "partition keys: date, region" in missing.stderr

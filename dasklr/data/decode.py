@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +50,8 @@ class FilePart:
     #: finds others fails (``check_unchanged``). -1 and "": not checked.
     file_size: int = -1
     file_version: str = ""
+    #: (column, value) of its hive partition folders: columns the file does not hold
+    constants: tuple[tuple[str, Any], ...] = ()
 
     @cached_property  # named in every column's checks: made once
     def where(self) -> str:
@@ -208,7 +211,9 @@ def read_part(
     at a time (see ``_pieces``), then the others together.
     """
     position = {name: j for j, name in enumerate(features)}
-    extra = [name for name in others if name not in position]
+    constants = dict(part.constants)
+    in_file = [name for name in others if name not in constants]
+    extra = [name for name in in_file if name not in position]
     small = part.rows * (X.itemsize * len(features) + 8 * len(extra)) <= MIN_PIECE_BYTES
     whole = None  # a small part's one piece: it holds the others too
     for rows, piece in _pieces(fs, part, [*features, *(extra if small else [])], X.itemsize):
@@ -223,8 +228,21 @@ def read_part(
             _check_finite(X[:, j], name, part.where)
     if not others:
         return pa.table({})
-    table = whole if whole is not None else read_columns(fs, part, list(others))
-    return table.select(list(others))
+    if whole is None:
+        whole = read_columns(fs, part, in_file) if in_file else pa.table({})
+    return pa.table(
+        {
+            name: constant(constants[name], part.rows) if name in constants else whole.column(name)
+            for name in others
+        }
+    )
+
+
+def constant(value, rows: int) -> pa.Array:
+    """A column of one value (a hive partition's): text dictionary-encoded, numbers plain."""
+    if isinstance(value, str):
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)), [value])
+    return pa.array(np.full(rows, value))
 
 
 def read_columns(fs, part: FilePart, columns: list[str]) -> pa.Table:

@@ -16,7 +16,7 @@ import posixpath
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, TypeVar
 
 import dask.array as da
@@ -66,6 +66,8 @@ class ParquetFileInfo:
     row_group_rows: tuple[int, ...]
     #: the modification time or ETag the filesystem reports: tells a changed file apart
     version: str = ""
+    #: (column, value) of hive partition folders that predictions keep as columns
+    constants: tuple[tuple[str, Any], ...] = ()
 
     @property
     def rows(self) -> int:
@@ -261,31 +263,61 @@ def read_parquet(
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
     """Expand a file, directory, glob or list into a sorted list of data files."""
+    fs, found, shown, _ = _resolve_with_roots(path, storage_options)
+    return fs, found, shown
+
+
+def _resolve_with_roots(path, storage_options):
+    """``_resolve_paths``, and the folder each file was found under (a directory given,
+    or a glob's fixed part): hive ``key=value`` folders below it are partitions."""
     items = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not items:
         raise DataError("no input path given")
     shown = ", ".join(str(p) for p in items)
     fs, _ = fsspec.core.url_to_fs(os.fspath(items[0]), **storage_options)
     found: list[str] = []
+    roots: dict[str, str] = {}
     for item in items:
         item_fs, root = fsspec.core.url_to_fs(os.fspath(item), **storage_options)
         if item_fs.protocol != fs.protocol:
             raise DataError(f"all input paths must be on one filesystem; {item} is not")
         if any(ch in root for ch in _GLOB_CHARS):
-            found.extend(
+            fixed = root[: min(root.find(ch) for ch in _GLOB_CHARS if ch in root)]
+            files = [
                 p
                 for p in item_fs.glob(root)
                 if _is_data_file(posixpath.basename(p)) and item_fs.isfile(p)
-            )
+            ]
+            roots.update(dict.fromkeys(files, posixpath.dirname(fixed)))
         elif item_fs.isdir(root):
-            found.extend(p for p in item_fs.find(root) if _is_data_file(posixpath.relpath(p, root)))
+            files = [p for p in item_fs.find(root) if _is_data_file(posixpath.relpath(p, root))]
+            roots.update(dict.fromkeys(files, root))
         elif item_fs.isfile(root):
-            found.append(root)
+            files = [root]
+            roots[root] = posixpath.dirname(root)
         else:
             raise DataError(f"{item}: no such file or directory")
+        found.extend(files)
     if not found:
         raise DataError(f"{shown}: matches no data files")
-    return fs, sorted(set(found)), shown
+    return fs, sorted(set(found)), shown, roots
+
+
+def hive_partitions(path: str, root: str) -> dict[str, str]:
+    """The ``key=value`` folders between ``root`` and the file ``path``."""
+    relative = posixpath.relpath(posixpath.dirname(path), root)
+    pairs = (part.split("=", 1) for part in relative.split("/") if "=" in part)
+    return {key: value for key, value in pairs}
+
+
+def _typed(values: list[str]):
+    """Partition values as integers when all are, else floats when all are, else text."""
+    for kind in (int, float):
+        try:
+            return [kind(v) for v in values]
+        except ValueError:
+            continue
+    return values
 
 
 def _is_data_file(relative: str) -> bool:
@@ -356,20 +388,37 @@ def plan_dataset(
     The features must be numeric in every file; ``other_columns`` (keys passed through
     to predictions) must exist, of any type.
     """
-    fs, paths, shown = _resolve_paths(path, storage_options or {})
+    fs, paths, shown, roots = _resolve_with_roots(path, storage_options or {})
     infos, schemas, _ = _read_footers(fs, paths)
-    for info, schema in zip(infos, schemas, strict=True):
+    partitions = [hive_partitions(info.path, roots[info.path]) for info in infos]
+    for info, schema, keys in zip(infos, schemas, partitions, strict=True):
         _check_columns(info.path, schema, list(features))
-        missing = [name for name in other_columns if schema.get_field_index(name) < 0]
+        missing = [n for n in other_columns if schema.get_field_index(n) < 0 and n not in keys]
         if missing:
             raise DataError(
-                f"{info.path}: column '{missing[0]}' is missing "
-                f"(file has: {', '.join(schema.names)})"
+                f"{info.path}: column '{missing[0]}' is missing"
+                f"{_close(missing[0], [*schema.names, *keys])} "
+                f"(file has: {', '.join(schema.names)}; partition keys: "
+                f"{', '.join(keys) or 'none'})"
             )
+    infos = _with_partition_columns(infos, schemas, partitions, other_columns)
     chunks = plan_chunks(infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=chunk_bytes)
     if not chunks:
         raise DataError(f"{shown}: the Parquet files hold no rows")
     return fs, chunks, infos
+
+
+def _with_partition_columns(infos, schemas, partitions, columns) -> list[ParquetFileInfo]:
+    """Each file with the values of the wanted ``columns`` that come from its hive folders
+    (not from the file), typed alike across the files."""
+    wanted = [c for c in columns if any(s.get_field_index(c) < 0 for s in schemas)]
+    if not wanted:
+        return list(infos)
+    typed = {name: _typed([keys[name] for keys in partitions]) for name in wanted}
+    return [
+        replace(info, constants=tuple((name, typed[name][i]) for name in wanted))
+        for i, info in enumerate(infos)
+    ]
 
 
 def _is_numeric(dtype: pa.DataType) -> bool:
@@ -630,6 +679,7 @@ def _part(
         sliced=sliced,
         file_size=info.size if info.version else -1,
         file_version=info.version,
+        constants=info.constants,
     )
 
 
