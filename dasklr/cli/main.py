@@ -285,6 +285,7 @@ def _add_quickstart(commands) -> None:
     quick.add_argument("--dir", default="dasklr-quickstart", help="folder for data and model")
     quick.add_argument("--rows", type=int, default=200_000, help="rows to generate")
     quick.add_argument("--features", type=int, default=16, help="features to generate")
+    _scheduler_flag(quick)
     quick.set_defaults(command=quickstart_command)
 
 
@@ -671,7 +672,13 @@ def quickstart_command(args: argparse.Namespace) -> int:
         "output.overwrite=true",
     ]
     return train_command(
-        argparse.Namespace(config=config, overrides=overrides, overwrite=True, quiet=False)
+        argparse.Namespace(
+            config=config,
+            overrides=overrides,
+            overwrite=True,
+            quiet=False,
+            scheduler=args.scheduler,
+        )
     )
 
 
