@@ -502,3 +502,35 @@ def test_integer_keys_and_excluded_columns_are_not_default_features(client, tmp_
         dasklr.read_parquet(tmp_path, label="y", exclude=["segmnt"])
     with pytest.raises(DataError, match="column 'sgment' is missing; did you mean 'segment'"):
         dasklr.read_parquet(tmp_path, label="y", features=["sgment"])
+
+
+def test_numeric_hive_partition_keys_are_features(client, tmp_path):
+    """Rows under region=…/date=… folders: partition keys are not default features (they
+    are layout), but the integer key region can be named as one (its value in every row
+    of the folder), and the text key date cannot; the fit equals scikit-learn's on the
+    same rows with region as a column."""
+    from sklearn.linear_model import LogisticRegression as ScikitLogisticRegression
+
+    X, _, _, _ = make_classification(3000, 2, seed=51)
+    region = np.repeat([1, 2, 3], 1000)
+    z = X @ [1.0, -0.5] + 0.7 * region - 1.4
+    y = (np.random.default_rng(51).random(3000) < 1 / (1 + np.exp(-z))).astype(int)
+    for r in (1, 2, 3):
+        folder = tmp_path / f"region={r}" / "date=2026-12-01"
+        folder.mkdir(parents=True)
+        rows = region == r
+        write(folder / "part-0.parquet", {"x0": X[rows, 0], "x1": X[rows, 1], "y": y[rows]})
+    assert dasklr.read_parquet(tmp_path, label="y").feature_names == ("x0", "x1")
+    with pytest.raises(DataError, match="column 'date' has type string; expected numeric"):
+        dasklr.read_parquet(tmp_path, label="y", features=["x0", "date"])
+    data = dasklr.read_parquet(tmp_path, label="y", features=["x0", "x1", "region"])
+    Xd, yd, _ = compute(client, data)
+    np.testing.assert_array_equal(Xd, np.column_stack([X, region]))
+    np.testing.assert_array_equal(yd, y)
+    alpha = 1e-3
+    model = dasklr.LogisticRegression(alpha=alpha, tol=1e-10, client=client).fit(data)
+    reference = ScikitLogisticRegression(C=1 / (alpha * 3000), tol=1e-12, max_iter=10_000)
+    reference.fit(np.column_stack([X, region]), y)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-6)
+    named = dasklr.read_parquet(tmp_path, label="y", features=["region", "x1"])
+    np.testing.assert_array_equal(compute(client, named)[0], np.column_stack([region, X[:, 1]]))

@@ -212,11 +212,15 @@ def read_part(
     """
     position = {name: j for j, name in enumerate(features)}
     constants = dict(part.constants)
+    for name in position.keys() & constants.keys():  # a hive partition key as a feature
+        X[:, position[name]] = constants[name]
     in_file = [name for name in others if name not in constants]
     extra = [name for name in in_file if name not in position]
+    file_features = [name for name in features if name not in constants]
     small = part.rows * (X.itemsize * len(features) + 8 * len(extra)) <= MIN_PIECE_BYTES
     whole = None  # a small part's one piece: it holds the others too
-    for rows, piece in _pieces(fs, part, [*features, *(extra if small else [])], X.itemsize):
+    read = [*file_features, *(extra if small else [])]
+    for rows, piece in _pieces(fs, part, read, X.itemsize):
         for name in piece.column_names:
             if name in position:
                 out = X[rows, position[name]]
@@ -246,9 +250,20 @@ def constant(value, rows: int) -> pa.Array:
 
 
 def read_columns(fs, part: FilePart, columns: list[str]) -> pa.Table:
-    """A few small columns (label, weight, keys) of ``part`` as one Arrow table."""
-    pieces = [table for _, table in _pieces(fs, part, columns, 8, whole=True)]
-    return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+    """A few small columns (label, weight, keys) of ``part`` as one Arrow table; those of
+    its hive partition folders made from their values."""
+    constants = dict(part.constants)
+    in_file = [name for name in columns if name not in constants]
+    pieces = [table for _, table in _pieces(fs, part, in_file, 8, whole=True)]
+    table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+    if not constants.keys() & set(columns):
+        return table
+    return pa.table(
+        {
+            name: constant(constants[name], part.rows) if name in constants else table.column(name)
+            for name in columns
+        }
+    )
 
 
 def _concatenated(tables: list[pa.Table], spec: ChunkSpec) -> pa.Table:

@@ -197,7 +197,8 @@ def read_parquet(
         every file, except ``label`` and ``weight``, in the order of the first file; the
         columns left out (strings, decimals, timestamps, columns missing from some files)
         are named in one ``dasklr.ColumnsLeftOutWarning``, as are integer columns named
-        like row keys (``id``, ``key``, ``index``, ``*_id``, ``*_key``).
+        like row keys (``id``, ``key``, ``index``, ``*_id``, ``*_key``). Keys of hive
+        ``key=value`` folders are features only when named (numbers only).
     weight
         Optional column of non-negative sample weights.
     classes
@@ -230,12 +231,15 @@ def read_parquet(
         raise ValueError(f"dtype must be float64 or float32, got {dtype}")
     if on_invalid not in ("error", "drop"):
         raise ValueError(f"on_invalid must be 'error' or 'drop', got {on_invalid!r}")
-    fs, paths, shown = _resolve_paths(path, storage_options or {})
-    infos, schemas, settled = _read_footers(fs, paths, label)
+    fs, paths, shown, roots = _resolve_with_roots(path, storage_options or {})
+    infos, file_schemas, settled = _read_footers(fs, paths, label)
+    partitions = [hive_partitions(info.path, roots[info.path]) for info in infos]
+    schemas = _with_partition_fields(file_schemas, partitions)
     if weight is not None and weight == label:
         raise DataError(f"weight column '{weight}' is also the label column")
     if features is None:
-        feature_names = _default_features(infos, schemas, label, weight, tuple(exclude))
+        # from the files' own columns: partition folders are layout, named only on purpose
+        feature_names = _default_features(infos, file_schemas, label, weight, tuple(exclude))
     elif exclude:
         raise ValueError("exclude goes with features=None; leave the columns out of features")
     else:
@@ -255,6 +259,7 @@ def read_parquet(
         known = _given_classes(classes, label, label_kind)
     if chunk_bytes is not None and not chunk_bytes > 0:
         raise ValueError(f"chunk_bytes must be a positive number of bytes, got {chunk_bytes}")
+    infos = _with_partition_columns(infos, file_schemas, partitions, feature_names)
     source = ParquetSource(
         fs, tuple(infos), feature_names, label, known, weight, dtype, on_invalid, chunk_bytes
     )
@@ -389,8 +394,9 @@ def plan_dataset(
     to predictions) must exist, of any type.
     """
     fs, paths, shown, roots = _resolve_with_roots(path, storage_options or {})
-    infos, schemas, _ = _read_footers(fs, paths)
+    infos, file_schemas, _ = _read_footers(fs, paths)
     partitions = [hive_partitions(info.path, roots[info.path]) for info in infos]
+    schemas = _with_partition_fields(file_schemas, partitions)
     for info, schema, keys in zip(infos, schemas, partitions, strict=True):
         _check_columns(info.path, schema, list(features))
         missing = [n for n in other_columns if schema.get_field_index(n) < 0 and n not in keys]
@@ -401,17 +407,35 @@ def plan_dataset(
                 f"(file has: {', '.join(schema.names)}; partition keys: "
                 f"{', '.join(keys) or 'none'})"
             )
-    infos = _with_partition_columns(infos, schemas, partitions, other_columns)
+    wanted = [*features, *other_columns]
+    infos = _with_partition_columns(infos, file_schemas, partitions, wanted)
     chunks = plan_chunks(infos, bytes_per_row=8 * len(features) + 16, chunk_bytes=chunk_bytes)
     if not chunks:
         raise DataError(f"{shown}: the Parquet files hold no rows")
     return fs, chunks, infos
 
 
+def _with_partition_fields(schemas, partitions) -> list[pa.Schema]:
+    """Each file's schema with its hive partition keys as fields (int64, float64 or
+    text, as ``_typed`` reads all the files' values), so that a key can be a feature or a
+    kept column like the file's own columns; a column of the file wins over a key."""
+    keys = dict.fromkeys(key for found in partitions for key in found)
+    types = {}
+    for key in keys:
+        values = _typed([found[key] for found in partitions if key in found])
+        types[key] = pa.string() if isinstance(values[0], str) else pa.array(values[:1]).type
+    return [
+        pa.schema(
+            [*schema, *(pa.field(k, types[k]) for k in found if schema.get_field_index(k) < 0)]
+        )
+        for schema, found in zip(schemas, partitions, strict=True)
+    ]
+
+
 def _with_partition_columns(infos, schemas, partitions, columns) -> list[ParquetFileInfo]:
     """Each file with the values of the wanted ``columns`` that come from its hive folders
     (not from the file), typed alike across the files."""
-    wanted = [c for c in columns if any(s.get_field_index(c) < 0 for s in schemas)]
+    wanted = [c for c in dict.fromkeys(columns) if any(s.get_field_index(c) < 0 for s in schemas)]
     if not wanted:
         return list(infos)
     typed = {name: _typed([keys[name] for keys in partitions]) for name in wanted}
