@@ -145,11 +145,11 @@ def test_help_documents_the_commands():
     assert "train" in result.stdout and "quickstart" in result.stdout
 
 
-def test_readme_documents_every_config_key():
+def test_the_cli_reference_documents_every_config_key():
     from dasklr.cli.config import reference_table
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert reference_table() in readme
+    reference = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    assert reference_table() in reference
 
 
 def test_unreachable_scheduler_names_address_and_key(tmp_path, dataset, capsys):

@@ -102,6 +102,7 @@ def test_predictions_and_checkpoints_on_a_full_disk_are_exit_6(
         str(parquet_data),
         "--output",
         str(small_disk / "scores"),
+        "--quiet",
         scheduler=cluster.scheduler_address,
     )
     assert predicted.returncode == 6, predicted.stderr

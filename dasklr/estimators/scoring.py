@@ -102,7 +102,7 @@ def predict_to_parquet(
         raise ConfigError(f"on_invalid must be one of {list(INVALID_ROWS)}, got {on_invalid!r}")
     if part_rows is not None and not (isinstance(part_rows, int) and part_rows > 0):
         raise ConfigError(f"part_rows must be a whole number > 0, got {part_rows!r}")
-    output = Path(output)
+    output = Path(output).absolute()  # the workers write there, from their own folders
     if os.path.lexists(output) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
     problem = output_problem(
