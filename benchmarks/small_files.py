@@ -106,9 +106,9 @@ def main() -> None:
                 fits[name] = fit_seconds(client, data, args.repeat)
             before = None
             if not args.skip_one_task_a_file:
-                # one task a file: a budget whose sixteenth is below one small file
+                # one task a file: a chunk budget of one small file, so none are grouped
                 file_bytes = (args.rows // args.small_files) * (8 * args.features + 16)
-                data = dasklr.read_parquet(small, label="y", chunk_bytes=16 * file_bytes - 16)
+                data = dasklr.read_parquet(small, label="y", chunk_bytes=file_bytes)
                 assert len(data.X.chunks[0]) == args.small_files
                 before = pass_seconds(client, data, 1)
 
