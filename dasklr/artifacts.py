@@ -77,7 +77,9 @@ def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
             errno.ENOTDIR, "is a file, so nothing can be written under it", str(blocker)
         ) from None
     remove_leftovers(target)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    # the writer's process id in the name: a folder made by a writer killed before it
+    # could lock it is known as left over once that process is gone
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}-{os.getpid()}"
     staging.mkdir()
     lock = os.open(staging, os.O_RDONLY)
     try:
@@ -149,9 +151,30 @@ def _abandoned(path: Path) -> bool:
         return True
     try:
         fresh = time.time() - path.stat().st_mtime < EMPTY_LEFTOVER_AGE
-        return not (fresh and path.is_dir() and not any(path.iterdir()))
+        if fresh and path.is_dir() and not any(path.iterdir()):
+            return not _process_alive(_writer_pid(path.name))
+        return True
     except OSError:
         return False  # removed meanwhile
+
+
+def _writer_pid(name: str) -> int | None:
+    """The process id at the end of a staging folder's name (None for older names)."""
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _process_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs on this machine (an unknown pid counts as alive)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _held_by_another(path: Path, operation: int) -> bool | None:

@@ -134,3 +134,17 @@ def test_a_broken_file_is_reported_not_retried(tmp_path):
     (target / "x.npy").write_bytes(b"\x93NUMPY altered")
     with pytest.raises(artifacts.ModelFormatError, match="sha256 differs"):
         read_snapshot(target, lambda s: s.read_array(meta["x"]))
+
+
+def test_an_empty_folder_of_a_writer_killed_before_it_locked_it_is_removed(tmp_path):
+    """A writer killed between making its staging folder and locking it leaves it empty
+    and unlocked: its process id in the name tells it from a live writer's."""
+    target = tmp_path / "out"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".out.tmp-000000000001-{dead.pid}"
+    live = tmp_path / f".out.tmp-000000000002-{os.getpid()}"
+    orphan.mkdir()
+    live.mkdir()
+    assert remove_leftovers(target) == [orphan]
+    assert live.exists()
