@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dasklr.errors import ModelFormatError, StorageError
+from dasklr.errors import ConfigError, ModelFormatError, StorageError
 
 T = TypeVar("T")
 
@@ -58,6 +58,21 @@ _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
 
 
+def local_path(path: str | os.PathLike) -> Path:
+    """An output path (model, checkpoint, predictions) as a local path: ``file://`` URLs
+    are local; other URLs are refused before any work, as the atomic writes here rely on
+    a local (or mounted) filesystem's rename and locks."""
+    text = os.fspath(path)
+    if text.startswith("file://"):
+        return Path(text[len("file://") :])
+    if "://" in text:
+        raise ConfigError(
+            f"{text}: outputs (models, checkpoints, predictions) go to a local or mounted "
+            "path; URLs are read as inputs only, for now"
+        )
+    return Path(text)
+
+
 @contextmanager
 def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
     """A locked staging directory beside ``target``, published in one rename when the block
@@ -66,7 +81,7 @@ def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
     Raises ``FileExistsError`` when ``target`` exists and ``overwrite`` is false, checked
     before the block runs and again, race-free, when publishing.
     """
-    target = Path(target)
+    target = local_path(target)
     if not overwrite and os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, "already exists", str(target))
     try:

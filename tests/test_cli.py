@@ -381,3 +381,41 @@ def test_quickstart_help_shows_its_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["quickstart", "--help"])
     assert "(default: 200000)" in capsys.readouterr().out
+
+
+def test_url_outputs_are_refused_before_any_work_and_file_urls_are_local(
+    tmp_path, dataset, cluster, capsys
+):
+    """An s3:// output.path once trained and wrote a local './s3:' folder; now it is one
+    line before the footers are read. file:// outputs are local paths."""
+    data_dir = dataset[0]
+    config = _write_config(tmp_path / "c.toml", data_dir, "s3://bucket/models/churn")
+    assert main(["train", str(config), "--quiet"]) == 2
+    err = capsys.readouterr()
+    assert "output.path s3://bucket/models/churn: outputs (models, checkpoints" in err.err
+    assert "data:" not in err.out and not (Path.cwd() / "s3:").exists()
+    local = tmp_path / "model"
+    config = _write_config(
+        tmp_path / "c.toml", data_dir, f"file://{local}", cluster.scheduler_address
+    )
+    assert main(["train", str(config), "--quiet"]) == 0
+    model = dasklr.load_model(local)
+    with pytest.raises(dasklr.ConfigError, match="URLs are read as inputs only"):
+        model.save("s3://bucket/elsewhere")
+    assert main(["predict", str(local), str(data_dir), "--output", "gs://b/scores"]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(local),
+                str(data_dir),
+                "--output",
+                f"file://{tmp_path / 's'}",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "s" / "_manifest.json").exists()

@@ -19,7 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from dasklr import __version__
-from dasklr.artifacts import output_problem
+from dasklr.artifacts import local_path, output_problem
 from dasklr.cli.config import fit_params, load_config
 from dasklr.cli.report import check_report_possible, write_report
 from dasklr.data.parquet import read_parquet
@@ -292,14 +292,14 @@ def _add_quickstart(commands) -> None:
 def train_command(args: argparse.Namespace) -> int:
     """Validate the config, read the Parquet footers, train, and write the model atomically."""
     config = load_config(args.config, args.overrides)
-    output = Path(config["output"]["path"])
+    _check_outputs(config, args.config)
+    output = local_path(config["output"]["path"])
     overwrite = args.overwrite or config["output"]["overwrite"]
     if output.exists() and not overwrite:
         raise OutputExistsError(
             f"{args.config}: output.path {output} already exists; "
             "set output.overwrite = true or pass --overwrite"
         )
-    _check_outputs(config, args.config)
     if getattr(args, "report", None):
         check_report_possible(args.report)
     init_model = getattr(args, "init_model", None) or config["model"]["init_model"]
@@ -340,7 +340,11 @@ def _check_outputs(config, source) -> None:
             output["checkpoint_path"] or f"{output['path']}.checkpoint"
         )
     for key, target in targets.items():
-        problem = output_problem(Path(target), [str(p) for p in inputs])
+        try:
+            path = local_path(target)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {key} {exc}") from None
+        problem = output_problem(path, [str(p) for p in inputs])
         if problem:
             raise ConfigError(f"{source}: {key} {target} cannot be written: {problem}")
 
@@ -443,7 +447,7 @@ def _client(address: str | None, config, stack: ExitStack):
 def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint | None]:
     """The checkpoint plan from the config, and with --resume the checkpoint to continue."""
     output = config["output"]
-    path = Path(output["checkpoint_path"] or f"{output['path']}.checkpoint")
+    path = local_path(output["checkpoint_path"] or f"{output['path']}.checkpoint")
     identity = {
         "config": {"data": config["data"], "model": config["model"]},
         "data": data_manifest(data),

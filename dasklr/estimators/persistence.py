@@ -26,6 +26,7 @@ import numpy as np
 from dasklr.artifacts import (
     Snapshot,
     atomic_directory,
+    local_path,
     metadata_checksum,
     read_snapshot,
     write_array,
@@ -52,7 +53,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     read through its attributes only: any estimator with them can be saved)."""
     if not hasattr(model, "coef_"):
         raise ValueError("cannot save a model that is not fitted")
-    target = Path(path)
+    target = local_path(path)
     try:
         with atomic_directory(target, overwrite=overwrite) as staging:
             _write_model(model, staging)

@@ -19,7 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client
 
-from dasklr.artifacts import atomic_directory, output_problem, write_checked_json, writer_alive
+from dasklr.artifacts import (
+    atomic_directory,
+    local_path,
+    output_problem,
+    write_checked_json,
+    writer_alive,
+)
 from dasklr.data.decode import ChunkSpec, read_features
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.errors import ConfigError, DataError
@@ -102,7 +108,7 @@ def predict_to_parquet(
         raise ConfigError(f"on_invalid must be one of {list(INVALID_ROWS)}, got {on_invalid!r}")
     if part_rows is not None and not (isinstance(part_rows, int) and part_rows > 0):
         raise ConfigError(f"part_rows must be a whole number > 0, got {part_rows!r}")
-    output = Path(output).absolute()  # the workers write there, from their own folders
+    output = local_path(output).absolute()  # the workers write there, from their folders
     if os.path.lexists(output) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
     problem = output_problem(
