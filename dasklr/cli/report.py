@@ -33,12 +33,9 @@ def check_report_possible(directory) -> None:
 def write_report(directory, model, metrics: dict | None, title: str) -> Path:
     """Write objective.png (objective and gradient per pass), roc.png and calibration.png
     (when there are metrics) and index.html into ``directory``; return the page's path."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigError(
-            'reports need matplotlib: pip install "dasklr[report]" (or matplotlib)'
-        ) from None
+    check_report_possible(directory)
+    from matplotlib.figure import Figure
+
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     images = [_objective_plot(Figure, model.history_, folder / "objective.png")]

@@ -409,32 +409,22 @@ class LogisticRegression(ParamsMixin):
 
     def predict_proba(self, X):
         """Class probabilities, one column per class of ``classes_``: shape (n, K)."""
-        X = self._features(X)
-        if isinstance(X, da.Array):
-            K = len(self.classes_)
-            return X.map_blocks(
-                probabilities,
-                self.coef_,
-                self.intercept_,
-                chunks=(X.chunks[0], (K,)),
-                dtype=np.float64,
-            )
-        return probabilities(X, self.coef_, self.intercept_)
+        return self._per_class(probabilities, X)
 
     def predict_log_proba(self, X):
         """Log of ``predict_proba``, computed from the margins (exact where the
         probabilities round to 0 or 1)."""
+        return self._per_class(log_probabilities, X)
+
+    def _per_class(self, kernel, X):
+        """``kernel(X, coef_, intercept_)``: one column per class, chunk by chunk for Dask."""
         X = self._features(X)
         if isinstance(X, da.Array):
             K = len(self.classes_)
             return X.map_blocks(
-                log_probabilities,
-                self.coef_,
-                self.intercept_,
-                chunks=(X.chunks[0], (K,)),
-                dtype=np.float64,
+                kernel, self.coef_, self.intercept_, chunks=(X.chunks[0], (K,)), dtype=np.float64
             )
-        return log_probabilities(X, self.coef_, self.intercept_)
+        return kernel(X, self.coef_, self.intercept_)
 
     def predict(self, X):
         """The class of highest probability, from ``classes_``."""
