@@ -14,6 +14,7 @@ covariance    → the pass behind summary(): HC0 and cluster-robust sandwiches (
 diagnostics   → singular information and quasi-separation, named by feature
 folds         → held-out rows by a hash of the row index
 persistence   → save/load: JSON + .npy, atomic, no pickle
+onnx_export   → the prediction rule as an ONNX graph, to serve without Python
 config, cli   → TOML configs and the ``dasklr`` command
 """
 
@@ -35,6 +36,7 @@ from dasklr.errors import (
 )
 from dasklr.estimators.estimator import LogisticRegression, load_model
 from dasklr.estimators.model_selection import LogisticRegressionCV, RegularizationPath, fit_path
+from dasklr.estimators.onnx_export import export_onnx, to_onnx
 from dasklr.kernels.folds import fold_ids
 
 try:
@@ -59,8 +61,10 @@ __all__ = [
     "SingularInformationWarning",
     "StorageError",
     "__version__",
+    "export_onnx",
     "fit_path",
     "fold_ids",
     "load_model",
     "read_parquet",
+    "to_onnx",
 ]

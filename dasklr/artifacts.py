@@ -389,6 +389,26 @@ def write_array(path: Path, value: np.ndarray) -> dict[str, Any]:
     }
 
 
+def write_file_atomically(target: Path, data: bytes, *, overwrite: bool) -> None:
+    """Write one file: under a temporary name beside ``target``, fsynced, then renamed into
+    place (refusing an existing ``target`` unless ``overwrite``), so the path never holds
+    half a file."""
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}-{os.getpid()}"
+    try:
+        _write_bytes(staging, data)
+        if overwrite:
+            os.replace(staging, target)
+        else:
+            _rename_noreplace(staging, target)
+        _fsync(target.parent)
+    finally:
+        if os.path.lexists(staging):
+            os.unlink(staging)
+
+
 def _write_bytes(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)

@@ -46,11 +46,15 @@ def workdir(tmp_path):
 
 @pytest.mark.slow
 def test_the_command_line_blocks_run_as_written(workdir, cluster):
-    """The README's five commands, then the nightly job of docs/cli.md, in one folder."""
+    """The README's five commands, then the nightly job and the export of docs/cli.md, in
+    one folder."""
     readme = next(b for b in blocks(ROOT / "README.md", "bash") if "dasklr evaluate" in b)
     nightly = next(b for b in blocks(ROOT / "docs" / "cli.md", "bash") if "model-nightly" in b)
+    export = next(b for b in blocks(ROOT / "docs" / "cli.md", "bash") if "dasklr export" in b)
     run_lines(readme, workdir, cluster.scheduler_address)
     run_lines(nightly, workdir, cluster.scheduler_address)
+    run_lines(export, workdir, cluster.scheduler_address)
+    assert (workdir / "dasklr-quickstart" / "model.onnx").stat().st_size > 0
     assert (workdir / "dasklr-quickstart" / "model-nightly" / "metadata.json").exists()
     assert (workdir / "dasklr-quickstart" / "scores" / "_manifest.json").exists()
 

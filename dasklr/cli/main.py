@@ -32,6 +32,7 @@ from dasklr.errors import (
 )
 from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
 from dasklr.estimators.model_selection import LogisticRegressionCV
+from dasklr.estimators.onnx_export import DTYPES, check_onnx_available, export_onnx
 from dasklr.estimators.persistence import read_metadata
 from dasklr.estimators.scoring import INVALID_ROWS, evaluate_model, predict_to_parquet
 from dasklr.fit.checkpoint import (
@@ -126,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_evaluate(commands)
     _add_info(commands)
+    _add_export(commands)
     _add_config(commands)
     _add_quickstart(commands)
     _add_debug(parser)
@@ -260,6 +262,28 @@ def _add_info(commands) -> None:
     info.add_argument("model", help="model directory written by train")
     info.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
     info.set_defaults(command=info_command)
+
+
+def _add_export(commands) -> None:
+    """The ``export`` command and its arguments."""
+    export = commands.add_parser(
+        "export",
+        help="write a model in another format (ONNX)",
+        description=export_command.__doc__,
+    )
+    export.add_argument("model", help="model directory written by train")
+    export.add_argument("--format", choices=["onnx"], default="onnx", help="the format")
+    export.add_argument(
+        "--output", help="the file to write (default: MODEL.onnx, beside the model folder)"
+    )
+    export.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="float64",
+        help="the graph's input and probability type (float64 matches predict_proba)",
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.set_defaults(command=export_command)
 
 
 def _add_config(commands) -> None:
@@ -612,6 +636,19 @@ def info_command(args: argparse.Namespace) -> int:
         lines.append(f"metrics on the {metadata['metrics']['dataset']} data:")
         lines.append(format_metrics(metadata["metrics"]))
     print("\n".join(lines))
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Write MODEL as an ONNX graph (input X: the features in the model's order; outputs
+    label and probabilities), to serve it with onnxruntime where there is no Python."""
+    check_onnx_available()
+    model = load_model(args.model)
+    output = args.output or f"{os.fspath(args.model).rstrip('/')}.onnx"
+    target = export_onnx(model, output, dtype=args.dtype, overwrite=args.overwrite)
+    names = getattr(model, "feature_names_in_", None)
+    columns = "" if names is None else ": " + ", ".join(map(str, names))
+    print(f"wrote {target} (ONNX; input X, {args.dtype}, {model.n_features_in_} columns{columns})")
     return 0
 
 
