@@ -291,42 +291,62 @@ def _libc_renameat2() -> Any:
     return call
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """One version of an artifact directory, read through a handle on it."""
+class ArtifactReader:
+    """The files of one version of an artifact, by name: a local directory read through a
+    handle (``Snapshot``), or a folder at a URL (``dasklr.remote``)."""
 
-    root: Path
-    fd: int
+    def where(self, name: str) -> str:
+        """The file's path or URL, for messages."""
+        raise NotImplementedError
 
     def read_bytes(self, name: str) -> bytes:
-        if "/" in name or name in ("", ".", ".."):
-            raise ModelFormatError(f"{self.root}: file {name!r} is outside the directory")
-        try:
-            with open(name, "rb", opener=self._opener) as f:
-                return f.read()
-        except FileNotFoundError:
-            raise ModelFormatError(f"{self.root / name}: missing") from None
+        raise NotImplementedError
 
     def read_json(self, name: str) -> Any:
         try:
             return json.loads(self.read_bytes(name))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{self.root / name}: not valid JSON ({exc})") from None
+            raise ModelFormatError(f"{self.where(name)}: not valid JSON ({exc})") from None
 
     def read_array(self, entry: dict[str, Any]) -> np.ndarray:
         """An array recorded by ``write_array``, checked against its sha256."""
         data = self.read_bytes(entry["file"])
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise ModelFormatError(
-                f"{self.root / entry['file']}: sha256 differs from the metadata; "
+                f"{self.where(entry['file'])}: sha256 differs from the metadata; "
                 "the file was altered"
             )
         try:
             return np.load(io.BytesIO(data), allow_pickle=False)
         except ValueError as exc:
             raise ModelFormatError(
-                f"{self.root / entry['file']}: not a plain .npy array ({exc})"
+                f"{self.where(entry['file'])}: not a plain .npy array ({exc})"
             ) from None
+
+
+def check_file_name(reader: ArtifactReader, name: str) -> None:
+    """Refuse a file name that would leave the artifact's folder (metadata is input)."""
+    if "/" in name or "\\" in name or name in ("", ".", ".."):
+        raise ModelFormatError(f"{reader.where('')}: file {name!r} is outside the directory")
+
+
+@dataclass(frozen=True)
+class Snapshot(ArtifactReader):
+    """One version of an artifact directory, read through a handle on it."""
+
+    root: Path
+    fd: int
+
+    def where(self, name: str) -> str:
+        return str(self.root / name)
+
+    def read_bytes(self, name: str) -> bytes:
+        check_file_name(self, name)
+        try:
+            with open(name, "rb", opener=self._opener) as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ModelFormatError(f"{self.root / name}: missing") from None
 
     def _opener(self, name: str, flags: int) -> int:
         return os.open(name, flags, dir_fd=self.fd)

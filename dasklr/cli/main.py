@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import sys
 import traceback
 import warnings
@@ -21,7 +20,7 @@ from pathlib import Path
 from dasklr import __version__
 from dasklr.artifacts import local_path, output_problem
 from dasklr.cli.config import fit_params, load_config
-from dasklr.cli.report import check_report_possible, write_report
+from dasklr.cli.report import check_report_possible, selection_sentence, write_report
 from dasklr.data.parquet import read_parquet
 from dasklr.errors import (
     ClusterError,
@@ -33,7 +32,8 @@ from dasklr.errors import (
 from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
 from dasklr.estimators.model_selection import LogisticRegressionCV
 from dasklr.estimators.onnx_export import DTYPES, check_onnx_available, export_onnx
-from dasklr.estimators.persistence import read_metadata
+from dasklr.estimators.persistence import MARKER as MODEL_MARKER
+from dasklr.estimators.persistence import read_metadata, save_model
 from dasklr.estimators.scoring import INVALID_ROWS, evaluate_model, predict_to_parquet
 from dasklr.fit.checkpoint import (
     Checkpoint,
@@ -41,10 +41,13 @@ from dasklr.fit.checkpoint import (
     check_identity,
     checkpoint_exists,
     read_checkpoint,
+    remove_checkpoint,
 )
 from dasklr.options import NOT_FOR_GRID
 from dasklr.passes.cluster import secure_client
 from dasklr.passes.progress import PassProgress
+from dasklr.remote import exists as artifact_exists
+from dasklr.remote import is_url, location, remote_problem
 
 #: Environment variable with the scheduler address, when neither config nor flag gives one.
 SCHEDULER_VARIABLE = "DASKLR_SCHEDULER"
@@ -317,17 +320,17 @@ def train_command(args: argparse.Namespace) -> int:
     """Validate the config, read the Parquet footers, train, and write the model atomically."""
     config = load_config(args.config, args.overrides)
     _check_outputs(config, args.config)
-    output = local_path(config["output"]["path"])
+    output = location(config["output"]["path"])
     overwrite = args.overwrite or config["output"]["overwrite"]
-    if output.exists() and not overwrite:
+    if artifact_exists(output, MODEL_MARKER) and not overwrite:
         raise OutputExistsError(
-            f"{args.config}: output.path {output} already exists; "
+            f"{args.config}: output.path {config['output']['path']} already exists; "
             "set output.overwrite = true or pass --overwrite"
         )
     if getattr(args, "report", None):
         check_report_possible(args.report)
     init_model = getattr(args, "init_model", None) or config["model"]["init_model"]
-    if init_model is not None and not Path(init_model).is_dir():
+    if init_model is not None and not _is_model(init_model):
         raise ConfigError(f"{args.config}: model.init_model {init_model} is not a model folder")
     data = read_parquet(
         config["data"]["path"],
@@ -349,7 +352,7 @@ def train_command(args: argparse.Namespace) -> int:
     # the validation data's footers now, not after the fit: a wrong path costs nothing
     validation = _validation_data(config, data) if config["data"]["validation"] else None
     with ExitStack() as stack:
-        return _train(args, config, (data, validation), output, overwrite, stack)
+        return _train(args, config, (data, validation), overwrite, stack)
 
 
 def _check_outputs(config, source) -> None:
@@ -365,15 +368,27 @@ def _check_outputs(config, source) -> None:
         )
     for key, target in targets.items():
         try:
-            path = local_path(target)
+            place = location(target)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {key} {exc}") from None
-        problem = output_problem(path, [str(p) for p in inputs])
+        if isinstance(place, Path):
+            problem = output_problem(place, [str(p) for p in inputs])
+        else:
+            problem = remote_problem(place)
         if problem:
             raise ConfigError(f"{source}: {key} {target} cannot be written: {problem}")
 
 
-def _train(args, config, datasets, output: Path, overwrite: bool, stack: ExitStack) -> int:
+def _is_model(path: str) -> bool:
+    """Whether ``path`` (a folder or URL) holds a saved model, checked before any pass."""
+    try:
+        place = location(path)
+    except ConfigError:
+        return False
+    return artifact_exists(place, MODEL_MARKER) if not isinstance(place, Path) else place.is_dir()
+
+
+def _train(args, config, datasets, overwrite: bool, stack: ExitStack) -> int:
     data, validation = datasets
     address = (
         getattr(args, "scheduler", None)
@@ -410,14 +425,15 @@ def _train(args, config, datasets, output: Path, overwrite: bool, stack: ExitSta
         kept = f"; the checkpoint {plan.path} stays" if plan is not None else ""
         raise NotConvergedError(
             f"the fit stopped before tol after {model.n_iter_} iterations "
-            f"({model.message_ or 'max_iter reached'}): no model written to {output}{kept}"
+            f"({model.message_ or 'max_iter reached'}): no model written to "
+            f"{config['output']['path']}{kept}"
         )
-    model.save(output, overwrite=overwrite)
+    written = save_model(model, config["output"]["path"], overwrite=overwrite)
     if getattr(args, "report", None):
-        page = write_report(args.report, model, getattr(model, "metrics_", None), f"{output}")
+        page = write_report(args.report, model, getattr(model, "metrics_", None), f"{written}")
         print(f"report: {page}")
     if plan is not None:  # the model is safe: its checkpoint is no longer needed
-        shutil.rmtree(plan.path, ignore_errors=True)
+        remove_checkpoint(plan.path)
     dropped = (model.training_data_ or {}).get("rows_dropped")
     if dropped:
         print(f"left out {dropped} rows with invalid values (data.on_invalid = 'drop')")
@@ -425,7 +441,7 @@ def _train(args, config, datasets, output: Path, overwrite: bool, stack: ExitSta
     status = "converged" if model.converged_ else "NOT converged"
     print(
         f"{status} after {model.n_iter_} iterations, {model.n_passes_} passes, "
-        f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {output}"
+        f"{last['seconds']:.1f} s; objective {last['objective']:.10g}; model written to {written}"
     )
     return 0
 
@@ -471,7 +487,9 @@ def _client(address: str | None, config, stack: ExitStack):
 def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint | None]:
     """The checkpoint plan from the config, and with --resume the checkpoint to continue."""
     output = config["output"]
-    path = local_path(output["checkpoint_path"] or f"{output['path']}.checkpoint")
+    path = output["checkpoint_path"] or f"{output['path']}.checkpoint"
+    if not is_url(path):
+        path = local_path(path)
     identity = {
         "config": {"data": config["data"], "model": config["model"]},
         "data": data_manifest(data),
@@ -502,17 +520,7 @@ def _validation_data(config, training):
 
 
 def _selection_line(selection: dict, passes: int) -> str:
-    best = selection["alphas"].index(selection["alpha"])
-    how = (
-        "the validation data"
-        if selection["cv"] == "validation data"
-        else f"{selection['cv']}-fold cross-validation"
-    )
-    return (
-        f"alpha = {selection['alpha']:g} chosen from {len(selection['alphas'])} by {how} "
-        f"({selection['scoring']} {selection['mean_scores'][best]:.6g}); the grid took "
-        f"{passes} passes"
-    )
+    return f"{selection_sentence(selection)[:-1]}; the grid took {passes} passes"
 
 
 def _store_summary(model, inference: dict) -> None:

@@ -583,9 +583,16 @@ class LogisticRegression(ParamsMixin):
 
     # -- persistence ---------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-        """Write the fitted model as JSON metadata plus ``.npy`` arrays (never a pickle)."""
-        save_model(self, path, overwrite=overwrite)
+    def save(
+        self,
+        path: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        storage_options: dict | None = None,
+    ) -> None:
+        """Write the fitted model as JSON metadata plus ``.npy`` arrays (never a pickle),
+        to a local folder or an fsspec URL (``storage_options`` for its filesystem)."""
+        save_model(self, path, overwrite=overwrite, storage_options=storage_options)
 
 
 def check_same_features(previous: list[str], current: list[str]) -> None:
@@ -617,10 +624,13 @@ def data_manifest(data: ParquetData) -> dict:
     }
 
 
-def load_model(path: str | os.PathLike) -> LogisticRegression:
-    """Read a model written by ``LogisticRegression.save`` (or ``dasklr train``); refuses
-    unknown formats and altered files, and never executes code from the file."""
-    params, fitted = read_model(path)
+def load_model(
+    path: str | os.PathLike, *, storage_options: dict | None = None
+) -> LogisticRegression:
+    """Read a model written by ``LogisticRegression.save`` (or ``dasklr train``) from a
+    local folder or an fsspec URL; refuses unknown formats and altered files, and never
+    executes code from the file."""
+    params, fitted = read_model(path, storage_options)
     model = LogisticRegression(**params)
     for name, value in fitted.items():
         setattr(model, name, value)

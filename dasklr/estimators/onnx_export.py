@@ -20,8 +20,8 @@ import os
 
 import numpy as np
 
-from dasklr import artifacts
 from dasklr.errors import ConfigError
+from dasklr.remote import write_file
 
 #: The opset the graph is written for: Softmax's per-axis meaning (13+) and wide support.
 OPSET = 17
@@ -56,49 +56,17 @@ def to_onnx(model, *, dtype: str = "float64"):
     """
     check_onnx_available()
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     if not hasattr(model, "coef_"):
         raise ValueError("cannot export a model that is not fitted")
     if dtype not in DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     coef = np.asarray(model.coef_, dtype=dtype)
-    intercept = np.asarray(model.intercept_, dtype=dtype)
     classes = np.asarray(model.classes_)
     n_features = coef.shape[1]
     elem = TensorProto.DOUBLE if dtype == "float64" else TensorProto.FLOAT
-    label_values, label_elem = _label_tensor(classes)
-
-    initializers = [
-        numpy_helper.from_array(np.ascontiguousarray(coef.T), "coef"),
-        numpy_helper.from_array(intercept, "intercept"),
-        numpy_helper.from_array(label_values, "classes"),
-    ]
-    nodes = [
-        helper.make_node("MatMul", ["X", "coef"], ["product"]),
-        helper.make_node("Add", ["product", "intercept"], ["z"]),
-    ]
-    if coef.shape[0] == 1:
-        initializers += [
-            numpy_helper.from_array(np.ones((1,), dtype=dtype), "one"),
-            numpy_helper.from_array(np.zeros((1,), dtype=dtype), "zero"),
-            numpy_helper.from_array(np.array([1], dtype=np.int64), "last_axis"),
-        ]
-        nodes += [
-            helper.make_node("Sigmoid", ["z"], ["p1"]),
-            helper.make_node("Sub", ["one", "p1"], ["p0"]),
-            helper.make_node("Concat", ["p0", "p1"], ["probabilities"], axis=1),
-            helper.make_node("Greater", ["z", "zero"], ["positive"]),
-            helper.make_node("Squeeze", ["positive", "last_axis"], ["positive_row"]),
-            helper.make_node("Cast", ["positive_row"], ["index"], to=TensorProto.INT64),
-        ]
-    else:
-        nodes += [
-            helper.make_node("Softmax", ["z"], ["probabilities"], axis=1),
-            helper.make_node("ArgMax", ["z"], ["index"], axis=1, keepdims=0),
-        ]
-    nodes.append(helper.make_node("Gather", ["classes", "index"], ["label"], axis=0))
-
+    nodes, initializers, label_elem = _prediction_rule(coef, model.intercept_, classes, dtype)
     names = _feature_names(model, n_features)
     graph = helper.make_graph(
         nodes,
@@ -129,13 +97,51 @@ def to_onnx(model, *, dtype: str = "float64"):
     return proto
 
 
-def export_onnx(model, path: str | os.PathLike, *, dtype: str = "float64", overwrite=False):
-    """Write ``to_onnx(model)`` to the file ``path`` (written beside it under a temporary
-    name and renamed into place: never half a file where the graph is expected)."""
+def _prediction_rule(coef: np.ndarray, intercept, classes: np.ndarray, dtype: str):
+    """The graph's nodes and constants (see the module docstring), and the label type."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    label_values, label_elem = _label_tensor(classes)
+    initializers = [
+        numpy_helper.from_array(np.ascontiguousarray(coef.T), "coef"),
+        numpy_helper.from_array(np.asarray(intercept, dtype=dtype), "intercept"),
+        numpy_helper.from_array(label_values, "classes"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["X", "coef"], ["product"]),
+        helper.make_node("Add", ["product", "intercept"], ["z"]),
+    ]
+    if coef.shape[0] == 1:  # σ(z) and 1 − σ(z), as predict_proba; class 1 where z > 0
+        initializers += [
+            numpy_helper.from_array(np.ones((1,), dtype=dtype), "one"),
+            numpy_helper.from_array(np.zeros((1,), dtype=dtype), "zero"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "last_axis"),
+        ]
+        nodes += [
+            helper.make_node("Sigmoid", ["z"], ["p1"]),
+            helper.make_node("Sub", ["one", "p1"], ["p0"]),
+            helper.make_node("Concat", ["p0", "p1"], ["probabilities"], axis=1),
+            helper.make_node("Greater", ["z", "zero"], ["positive"]),
+            helper.make_node("Squeeze", ["positive", "last_axis"], ["positive_row"]),
+            helper.make_node("Cast", ["positive_row"], ["index"], to=TensorProto.INT64),
+        ]
+    else:
+        nodes += [
+            helper.make_node("Softmax", ["z"], ["probabilities"], axis=1),
+            helper.make_node("ArgMax", ["z"], ["index"], axis=1, keepdims=0),
+        ]
+    nodes.append(helper.make_node("Gather", ["classes", "index"], ["label"], axis=0))
+    return nodes, initializers, label_elem
+
+
+def export_onnx(
+    model, path: str | os.PathLike, *, dtype: str = "float64", overwrite: bool = False
+) -> str:
+    """Write ``to_onnx(model)`` to the file ``path``, local or an fsspec URL (on disk
+    written under a temporary name and renamed into place, at a URL one whole-object
+    write: never half a file where the graph is expected). Returns where it went."""
     data = to_onnx(model, dtype=dtype).SerializeToString()
-    target = artifacts.local_path(path)
-    artifacts.write_file_atomically(target, data, overwrite=overwrite)
-    return target
+    return write_file(path, data, overwrite=overwrite)
 
 
 def _label_tensor(classes: np.ndarray):

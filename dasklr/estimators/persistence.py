@@ -8,10 +8,12 @@
       coef.npy        (B, d) float64: B = 1 for two classes, K for K > 2
       intercept.npy   (B,) float64
 
-The directory is written under a temporary name beside the target, every file fsynced,
-and published in one atomic rename (``dasklr.artifacts``): a reader finds the complete old
-or the complete new model, of two runs saving to a free path exactly one wins, and a
-reader never mixes the files of two versions. Loading checks the format version, the
+On disk the directory is written under a temporary name beside the target, every file
+fsynced, and published in one atomic rename (``dasklr.artifacts``): a reader finds the
+complete old or the complete new model, of two runs saving to a free path exactly one
+wins, and a reader never mixes the files of two versions. At an fsspec URL the arrays
+are uploaded first, under names that carry their hash, and ``metadata.json`` last, as the
+commit marker (``dasklr.remote``). Loading checks the format version, the
 metadata's own checksum and every array's hash, and reads the arrays with
 ``allow_pickle=False``: loading a model cannot execute code.
 """
@@ -23,21 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from dasklr.artifacts import (
-    Snapshot,
-    atomic_directory,
-    local_path,
-    metadata_checksum,
-    read_snapshot,
-    write_array,
-    write_checked_json,
-)
+from dasklr.artifacts import ArtifactReader, metadata_checksum, write_array, write_checked_json
 from dasklr.errors import ModelFormatError
+from dasklr.remote import location, read_artifact, staged_artifact
 from dasklr.stats.inference import FitStatistics
 
 FORMAT = "dasklr-model"
 FORMAT_VERSION = 1
 ARRAYS = ("coef", "intercept")
+#: The file written last, naming every other: a model is complete when it is there.
+MARKER = "metadata.json"
 #: What the coefficients minimise, for whoever reads the metadata without dasklr.
 OBJECTIVE = (
     "(1/Σw)·Σ w·[log(1+e^z) − y·z] (binary; K > 2 classes: logsumexp(z) − z_y) + "
@@ -48,23 +45,32 @@ OBJECTIVE = (
 _RUNTIME_PARAMS = ("client", "verbose", "cache_dir", "retries", "worker_timeout")
 
 
-def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a fitted ``LogisticRegression`` to the directory ``path`` atomically (it is
-    read through its attributes only: any estimator with them can be saved)."""
+def save_model(
+    model,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    storage_options: dict | None = None,
+) -> Path | str:
+    """Write a fitted ``LogisticRegression`` to the directory ``path`` atomically: a local
+    path, or an fsspec URL with ``storage_options`` for its filesystem (see
+    ``dasklr.remote``). The model is read through its attributes only: any estimator with
+    them can be saved. Returns the path or URL written."""
     if not hasattr(model, "coef_"):
         raise ValueError("cannot save a model that is not fitted")
-    target = local_path(path)
+    target = location(path, storage_options)
+    shown = target if isinstance(target, Path) else target.url
     try:
-        with atomic_directory(target, overwrite=overwrite) as staging:
+        with staged_artifact(target, overwrite=overwrite, marker=MARKER) as staging:
             _write_model(model, staging)
     except FileExistsError:
         if overwrite:
             raise
         raise FileExistsError(
-            f"{target} already exists (or another run wrote it meanwhile); pass "
+            f"{shown} already exists (or another run wrote it meanwhile); pass "
             "overwrite=True to replace it"
         ) from None
-    return target
+    return shown
 
 
 def _write_model(model, staging: Path) -> None:
@@ -100,19 +106,19 @@ def _write_model(model, staging: Path) -> None:
     write_checked_json(staging / "metadata.json", metadata)
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike, storage_options: dict | None = None) -> dict[str, Any]:
     """The checked ``metadata.json`` of a model directory (format and version)."""
-    return read_snapshot(Path(path), _checked_metadata)
+    return read_artifact(path, _checked_metadata, storage_options=storage_options)
 
 
-def _checked_metadata(snapshot: Snapshot) -> dict[str, Any]:
-    meta_path = snapshot.root / "metadata.json"
+def _checked_metadata(snapshot: ArtifactReader) -> dict[str, Any]:
+    meta_path = snapshot.where("metadata.json")
     try:
         metadata = snapshot.read_json("metadata.json")
     except ModelFormatError as exc:
         if str(exc).endswith(": missing"):
             raise ModelFormatError(
-                f"{meta_path}: no such file; is {snapshot.root} a dasklr model?"
+                f"{meta_path}: no such file; is {snapshot.where('')} a dasklr model?"
             ) from None
         raise
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
@@ -133,16 +139,17 @@ def _params_of(model) -> dict[str, Any]:
     return hook() if hook is not None else model.get_params()
 
 
-def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read a model written by ``save_model``: (its parameters, its fitted attributes by
-    name). Refuses unknown formats, altered files and arrays of the wrong shape.
-    ``dasklr.load_model`` builds the estimator from them."""
-    return read_snapshot(Path(path), _read_model)
+def read_model(
+    path: str | os.PathLike, storage_options: dict | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a model written by ``save_model`` (a local path or an fsspec URL): (its
+    parameters, its fitted attributes by name). Refuses unknown formats, altered files and
+    arrays of the wrong shape. ``dasklr.load_model`` builds the estimator from them."""
+    return read_artifact(path, _read_model, storage_options=storage_options)
 
 
-def _read_model(snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
-    root = snapshot.root
-    meta_path = root / "metadata.json"
+def _read_model(snapshot: ArtifactReader) -> tuple[dict[str, Any], dict[str, Any]]:
+    meta_path = snapshot.where("metadata.json")
     metadata = _checked_metadata(snapshot)
     try:
         params = dict(metadata["params"])
@@ -168,21 +175,21 @@ def _read_model(snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{meta_path}: missing or malformed field ({exc!r})") from None
-    _check_shapes(root, fitted)
+    _check_shapes(snapshot, fitted)
     return params, fitted
 
 
-def _check_shapes(root: Path, fitted: dict[str, Any]) -> None:
+def _check_shapes(snapshot: ArtifactReader, fitted: dict[str, Any]) -> None:
     classes, coef, intercept = fitted["classes_"], fitted["coef_"], fitted["intercept_"]
     rows = 1 if classes.size == 2 else classes.size
     if classes.size < 2 or coef.shape != (rows, fitted["n_features_in_"]):
         raise ModelFormatError(
-            f"{root / 'coef.npy'}: shape {coef.shape}, expected ({rows}, "
+            f"{snapshot.where('coef.npy')}: shape {coef.shape}, expected ({rows}, "
             f"{fitted['n_features_in_']}) for {classes.size} classes"
         )
     if intercept.shape != (rows,):
         raise ModelFormatError(
-            f"{root / 'intercept.npy'}: shape {intercept.shape}, expected ({rows},)"
+            f"{snapshot.where('intercept.npy')}: shape {intercept.shape}, expected ({rows},)"
         )
 
 
@@ -221,7 +228,9 @@ def _write_statistics(model, staging: Path) -> dict[str, Any] | None:
     }
 
 
-def _read_statistics(snapshot: Snapshot, n_features: int, entry: dict[str, Any] | None) -> dict:
+def _read_statistics(
+    snapshot: ArtifactReader, n_features: int, entry: dict[str, Any] | None
+) -> dict:
     """The ``statistics_`` and ``covariances_`` attributes stored with a model."""
     if entry is None:
         return {}
@@ -231,7 +240,7 @@ def _read_statistics(snapshot: Snapshot, n_features: int, entry: dict[str, Any] 
         cov = snapshot.read_array(array)
         if cov.shape != (size, size):
             raise ModelFormatError(
-                f"{snapshot.root / array['file']}: shape {cov.shape}, expected {size}²"
+                f"{snapshot.where(array['file'])}: shape {cov.shape}, expected {size}²"
             )
         covariances[label] = cov
     statistics = FitStatistics(

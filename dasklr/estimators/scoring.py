@@ -7,9 +7,12 @@ completion marker readers can check; Parquet readers skip names that start with 
 The folder is written under a temporary name beside the output and published in one
 atomic rename (``dasklr.artifacts``): the output path holds the complete old or the
 complete new predictions at every instant. Workers write a part only while the driver
-that started them holds the temporary folder, so they stop when it is gone.
+that started them holds the temporary folder, so they stop when it is gone. At an fsspec
+URL the parts go to a temporary prefix beside the output, are moved there when all are
+written, and ``_manifest.json`` is written last (``dasklr.remote``).
 """
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +24,7 @@ from distributed import Client
 
 from dasklr.artifacts import (
     atomic_directory,
-    local_path,
+    metadata_checksum,
     output_problem,
     write_checked_json,
     writer_alive,
@@ -35,6 +38,15 @@ from dasklr.passes.cluster import connect
 from dasklr.passes.progress import PassProgress
 from dasklr.passes.runner import PassOptions, passes_over, passes_over_chunks
 from dasklr.passes.sizing import chunk_budget, sized_for_cluster, worker_memory
+from dasklr.remote import (
+    RemoteFolder,
+    exists,
+    location,
+    remote_problem,
+    remove,
+    replace_folder,
+    temporary_twin,
+)
 from dasklr.stats.metrics import EXACT_AUC_ROWS, summarise
 
 
@@ -108,12 +120,15 @@ def predict_to_parquet(
         raise ConfigError(f"on_invalid must be one of {list(INVALID_ROWS)}, got {on_invalid!r}")
     if part_rows is not None and not (isinstance(part_rows, int) and part_rows > 0):
         raise ConfigError(f"part_rows must be a whole number > 0, got {part_rows!r}")
-    output = local_path(output).absolute()  # the workers write there, from their folders
-    if os.path.lexists(output) and not overwrite:
+    target = location(output, storage_options)
+    if exists(target, None if isinstance(target, Path) else MANIFEST) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
-    problem = output_problem(
-        output, [str(p) for p in ([path] if isinstance(path, (str, os.PathLike)) else path)]
-    )
+    if isinstance(target, Path):
+        target = target.absolute()  # the workers write there, from their folders
+        inputs = [str(p) for p in ([path] if isinstance(path, (str, os.PathLike)) else path)]
+        problem = output_problem(target, inputs)
+    else:
+        problem = remote_problem(target)
     if problem:
         raise ConfigError(f"output {output} cannot be written: {problem}")
     features = _model_features(model)
@@ -124,23 +139,53 @@ def predict_to_parquet(
     )
     shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_, on_invalid)
     options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
+
+    def score(folder: str, out_fs) -> tuple[int, int]:
+        """Every chunk scored into ``folder``: (rows written, rows with invalid features)."""
+        nonlocal chunks
+        with connect(client) as active:
+            budget = chunk_budget(worker_memory(active), "none", 0)
+            if budget < asked:  # small workers: smaller tasks
+                chunks = plan_chunks(infos, bytes_per_row=row_bytes, chunk_bytes=budget)
+            with passes_over_chunks(active, chunks, options) as run_pass:
+                none = np.zeros(2, dtype=np.int64)
+                counts = run_pass(score_part, *shared, folder, out_fs) if chunks else none
+        return int(counts[0]), int(counts[1])
+
     try:
-        with atomic_directory(output, overwrite=overwrite) as staging:
-            with connect(client) as active:
-                budget = chunk_budget(worker_memory(active), "none", 0)
-                if budget < asked:  # small workers: smaller tasks
-                    chunks = plan_chunks(infos, bytes_per_row=row_bytes, chunk_bytes=budget)
-                with passes_over_chunks(active, chunks, options) as run_pass:
-                    none = np.zeros(2, dtype=np.int64)
-                    counts = run_pass(score_part, *shared, str(staging)) if chunks else none
-            rows, invalid = (int(n) for n in counts)
-            write_manifest(staging, len(chunks), rows)
+        if isinstance(target, Path):
+            with atomic_directory(target, overwrite=overwrite) as staging:
+                rows, invalid = score(str(staging), None)
+                write_manifest(staging, len(chunks), rows)
+        else:
+            rows, invalid = _score_to_url(target, score, lambda: len(chunks), overwrite)
     except FileExistsError:
         if overwrite:
             raise
         raise FileExistsError(
             f"{output} was written by another run while this one worked; nothing replaced"
         ) from None
+    return rows, invalid
+
+
+def _score_to_url(target: RemoteFolder, score, parts, overwrite: bool) -> tuple[int, int]:
+    """Parts written by the workers under a temporary prefix beside ``target``, checked,
+    moved to ``target``, and ``_manifest.json`` written last (see ``dasklr.remote``)."""
+    staging = temporary_twin(target)
+    try:
+        rows, invalid = score(staging.path, staging.fs)
+        files = sorted(staging.fs.find(staging.path)) if staging.fs.exists(staging.path) else []
+        entries = []
+        for file in files:
+            with staging.fs.open(file, "rb") as f:
+                entries.append((file.rsplit("/", 1)[-1], pq.ParquetFile(f).metadata.num_rows))
+        manifest = manifest_of(staging.url, entries, parts(), rows)
+        if not overwrite and exists(target, MANIFEST):
+            raise FileExistsError(target.url)
+        data = json.dumps({**manifest, "checksum": metadata_checksum(manifest)}, indent=2)
+        replace_folder(staging, target, MANIFEST, data.encode())
+    finally:
+        remove(staging)
     return rows, invalid
 
 
@@ -156,14 +201,20 @@ def write_manifest(folder: Path, parts: int, rows: int) -> None:
     for stale in folder.glob("*.tmp"):  # what a killed attempt of a retried task left
         stale.unlink()
     files = sorted(folder.glob("part-*.parquet"))
-    entries = [{"file": f.name, "rows": pq.ParquetFile(f).metadata.num_rows} for f in files]
-    if len(entries) != parts or sum(e["rows"] for e in entries) != rows:
+    entries = [(f.name, pq.ParquetFile(f).metadata.num_rows) for f in files]
+    write_checked_json(folder / MANIFEST, manifest_of(str(folder), entries, parts, rows))
+
+
+def manifest_of(where: str, entries: list[tuple[str, int]], parts: int, rows: int) -> dict:
+    """The manifest of the part files ``entries`` (name, rows), refused unless they are
+    the ``parts`` parts of ``rows`` rows that the pass wrote."""
+    if len(entries) != parts or sum(n for _, n in entries) != rows:
         raise RuntimeError(
-            f"{folder}: {len(entries)} parts of {sum(e['rows'] for e in entries)} rows, "
+            f"{where}: {len(entries)} parts of {sum(n for _, n in entries)} rows, "
             f"expected {parts} of {rows}"
         )
-    manifest = {"format": "dasklr-predictions", "rows": rows, "parts": entries}
-    write_checked_json(folder / MANIFEST, manifest)
+    listed = [{"file": name, "rows": n} for name, n in entries]
+    return {"format": "dasklr-predictions", "rows": rows, "parts": listed}
 
 
 def _model_features(model) -> list[str]:
@@ -186,14 +237,16 @@ def score_part(
     classes: np.ndarray,
     on_invalid: str,
     folder: str,
+    out_fs=None,
 ) -> np.ndarray:
     """Read, score and write one chunk as ``folder``/part-NNNNN.parquet; runs on a worker
     as the kernel of a pass (``passes_over_chunks``) and returns [rows written, rows with
     invalid features], which the pass adds up. The part file appears complete or not at
     all (written under a temporary name, then renamed), so a retried task rewrites it
-    whole."""
+    whole. With ``out_fs`` (an fsspec filesystem) the part is one object, written whole on
+    close; the driver's liveness is not known there."""
     target = f"{folder}/part-{index:05d}.parquet"
-    if not writer_alive(folder):
+    if out_fs is None and not writer_alive(folder):
         raise RuntimeError(f"{folder}: the run that asked for these predictions is gone")
     X, kept = read_features(fs, spec, features, keep, check=on_invalid == "error")
     valid = np.isfinite(X).all(axis=1)
@@ -209,6 +262,10 @@ def score_part(
     for k, label in enumerate(classes.tolist()):
         columns[f"proba_{label}"] = pa.array(proba[:, k], mask=mask)
     columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes), mask=mask)
+    if out_fs is not None:
+        with out_fs.open(target, "wb") as f:
+            pq.write_table(pa.table(columns), f, write_page_checksum=True)
+        return np.array([X.shape[0], invalid], dtype=np.int64)
     staging = f"{target}.tmp"
     pq.write_table(pa.table(columns), staging, write_page_checksum=True)
     os.replace(staging, target)

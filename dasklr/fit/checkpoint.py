@@ -8,7 +8,8 @@
       params.npy, grad.npy, …   the solver state and its memory (``SolverState.memory``)
 
 Like a model, a checkpoint is written to a temporary directory, fsynced, and swapped
-with the previous one in one atomic rename (``dasklr.artifacts``): a driver killed at any
+with the previous one in one atomic rename (``dasklr.artifacts``; at an fsspec URL,
+uploaded with ``checkpoint.json`` last, ``dasklr.remote``): a driver killed at any
 instant leaves the previous or the new checkpoint complete. Resuming restores the
 solver's memory exactly, so the resumed fit takes the same steps, bit for bit, as one that
 was never interrupted.
@@ -20,16 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from dasklr.artifacts import (
-    Snapshot,
-    atomic_directory,
-    metadata_checksum,
-    read_snapshot,
-    write_array,
-    write_checked_json,
-)
+from dasklr.artifacts import ArtifactReader, metadata_checksum, write_array, write_checked_json
 from dasklr.errors import ConfigError, ModelFormatError
 from dasklr.fit.objective import Scaling
+from dasklr.remote import exists, location, read_artifact, remove, staged_artifact
 from dasklr.solvers.state import SolverState
 
 FORMAT = "dasklr-checkpoint"
@@ -43,7 +38,7 @@ class CheckpointPlan:
     """Write a checkpoint to ``path`` every ``every`` iterations; ``identity`` (the config
     and the data manifest) must match for a resume to be accepted."""
 
-    path: Path
+    path: Path | str
     every: int
     identity: dict
 
@@ -59,9 +54,14 @@ class Checkpoint:
     identity: dict
 
 
-def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write ``checkpoint`` to the directory ``path`` atomically (replacing the last one)."""
-    with atomic_directory(Path(path), overwrite=True) as staging:
+#: The file written last, naming every other.
+MARKER = "checkpoint.json"
+
+
+def write_checkpoint(path: Path | str, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` to the directory (or fsspec URL) ``path`` atomically,
+    replacing the last one."""
+    with staged_artifact(location(path), overwrite=True, marker=MARKER) as staging:
         arrays = {
             "params": checkpoint.state.params,
             "gradient": checkpoint.state.gradient,
@@ -91,21 +91,26 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
             "identity": checkpoint.identity,
             "arrays": stored,
         }
-        write_checked_json(staging / "checkpoint.json", metadata)
+        write_checked_json(staging / MARKER, metadata)
 
 
-def read_checkpoint(path: Path) -> Checkpoint:
+def read_checkpoint(path: Path | str) -> Checkpoint:
     """Read a checkpoint; refuses unknown formats and altered files, naming the file."""
-    return read_snapshot(Path(path), _read_checkpoint)
+    return read_artifact(path, _read_checkpoint)
 
 
-def checkpoint_exists(path: Path) -> bool:
+def checkpoint_exists(path: Path | str) -> bool:
     """Whether ``path`` holds a checkpoint to resume from."""
-    return (Path(path) / "checkpoint.json").is_file()
+    return exists(location(path), MARKER)
 
 
-def _read_checkpoint(snapshot: Snapshot) -> Checkpoint:
-    meta_path = snapshot.root / "checkpoint.json"
+def remove_checkpoint(path: Path | str) -> None:
+    """Remove a checkpoint that is no longer needed (its model is saved)."""
+    remove(location(path))
+
+
+def _read_checkpoint(snapshot: ArtifactReader) -> Checkpoint:
+    meta_path = snapshot.where("checkpoint.json")
     try:
         metadata = snapshot.read_json("checkpoint.json")
     except ModelFormatError as exc:
@@ -144,7 +149,7 @@ def _read_checkpoint(snapshot: Snapshot) -> Checkpoint:
     )
 
 
-def check_identity(saved: dict, current: dict, where: Path) -> None:
+def check_identity(saved: dict, current: dict, where: Path | str) -> None:
     """Refuse to resume a run whose config or data changed, naming the first difference."""
     for section in sorted(set(saved.get("config", {})) | set(current.get("config", {}))):
         before = saved.get("config", {}).get(section, {})
