@@ -1,5 +1,7 @@
 """model.summary() against statsmodels' Logit: standard errors, tests, likelihoods."""
 
+import sys
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -49,6 +51,16 @@ def test_summary_matches_statsmodels_logit(client, dataset, standardize):
     ]:
         assert mine == pytest.approx(theirs, rel=1e-6)
     assert "std err" in str(summary) and summary.to_frame().shape == (X.shape[1] + 1, 6)
+    np.testing.assert_array_equal(summary.to_frame()["std_err"].to_numpy(), summary.std_errors)
+
+
+def test_to_frame_without_pandas_says_what_to_install(monkeypatch):
+    X, y = generated()
+    summary = dasklr.LogisticRegression(tol=1e-10).fit(X, y).summary()
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"to_frame\(\) needs pandas"):
+        summary.to_frame()
+    assert "std err" in str(summary)  # the text table needs no pandas
 
 
 def test_summary_refuses_l1_and_unknown_cov_types(client):

@@ -81,8 +81,15 @@ class Summary:
         return "\n".join(lines)
 
     def to_frame(self):
-        """The coefficient table as a pandas DataFrame (pandas is optional)."""
-        import pandas as pd
+        """The coefficient table as a pandas DataFrame (pandas is optional: the one
+        method that needs it says so when it is missing)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Summary.to_frame() needs pandas (pip install pandas); str(summary) and "
+                "the arrays (params, std_errors, …) do not"
+            ) from None
 
         return pd.DataFrame(
             {
