@@ -17,6 +17,7 @@ else in dasklr needs it.
 
 import json
 import os
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
@@ -79,12 +80,10 @@ def to_onnx(model, *, dtype: str = "float64"):
         initializer=initializers,
         doc_string="X columns, in order: " + ", ".join(names),
     )
-    from dasklr import __version__
-
     proto = helper.make_model(
         graph,
         producer_name="dasklr",
-        producer_version=__version__,
+        producer_version=_dasklr_version(),
         opset_imports=[helper.make_opsetid("", OPSET)],
         ir_version=IR_VERSION,
         doc_string="Logistic regression trained by dasklr.",
@@ -142,6 +141,13 @@ def export_onnx(
     write: never half a file where the graph is expected). Returns where it went."""
     data = to_onnx(model, dtype=dtype).SerializeToString()
     return write_file(path, data, overwrite=overwrite)
+
+
+def _dasklr_version() -> str:
+    try:
+        return version("dasklr")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "0+unknown"
 
 
 def _label_tensor(classes: np.ndarray):

@@ -45,14 +45,23 @@ def _chunked(*arrays):
 
 
 def environment() -> dict:
-    """The libraries whose rounding the bits depend on: NumPy and the BLAS it calls
-    (another OpenBLAS build may sum a product in another order and differ in the last bit)."""
+    """What the rounding of the bits depends on: NumPy, the BLAS it calls (another
+    OpenBLAS build may sum a product in another order and differ in the last bit), and
+    the SIMD extensions NumPy's loops dispatch to on this CPU (AVX-512 sums in other
+    lanes than AVX2: the same wheels give other last bits on another CPU)."""
     blas = [
         f"{lib['internal_api']} {lib['version']} {lib.get('architecture')}"
         for lib in threadpool_info()
         if lib["user_api"] == "blas"
     ]
-    return {"numpy": np.__version__, "blas": sorted(blas)}
+    return {"numpy": np.__version__, "blas": sorted(blas), "simd": _simd_found()}
+
+
+def _simd_found() -> list[str]:
+    """The SIMD targets NumPy found on this CPU, as ``numpy.show_runtime()`` lists them."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return sorted(name for name in __cpu_dispatch__ if __cpu_features__.get(name))
 
 
 def _hex(values) -> list[str]:
