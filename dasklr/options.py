@@ -8,6 +8,7 @@ any work with a message that names the option.
 """
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
@@ -80,6 +81,24 @@ def class_weights(value) -> str | None:
     if isinstance(value, dict | tuple) and all(_number(w) and 0 < w < math.inf for w in weights):
         return None
     return "must be None, 'balanced' or a dict {label: weight} of finite weights > 0"
+
+
+def penalty_factors(value) -> str | None:
+    """None or a dict {feature name: factor} of finite factors >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and _number(v) and 0 <= v < math.inf for k, v in value.items()
+    ):
+        return None
+    return "must be None or a table {feature = factor} of finite factors >= 0"
+
+
+def model_or_path(value) -> str | None:
+    """None, a saved model's folder or URL, or a fitted model (with ``coef_``)."""
+    if value is None or isinstance(value, str | os.PathLike) or hasattr(value, "coef_"):
+        return None
+    return "must be a saved model's folder or URL, or a fitted model"
 
 
 def option(default, check: Check, doc: str, *, config: str | None = None, kind: str = ""):
@@ -194,9 +213,34 @@ class FitOptions:
         kind="integer",
     )
 
+    penalty_factor: dict | None = option(
+        None,
+        penalty_factors,
+        "multiplies alpha per feature, {name = factor}; 0 leaves a control variable "
+        "unpenalised (others: 1)",
+        config="model.penalty_factor",
+        kind="number table",
+    )
+    prior_model: Any = option(
+        None,
+        model_or_path,
+        "a saved model (folder or URL) whose coefficients pull the fit, by prior_strength",
+        config="model.prior_model",
+        kind="string",
+    )
+    prior_strength: float = option(
+        0.0,
+        at_least(0),
+        "λ of ½·λ·‖coef − prior coef‖² added to the objective (its units, as alpha)",
+        config="model.prior_strength",
+        kind="number",
+    )
+
     def __post_init__(self) -> None:
         for name, problem in problems(self):
             raise ConfigError(f"{name} {problem}, got {getattr(self, name)!r}")
+        if self.prior_strength > 0 and self.prior_model is None:
+            raise ConfigError("prior_strength > 0 needs a prior_model to pull towards")
 
     @property
     def l1(self) -> float:

@@ -39,6 +39,9 @@ PARAMS = [
     "early_stopping",
     "validation_fraction",
     "n_iter_no_change",
+    "penalty_factor",
+    "prior_model",
+    "prior_strength",
     "client",
     "verbose",
 ]

@@ -301,7 +301,7 @@ def _checked(key: Key, value: Any, source: str) -> Any:
         value = float(value)
     if key.kind == "number list":
         value = [float(v) for v in value]
-    if key.kind == "class weights" and isinstance(value, dict):
+    if key.kind in ("class weights", "number table") and isinstance(value, dict):
         value = {label: float(weight) for label, weight in value.items()}
     problem = key.check(value) if key.check else None
     if problem:
@@ -330,6 +330,8 @@ def _has_kind(value: Any, kind: str) -> bool:
         return value == "balanced" or (
             isinstance(value, dict) and all(_has_kind(v, "number") for v in value.values())
         )
+    if kind == "number table":
+        return isinstance(value, dict) and all(_has_kind(v, "number") for v in value.values())
     if kind == "label list":
         return isinstance(value, list) and (
             all(isinstance(v, str) for v in value)

@@ -32,6 +32,7 @@ from dasklr.estimators.inputs import (
     labels_of,
     same_classes,
 )
+from dasklr.estimators.penalty import penalty_shape
 from dasklr.estimators.persistence import read_model, save_model
 from dasklr.fit.callbacks import ProgressPrinter
 from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan
@@ -184,6 +185,17 @@ class LogisticRegression(ParamsMixin):
         Share of the rows held out for ``early_stopping``, in (0, 1).
     n_iter_no_change : int
         Iterations without a lower held-out loss before ``early_stopping`` stops.
+    penalty_factor : dict or None
+        ``{feature name: factor}``: multiplies alpha for that feature, in the L2 and L1
+        parts alike (glmnet's ``penalty.factor``); 0 leaves a control variable
+        unpenalised. Features not named keep factor 1.
+    prior_model : str, path, fitted model or None
+        A previous model (a saved folder or URL, or a fitted estimator) whose coefficients
+        the fit is pulled towards: adds ``prior_strength/2·‖coef − coef_prior‖²`` (aligned
+        by feature name; features it lacks are pulled towards 0; intercepts are free).
+        Nightly refits then move only as far as the new data warrant.
+    prior_strength : float
+        The prior's λ, in the objective's units (as alpha). 0 leaves the prior out.
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -227,6 +239,9 @@ class LogisticRegression(ParamsMixin):
         early_stopping: bool = DEFAULTS.early_stopping,
         validation_fraction: float = DEFAULTS.validation_fraction,
         n_iter_no_change: int = DEFAULTS.n_iter_no_change,
+        penalty_factor: dict | None = DEFAULTS.penalty_factor,
+        prior_model: Any = DEFAULTS.prior_model,
+        prior_strength: float = DEFAULTS.prior_strength,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -247,6 +262,9 @@ class LogisticRegression(ParamsMixin):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.penalty_factor = penalty_factor
+        self.prior_model = prior_model
+        self.prior_strength = prior_strength
         self.client = client
         self.verbose = verbose
 
@@ -292,6 +310,7 @@ class LogisticRegression(ParamsMixin):
                 progress=PassProgress() if self.verbose else None,
                 checkpoint=checkpoint,
                 resume=resume,
+                penalty=penalty_shape(options, feature_names, X.shape[1], classes),
             )
         self._set_fitted(
             result,

@@ -22,6 +22,7 @@ from dasklr.estimators.inputs import (
     label_values,
     labels_of,
 )
+from dasklr.estimators.penalty import penalty_shape
 from dasklr.fit.driver import FitResult
 from dasklr.fit.grid import GridResult, ModelFit, train_grid
 from dasklr.kernels.grid import ALL_ROWS
@@ -127,6 +128,9 @@ class LogisticRegressionCV(LogisticRegression):
         cache_dir: str | None = DEFAULTS.cache_dir,
         retries: int = DEFAULTS.retries,
         worker_timeout: float = DEFAULTS.worker_timeout,
+        penalty_factor: dict | None = DEFAULTS.penalty_factor,
+        prior_model: Any = DEFAULTS.prior_model,
+        prior_strength: float = DEFAULTS.prior_strength,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -148,6 +152,9 @@ class LogisticRegressionCV(LogisticRegression):
         self.cache_dir = cache_dir
         self.retries = retries
         self.worker_timeout = worker_timeout
+        self.penalty_factor = penalty_factor
+        self.prior_model = prior_model
+        self.prior_strength = prior_strength
         self.client = client
         self.verbose = verbose
 
@@ -204,6 +211,7 @@ class LogisticRegressionCV(LogisticRegression):
                 seed=int(self.seed),
                 validation=held_out,
                 feature_names=names,
+                penalty=penalty_shape(options, names, X.shape[1], classes),
                 **self._grid_options(options, client, check_chunks, classes),
             )
         scored = (lambda m: m.fold == ALL_ROWS) if held_out else (lambda m: m.fold != ALL_ROWS)

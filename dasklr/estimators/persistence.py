@@ -260,9 +260,15 @@ def _label_keys(weights: dict[str, Any], classes: np.ndarray) -> dict:
 
 
 def _plain(value):
-    """NumPy scalars (accepted as parameters) → Python numbers JSON can write."""
+    """NumPy scalars (accepted as parameters) → Python numbers JSON can write; a path →
+    its text; a fitted model given as a parameter (``prior_model``) → None: its
+    coefficients served the fit, and a model file holds no other model."""
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "coef_"):
+        return None
     return value.item() if isinstance(value, np.generic) else value
 
 

@@ -24,7 +24,7 @@ from dasklr.errors import ConfigError, ConvergenceWarning, SeparationWarning
 from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan, write_checkpoint
 from dasklr.fit.early_stopping import EarlyStopping
 from dasklr.fit.lockstep import Answer, Member, run_lockstep
-from dasklr.fit.objective import LogisticObjective, Scaling, check_classes
+from dasklr.fit.objective import LogisticObjective, PenaltyShape, Scaling, check_classes
 from dasklr.fit.statistics import fit_statistics
 from dasklr.kernels.logistic import probe_sums
 from dasklr.kernels.metrics import metric_sums
@@ -121,6 +121,7 @@ def train(
     checkpoint: CheckpointPlan | None = None,
     resume: Checkpoint | None = None,
     hessian_rows: int | None = HESSIAN_SAMPLE_ROWS,
+    penalty: PenaltyShape | None = None,
 ) -> FitResult:
     """Fit the objective of ``options`` on (X, y, w); return the coefficients and history.
 
@@ -134,7 +135,8 @@ def train(
     few iterations; ``resume`` continues from such a checkpoint with the same steps as the
     uninterrupted fit (``dasklr.fit.checkpoint``). ``feature_names`` name the columns in
     warnings. ``hessian_rows``: Newton's Hessian sums about this many rows, a fixed
-    sample of row blocks (None: every row).
+    sample of row blocks (None: every row). ``penalty`` shapes the penalty per feature
+    (factors on alpha, a prior model: ``PenaltyShape``).
 
     The four steps of a fit are numbered below and kept in this one function, so that
     the fit reads in one place; each step's detail is a helper.
@@ -168,7 +170,7 @@ def train(
         stride = hessian_stride(rows, hessian_rows)
         kept = None if resume is None else (resume.scaling, resume.class_weight)
         objective = objective_for(
-            options, X.shape[1], n_classes, summary, stride=stride, fixed=kept
+            options, X.shape[1], n_classes, summary, stride=stride, fixed=kept, shape=penalty
         )
         solver = _solver(spec, name, objective, options, summary, init, resume)
         # 3. the solver's requests answered pass by pass; each state recorded
@@ -178,8 +180,9 @@ def train(
         run_lockstep([member], _answer_probes(run_pass, objective, early is not None))
         state, stopped = recorder.outcome(member.last)
         # 4. without a penalty: separable classes have no optimum (one more pass)
-        separated = options.alpha == 0 and _separates(run_pass, objective, state, recorder.history)
-        if n_classes == 2 and options.alpha == 0 and not separated and summary is not None:
+        unpenalised = options.alpha == 0 and not np.any(objective.prior_weight)
+        separated = unpenalised and _separates(run_pass, objective, state, recorder.history)
+        if n_classes == 2 and unpenalised and not separated and summary is not None:
             _warn_quasi_separation(run_pass, objective, state, summary, names)
     if separated:  # converged or not, there is no optimum: say so, and why
         state = replace(state, converged=False)
@@ -243,6 +246,7 @@ def objective_for(
     alpha: float | None = None,
     stride: int = 1,
     fixed: tuple | None = None,
+    shape: PenaltyShape | None = None,
 ) -> LogisticObjective:
     """The objective of ``options`` (at ``alpha``, by default the options') with what the
     summary fixed: the scaling of ``standardize`` and the class weights of "balanced" —
@@ -265,6 +269,7 @@ def objective_for(
         class_weight=class_weight,
         n_classes=n_classes,
         hessian_stride=stride,
+        shape=shape,
     )
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from dasklr.errors import ConfigError, ConvergenceWarning
 from dasklr.fit.driver import IterationRecord, objective_for
 from dasklr.fit.lockstep import Member, run_lockstep
-from dasklr.fit.objective import LogisticObjective, check_classes
+from dasklr.fit.objective import LogisticObjective, PenaltyShape, check_classes
 from dasklr.fit.statistics import fit_statistics
 from dasklr.kernels.grid import ALL_ROWS, held_out_sums, lockstep_summaries, lockstep_sums
 from dasklr.kernels.summary import SummarySums
@@ -84,6 +84,7 @@ def train_grid(
     progress=None,
     validation: tuple | None = None,
     feature_names=None,
+    penalty: PenaltyShape | None = None,
 ) -> GridResult:
     """Fit one model per alpha on all rows (``all_rows``) and one per (alpha, fold) for
     ``n_folds`` ≥ 2, all in the same passes; then score the fold models on their folds,
@@ -91,7 +92,8 @@ def train_grid(
     data (one pass over it).
 
     ``options`` mean what they mean for ``driver.train`` (its ``alpha`` is unused: each
-    model has its own); ``seed`` varies the folds.
+    model has its own); ``seed`` varies the folds; ``penalty`` shapes every model's
+    penalty alike (``driver.train``).
     """
     options = options or FitOptions()
     folds = _checked_grid(alphas, n_folds, all_rows, scoring, n_classes)
@@ -110,7 +112,8 @@ def train_grid(
         found = run_pass(lockstep_summaries, n_folds, seed, tuple(folds), full_moments, n_classes)
         summaries = dict(zip(folds, found, strict=True))
         objectives = [
-            _model_objective(options, m, summaries[m.fold], X.shape[1], n_classes) for m in models
+            _model_objective(options, m, summaries[m.fold], X.shape[1], n_classes, penalty)
+            for m in models
         ]
         members = [
             Member(
@@ -144,9 +147,9 @@ def _checked_grid(alphas, n_folds: int, all_rows: bool, scoring: str, n_classes:
     return folds
 
 
-def _model_objective(options, model: ModelFit, summary, n_features, n_classes):
+def _model_objective(options, model: ModelFit, summary, n_features, n_classes, penalty):
     _check_fold(summary, model.fold, n_classes)
-    return objective_for(options, n_features, n_classes, summary, alpha=model.alpha)
+    return objective_for(options, n_features, n_classes, summary, alpha=model.alpha, shape=penalty)
 
 
 def _grid_solver(name: str, objective: LogisticObjective, summary, options: FitOptions):

@@ -43,6 +43,27 @@ GAUGE = 1.0
 
 
 @dataclass(frozen=True)
+class PenaltyShape:
+    """How the penalty varies by coefficient, beyond alpha and l1_ratio.
+
+    ``factor`` (d,) multiplies alpha per feature, in the L2 and the L1 part alike (0: an
+    unpenalised control variable), as glmnet's ``penalty.factor``. ``prior_coef`` (B, d),
+    in the features' original units, adds ½·prior_strength·‖θ − prior_coef‖² on the
+    coefficients (never the intercepts), so a refit moves from a previous model only as
+    far as the data warrant.
+    """
+
+    factor: np.ndarray | None = None
+    prior_coef: np.ndarray | None = None
+    prior_strength: float = 0.0
+
+    @property
+    def plain(self) -> bool:
+        """The plain penalty: every factor 1 and no prior (the formulas of old, bit for bit)."""
+        return self.factor is None and (self.prior_coef is None or self.prior_strength == 0)
+
+
+@dataclass(frozen=True)
 class Scaling:
     """Feature means and 1/σ (0 for constant features) from the summary pass."""
 
@@ -90,6 +111,7 @@ class LogisticObjective:
         class_weight: tuple[float, ...] | None = None,
         n_classes: int = 2,
         hessian_stride: int = 1,
+        shape: PenaltyShape | None = None,
     ) -> None:
         self.sums = sums
         #: the Hessian is summed over every hessian_stride-th block of rows (kernels.gram)
@@ -104,11 +126,35 @@ class LogisticObjective:
         #: parameter blocks: one [θ, b] for binary, one per class for multinomial
         self.n_blocks = 1 if n_classes == 2 else n_classes
         self.block_size = n_features + int(fit_intercept)
+        self.shape = shape or PenaltyShape()
+        self._set_penalty_shape(self.shape)
         gauge = np.zeros(self.block_size, dtype=bool)
         if self.n_blocks > 1:
             gauge[n_features:] = True  # the intercept
-            gauge[:n_features] = alpha == 0
+            gauge[:n_features] = alpha == 0 if self.shape.plain else ~self.pinned
         self.gauge = gauge
+
+    def _set_penalty_shape(self, shape: PenaltyShape) -> None:
+        """The penalty over the solver's parameters p = θ/s (s: ``Scaling``'s 1/σ):
+        ½·Σ ridge_j·p_j² + ½·Σ prior_weight_j·(p_j − prior_center_j)² + Σ l1_j·|p_j|, where
+        ridge = l2·factor, l1 = l1·factor and, from ½·λ·(s·p − θ_prev)², prior_weight =
+        λ·s² and prior_center = θ_prev/s (0 for a constant feature, s = 0, fixed at 0)."""
+        d, s = self.n_features, self.scaling.inverse_scale
+        factor = np.ones(d) if shape.factor is None else np.asarray(shape.factor, np.float64)
+        if factor.shape != (d,):
+            raise ValueError(f"penalty factors: {factor.shape[0]} for {d} features")
+        self.ridge = self.l2 * factor
+        self.l1_factor = factor
+        self.prior_weight = np.zeros(d)
+        self.prior_center = np.zeros((self.n_blocks, d))
+        if shape.prior_coef is not None and shape.prior_strength > 0:
+            prior = np.reshape(np.asarray(shape.prior_coef, np.float64), (self.n_blocks, d))
+            self.prior_weight = shape.prior_strength * s**2
+            self.prior_center = np.where(s > 0, prior / np.where(s > 0, s, 1.0), 0.0)
+        #: the curvature the penalty adds to each coefficient's parameter
+        self.quadratic = self.ridge + self.prior_weight
+        #: coefficients the penalty pins down (the others need the multinomial gauge)
+        self.pinned = (self.quadratic > 0) | (self.l1 * factor > 0)
 
     @property
     def n_params(self) -> int:
@@ -120,6 +166,8 @@ class LogisticObjective:
         if self.l1 == 0:
             return None
         strength = np.full((self.n_blocks, self.block_size), self.l1)
+        if self.shape.factor is not None:
+            strength[:, : self.n_features] *= self.l1_factor
         strength[:, self.n_features :] = 0.0
         return strength.ravel()
 
@@ -256,7 +304,7 @@ class LogisticObjective:
         squares, cross, total = (np.reshape(p, (B, -1)) / W for p in parts)
         scale, mu = self.scaling.inverse_scale, self.scaling.mean
         out = np.empty((B, self.block_size))
-        out[:, :d] = scale**2 * (squares - 2 * mu * cross + mu**2 * total) + self.l2
+        out[:, :d] = scale**2 * (squares - 2 * mu * cross + mu**2 * total) + self._curvature()
         if self.fit_intercept:
             out[:, d] = total[:, 0]
         if B > 1:
@@ -306,6 +354,9 @@ class LogisticObjective:
             ]
         )
         loss = float(logsumexp(margins[None, :])[0] - margins @ share)
+        if not self.shape.plain:  # a prior's penalty is not 0 at θ = 0
+            loss += self._penalty(params)
+            grad = grad + self._penalty_gradient(params)
         hessian = None
         if summary.moments is not None:
             coupling = np.diag(blocks) - np.outer(blocks, blocks)
@@ -334,16 +385,41 @@ class LogisticObjective:
         s, mu = self.scaling.inverse_scale, self.scaling.mean
         shifted = summary.spread + summary.weight * (summary.mean - mu) ** 2
         diagonal = np.full(self.block_size, curvature * summary.weight)
-        diagonal[: self.n_features] = curvature * s**2 * shifted + self.l2
+        diagonal[: self.n_features] = curvature * s**2 * shifted + self._curvature()
         return diagonal
 
     # -- penalty and curvature --------------------------------------------------------------
 
-    def _penalty(self, params: np.ndarray) -> float:
-        """½·l2·‖θ‖² plus, for K classes, the gauge term (module docstring)."""
+    def _curvature(self) -> float | np.ndarray:
+        """The penalty's curvature per coefficient: l2, or per feature when shaped."""
+        return self.l2 if self.shape.plain else self.quadratic
+
+    def penalty(self, params: np.ndarray) -> float:
+        """The smooth penalty at ``params`` (without the gauge): what the objective adds
+        to the mean loss, so that the log-likelihood can be taken back out of it."""
         blocks = params.reshape(self.n_blocks, self.block_size)
-        theta = blocks[:, : self.n_features].ravel()
-        value = 0.5 * self.l2 * float(theta @ theta)
+        theta = blocks[:, : self.n_features]
+        if self.shape.plain:
+            flat = theta.ravel()
+            return 0.5 * self.l2 * float(flat @ flat)
+        shifted = theta - self.prior_center
+        return 0.5 * float(np.sum(self.ridge * theta**2) + np.sum(self.prior_weight * shifted**2))
+
+    def original_curvature(self) -> np.ndarray:
+        """The penalty's curvature per coefficient in the features' original units: θ =
+        s·p, so ½·ridge·p² curves by ridge/s², the prior by λ (a constant feature, s = 0,
+        is fixed at 0 and gets 0)."""
+        s = self.scaling.inverse_scale
+        if self.shape.plain:
+            return np.where(s > 0, self.l2 / np.where(s > 0, s, 1.0) ** 2, 0.0)
+        ridge = np.where(s > 0, self.ridge / np.where(s > 0, s, 1.0) ** 2, 0.0)
+        prior = self.shape.prior_strength if self.shape.prior_coef is not None else 0.0
+        return np.where(s > 0, ridge + prior, 0.0)
+
+    def _penalty(self, params: np.ndarray) -> float:
+        """The smooth penalty plus, for K classes, the gauge term (module docstring)."""
+        value = self.penalty(params)
+        blocks = params.reshape(self.n_blocks, self.block_size)
         if self.n_blocks > 1:
             total = blocks[:, self.gauge].sum(axis=0)
             value += 0.5 * GAUGE * float(total @ total)
@@ -352,7 +428,13 @@ class LogisticObjective:
     def _penalty_gradient(self, params: np.ndarray) -> np.ndarray:
         blocks = params.reshape(self.n_blocks, self.block_size)
         grad = np.zeros_like(blocks)
-        grad[:, : self.n_features] = self.l2 * blocks[:, : self.n_features]
+        theta = blocks[:, : self.n_features]
+        if self.shape.plain:
+            grad[:, : self.n_features] = self.l2 * theta
+        else:
+            grad[:, : self.n_features] = self.ridge * theta + self.prior_weight * (
+                theta - self.prior_center
+            )
         if self.n_blocks > 1:
             grad[:, self.gauge] += GAUGE * blocks[:, self.gauge].sum(axis=0)
         return grad.ravel()
@@ -367,7 +449,7 @@ class LogisticObjective:
                 part = data_part[k * a : (k + 1) * a, j * a : (j + 1) * a]
                 hessian[k * m : (k + 1) * m, j * m : (j + 1) * m] = self._curvature_to_params(part)
         theta = (np.arange(B)[:, None] * m + np.arange(self.n_features)[None, :]).ravel()
-        hessian[theta, theta] += self.l2
+        hessian[theta, theta] += self.l2 if self.shape.plain else np.tile(self.quadratic, B)
         if B > 1:
             gauged = np.arange(B)[:, None] * m + np.flatnonzero(self.gauge)[None, :]
             for j in range(gauged.shape[1]):

@@ -35,7 +35,7 @@ def fit_statistics(
     # a Hessian from a sample of the rows is not the information matrix of all of them
     hessian = state.memory.get("hessian") if objective.hessian_stride == 1 else None
     cov, singular = None, None
-    if hessian is not None and objective.l2 == 0:
+    if hessian is not None and not np.any(objective.quadratic):
         problems = warn_singular(
             _original_information(hessian, J[:m, :m]),
             names or [f"x{j}" for j in range(d)],
@@ -45,12 +45,10 @@ def fit_statistics(
         singular = singular_message(problems) if problems else None
     if hessian is not None and singular is None:
         cov = J @ np.linalg.inv(W * hessian) @ J.T
-    theta = state.params[:d]
-    llf = -W * (state.objective - 0.5 * objective.l2 * float(theta @ theta))
+    llf = -W * (state.objective - objective.penalty(state.params))
     p = Y / W if objective.fit_intercept else 0.5
     llnull = Y * np.log(p) + (W - Y) * np.log1p(-p)
-    # θ = θ̃·s, so ½·l2·‖θ̃‖² curves by l2/s² in θ (a constant feature, s = 0, is fixed at 0)
-    penalty = np.where(s > 0, objective.l2 / np.where(s > 0, s, 1.0) ** 2, 0.0)
+    penalty = objective.original_curvature()
     return FitStatistics(
         llf=float(llf),
         llnull=float(llnull),
