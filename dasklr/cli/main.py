@@ -210,6 +210,18 @@ def _add_predict(commands) -> None:
         "(drop), or write it with null probabilities (null)",
     )
     predict.add_argument(
+        "--std",
+        action="store_true",
+        help="binary models with standard errors: add logit_se (the log-odds' standard "
+        "error) and proba_<class>_low/_high (the probability's confidence bounds)",
+    )
+    predict.add_argument(
+        "--level",
+        type=float,
+        default=0.95,
+        help="confidence level of the --std bounds (default 0.95)",
+    )
+    predict.add_argument(
         "--part-rows",
         type=_positive_int,
         metavar="N",
@@ -573,6 +585,7 @@ def predict_command(args: argparse.Namespace) -> int:
             part_rows=args.part_rows,
             on_invalid=args.on_invalid,
             progress=None if args.quiet else PassProgress(label="predict"),
+            std_level=args.level if args.std else None,
         )
     print(f"wrote predictions for {rows} rows to {args.output}")
     if invalid:

@@ -39,9 +39,11 @@ from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan
 from dasklr.fit.driver import Callback, train
 from dasklr.kernels.prediction import (
     log_probabilities,
+    margin_std,
     margins,
     predict_classes,
     probabilities,
+    probability_interval,
     take,
 )
 from dasklr.options import FitOptions, option_fields
@@ -426,9 +428,57 @@ class LogisticRegression(ParamsMixin):
             )
         return margins(X, self.coef_, self.intercept_)
 
-    def predict_proba(self, X):
-        """Class probabilities, one column per class of ``classes_``: shape (n, K)."""
-        return self._per_class(probabilities, X)
+    def predict_proba(self, X, return_std: bool = False, cov_type: str = "nonrobust"):
+        """Class probabilities, one column per class of ``classes_``: shape (n, K).
+
+        With ``return_std`` (binary models with standard errors, as ``summary()``): also
+        each row's standard error of the log-odds (n,), by the delta method from the
+        ``cov_type`` covariance, for ``predict_interval`` or one's own bounds.
+        """
+        proba = self._per_class(probabilities, X)
+        if not return_std:
+            return proba
+        cov = self.prediction_covariance(cov_type)
+        X = self._features(X)
+        if isinstance(X, da.Array):
+            return proba, X.map_blocks(margin_std, cov, drop_axis=1, dtype=np.float64)
+        return proba, margin_std(X, cov)
+
+    def predict_interval(self, X, level: float = 0.95, cov_type: str = "nonrobust"):
+        """(n, 2) confidence bounds of each row's P(``classes_[1]``) at ``level``: the
+        log-odds' interval z ± q·se(z) through the sigmoid (statsmodels'
+        ``get_prediction`` for a logit). Binary models with standard errors only."""
+        from statistics import NormalDist
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        cov = self.prediction_covariance(cov_type)
+        quantile = NormalDist().inv_cdf(0.5 + level / 2)
+        X = self._features(X)
+        shared = (self.coef_, self.intercept_, cov, quantile)
+        if isinstance(X, da.Array):
+            chunks = (X.chunks[0], (2,))
+            return X.map_blocks(probability_interval, *shared, chunks=chunks, dtype=np.float64)
+        return probability_interval(X, *shared)
+
+    def prediction_covariance(self, cov_type: str) -> np.ndarray:
+        """The (d+1)² covariance of [θ, b] behind prediction standard errors."""
+        check_fitted(self)
+        info = getattr(self, "statistics_", None)
+        if info is None or not self._binary:
+            raise ValueError(
+                "prediction standard errors need a binary fit without L1 that converged, "
+                "as summary() does"
+            )
+        if info.singular:
+            raise ValueError(f"no standard errors: {info.singular}")
+        known = getattr(self, "covariances_", {})
+        if cov_type not in known and cov_type not in ("nonrobust", "HC0"):
+            raise ValueError(
+                f"cov_type must be 'nonrobust', 'HC0' or one this model holds "
+                f"({sorted(known) or 'none'}), got {cov_type!r}"
+            )
+        return self._covariance(cov_type, None, info)
 
     def predict_log_proba(self, X):
         """Log of ``predict_proba``, computed from the margins (exact where the

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +34,13 @@ from dasklr.data.decode import ChunkSpec, read_features
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.errors import ConfigError, DataError
 from dasklr.kernels.metrics import metric_sums
-from dasklr.kernels.prediction import predict_classes, probabilities, take
+from dasklr.kernels.prediction import (
+    margin_std,
+    predict_classes,
+    probabilities,
+    probability_interval,
+    take,
+)
 from dasklr.passes.cluster import connect
 from dasklr.passes.progress import PassProgress
 from dasklr.passes.runner import PassOptions, passes_over, passes_over_chunks
@@ -106,6 +113,7 @@ def predict_to_parquet(
     part_rows: int | None = None,
     on_invalid: str = "error",
     progress: PassProgress | None = None,
+    std_level: float | None = None,
 ) -> tuple[int, int]:
     """Score every row of the Parquet data at ``path``; write ``output``/part-NNNNN.parquet.
 
@@ -113,8 +121,11 @@ def predict_to_parquet(
     and ``prediction``; one part a chunk of the input, of at most ``part_rows`` rows when
     given (else sized to the workers' memory). A row with a null, NaN or ±inf feature is
     an error naming it (``on_invalid="error"``), left out ("drop") or written with null
-    probabilities and prediction ("null"). Returns (rows written, rows with invalid
-    features).
+    probabilities and prediction ("null"). With ``std_level`` (binary models with
+    standard errors), each row also gets ``logit_se``, the standard error of its
+    log-odds, and ``proba_<class 1>_low`` / ``_high``, its probability's confidence
+    bounds at that level (``LogisticRegression.predict_interval``). Returns (rows
+    written, rows with invalid features).
     """
     if on_invalid not in INVALID_ROWS:
         raise ConfigError(f"on_invalid must be one of {list(INVALID_ROWS)}, got {on_invalid!r}")
@@ -131,13 +142,31 @@ def predict_to_parquet(
         problem = remote_problem(target)
     if problem:
         raise ConfigError(f"output {output} cannot be written: {problem}")
+    uncertainty = None
+    if std_level is not None:  # refused here, before any work, when the model has none
+        if not 0 < std_level < 1:
+            raise ConfigError(f"the confidence level must be in (0, 1), got {std_level!r}")
+        try:
+            cov = model.prediction_covariance("nonrobust")
+        except ValueError as exc:
+            raise ConfigError(f"standard errors of predictions: {exc}") from None
+        uncertainty = (cov, NormalDist().inv_cdf(0.5 + std_level / 2))
     features = _model_features(model)
     row_bytes = 8 * len(features) + 16
     asked = DEFAULT_CHUNK_BYTES if part_rows is None else part_rows * row_bytes
     fs, chunks, infos = plan_dataset(
         path, features, keep, chunk_bytes=asked, storage_options=storage_options
     )
-    shared = (fs, features, tuple(keep), model.coef_, model.intercept_, model.classes_, on_invalid)
+    shared = (
+        fs,
+        features,
+        tuple(keep),
+        model.coef_,
+        model.intercept_,
+        model.classes_,
+        on_invalid,
+        uncertainty,
+    )
     options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
 
     def score(folder: str, out_fs) -> tuple[int, int]:
@@ -236,6 +265,7 @@ def score_part(
     intercept: np.ndarray,
     classes: np.ndarray,
     on_invalid: str,
+    uncertainty: tuple | None,
     folder: str,
     out_fs=None,
 ) -> np.ndarray:
@@ -262,6 +292,13 @@ def score_part(
     for k, label in enumerate(classes.tolist()):
         columns[f"proba_{label}"] = pa.array(proba[:, k], mask=mask)
     columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes), mask=mask)
+    if uncertainty is not None:
+        cov, quantile = uncertainty
+        bounds = probability_interval(X, coef, intercept, cov, quantile)
+        positive = classes.tolist()[1]
+        columns["logit_se"] = pa.array(margin_std(X, cov), mask=mask)
+        columns[f"proba_{positive}_low"] = pa.array(bounds[:, 0], mask=mask)
+        columns[f"proba_{positive}_high"] = pa.array(bounds[:, 1], mask=mask)
     if out_fs is not None:
         with out_fs.open(target, "wb") as f:
             pq.write_table(pa.table(columns), f, write_page_checksum=True)

@@ -36,6 +36,27 @@ def predict_classes(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, clas
     return classes[index]
 
 
+def margin_std(X: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """(n,) standard errors of the margins of a binary model, √(aᵀ·C·a) with a = [x, 1]
+    and C the (d+1)² covariance of [θ, b] (the delta method: the margin is linear in
+    them). Expanded as xᵀ·C_θθ·x + 2·xᵀ·C_θb + C_bb, so no (n, d+1) copy is made."""
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    quadratic = np.einsum("ij,ij->i", X @ cov[:d, :d], X) + 2.0 * (X @ cov[:d, d]) + cov[d, d]
+    return np.sqrt(np.maximum(quadratic, 0.0))
+
+
+def probability_interval(
+    X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, cov: np.ndarray, quantile: float
+) -> np.ndarray:
+    """(n, 2) lower and upper confidence bounds of P(class 1): σ(z ∓ q·se(z)), the
+    margin's interval mapped through the sigmoid (inside (0, 1), as statsmodels'
+    ``get_prediction`` gives for a logit)."""
+    z = margins(X, coef, intercept)
+    spread = quantile * margin_std(X, cov)
+    return np.column_stack([sigmoid(z - spread), sigmoid(z + spread)])
+
+
 def take(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The labels of class indices."""
     return classes[index.astype(np.intp)]
