@@ -94,6 +94,28 @@ def penalty_factors(value) -> str | None:
     return "must be None or a table {feature = factor} of finite factors >= 0"
 
 
+def coefficient_bounds(value) -> str | None:
+    """None or a dict {feature name: (low, high)} with low <= high; None or ±inf for an
+    open side."""
+    problem = "must be None or a table {feature = [low, high]} with low <= high"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return problem
+    for name, pair in value.items():
+        if not isinstance(name, str) or not isinstance(pair, list | tuple) or len(pair) != 2:
+            return problem
+        low, high = (
+            (-math.inf if pair[0] is None else pair[0]),
+            (math.inf if pair[1] is None else pair[1]),
+        )
+        if not (_number(low) and _number(high)) or math.isnan(low) or math.isnan(high):
+            return problem
+        if low > high:
+            return problem
+    return None
+
+
 def model_or_path(value) -> str | None:
     """None, a saved model's folder or URL, or a fitted model (with ``coef_``)."""
     if value is None or isinstance(value, str | os.PathLike) or hasattr(value, "coef_"):
@@ -236,9 +258,20 @@ class FitOptions:
         kind="number",
     )
 
+    bounds: dict | None = option(
+        None,
+        coefficient_bounds,
+        "bounds of coefficients, {name = [low, high]} (-inf/inf: open), e.g. a price "
+        "coefficient <= 0; binary models, solvers newton and lbfgs",
+        config="model.bounds",
+        kind="bounds table",
+    )
+
     def __post_init__(self) -> None:
         for name, problem in problems(self):
             raise ConfigError(f"{name} {problem}, got {getattr(self, name)!r}")
+        if self.bounds and self.solver == "gd":
+            raise ConfigError("bounds need solver 'newton', 'lbfgs' or 'auto', not 'gd'")
         if self.prior_strength > 0 and self.prior_model is None:
             raise ConfigError("prior_strength > 0 needs a prior_model to pull towards")
 

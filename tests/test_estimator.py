@@ -42,6 +42,7 @@ PARAMS = [
     "penalty_factor",
     "prior_model",
     "prior_strength",
+    "bounds",
     "client",
     "verbose",
 ]

@@ -516,13 +516,13 @@ def test_hessian_diagonal_pass_equals_the_full_hessians_diagonal(n_classes, stan
 def test_resuming_from_a_remembered_state_repeats_the_run_bit_for_bit(solver, l1_ratio):
     """A solver continued from state k's memory yields exactly the states it would have."""
     from dasklr.solvers.registry import SOLVERS, solve
-    from dasklr.solvers.state import L1Penalty
+    from dasklr.solvers.state import NonSmooth
 
     X, y, _ = _problem()
     objective = LogisticObjective(
         lambda probe: probe_sums(X, y, None, probe), X.shape[1], alpha=0.01, l1_ratio=l1_ratio
     )
-    extra = {"penalty": L1Penalty(objective.l1_strength)} if l1_ratio else {}
+    extra = {"penalty": NonSmooth(objective.l1_strength)} if l1_ratio else {}
     x0 = np.zeros(objective.n_params)
     run = SOLVERS[solver].run
     states = list(solve(run(x0, None, tol=1e-10, max_iter=60, **extra), objective.evaluate))

@@ -303,6 +303,8 @@ def _checked(key: Key, value: Any, source: str) -> Any:
         value = [float(v) for v in value]
     if key.kind in ("class weights", "number table") and isinstance(value, dict):
         value = {label: float(weight) for label, weight in value.items()}
+    if key.kind == "bounds table":
+        value = {name: [float(low), float(high)] for name, (low, high) in value.items()}
     problem = key.check(value) if key.check else None
     if problem:
         raise ConfigError(f"{source}: key '{key.path}' {problem}, got {value!r}")
@@ -329,6 +331,11 @@ def _has_kind(value: Any, kind: str) -> bool:
     if kind == "class weights":
         return value == "balanced" or (
             isinstance(value, dict) and all(_has_kind(v, "number") for v in value.values())
+        )
+    if kind == "bounds table":
+        return isinstance(value, dict) and all(
+            isinstance(v, list) and len(v) == 2 and all(_has_kind(x, "number") for x in v)
+            for v in value.values()
         )
     if kind == "number table":
         return isinstance(value, dict) and all(_has_kind(v, "number") for v in value.values())

@@ -198,6 +198,10 @@ class LogisticRegression(ParamsMixin):
         Nightly refits then move only as far as the new data warrant.
     prior_strength : float
         The prior's λ, in the objective's units (as alpha). 0 leaves the prior out.
+    bounds : dict or None
+        ``{feature name: (low, high)}`` bounds on coefficients in the features' units
+        (None or ±inf for an open side), e.g. ``{"price": (None, 0.0)}``: projected Newton
+        (``"newton"``) or L-BFGS with projection (``"lbfgs"``); binary models.
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -244,6 +248,7 @@ class LogisticRegression(ParamsMixin):
         penalty_factor: dict | None = DEFAULTS.penalty_factor,
         prior_model: Any = DEFAULTS.prior_model,
         prior_strength: float = DEFAULTS.prior_strength,
+        bounds: dict | None = DEFAULTS.bounds,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -267,6 +272,7 @@ class LogisticRegression(ParamsMixin):
         self.penalty_factor = penalty_factor
         self.prior_model = prior_model
         self.prior_strength = prior_strength
+        self.bounds = bounds
         self.client = client
         self.verbose = verbose
 
@@ -569,7 +575,8 @@ class LogisticRegression(ParamsMixin):
         if info is None:
             raise ValueError(
                 "summary() needs a binary fit without L1 that converged (no standard errors "
-                "after L1 selection; for K classes there are none yet)"
+                "after L1 selection or with a coefficient held at a bound; for K classes "
+                "there are none yet)"
             )
         if info.singular:
             raise ValueError(f"no standard errors: {info.singular}")

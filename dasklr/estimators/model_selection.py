@@ -131,6 +131,7 @@ class LogisticRegressionCV(LogisticRegression):
         penalty_factor: dict | None = DEFAULTS.penalty_factor,
         prior_model: Any = DEFAULTS.prior_model,
         prior_strength: float = DEFAULTS.prior_strength,
+        bounds: dict | None = DEFAULTS.bounds,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -155,6 +156,7 @@ class LogisticRegressionCV(LogisticRegression):
         self.penalty_factor = penalty_factor
         self.prior_model = prior_model
         self.prior_strength = prior_strength
+        self.bounds = bounds
         self.client = client
         self.verbose = verbose
 

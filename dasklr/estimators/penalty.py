@@ -1,4 +1,4 @@
-"""Penalty factors and a prior model, given by feature name, as the driver's
+"""Penalty factors, a prior model and coefficient bounds, given by feature name, as the driver's
 ``PenaltyShape`` over the columns of this fit.
 
 Names are matched, not positions: a factor for a feature the data does not have is an
@@ -35,20 +35,46 @@ def penalty_shape(
     prior = None
     if options.prior_model is not None:
         prior = prior_coefficients(options.prior_model, names, classes)
-    if factor is None and prior is None:
+    low, high = _bounds(options.bounds, names, len(classes))
+    if factor is None and prior is None and low is None:
         return None
-    return PenaltyShape(factor=factor, prior_coef=prior, prior_strength=options.prior_strength)
+    return PenaltyShape(
+        factor=factor,
+        prior_coef=prior,
+        prior_strength=options.prior_strength,
+        low=low,
+        high=high,
+    )
+
+
+def _bounds(given: dict | None, names: list[str], n_classes: int):
+    """(low, high) over the features (±inf where not bounded), or (None, None)."""
+    if not given:
+        return None, None
+    if n_classes > 2:
+        raise ConfigError("bounds are for binary models (this one has more classes)")
+    _check_names(given, names, "bounds")
+    low, high = np.full(len(names), -np.inf), np.full(len(names), np.inf)
+    for name, (lo, hi) in given.items():
+        j = names.index(name)
+        low[j] = -np.inf if lo is None else float(lo)
+        high[j] = np.inf if hi is None else float(hi)
+    return low, high
 
 
 def _factors(given: dict | None, names: list[str]) -> np.ndarray | None:
     if not given:
         return None
+    _check_names(given, names, "penalty_factor")
+    return np.array([float(given.get(name, 1.0)) for name in names])
+
+
+def _check_names(given: dict, names: list[str], option: str) -> None:
     unknown = [name for name in given if name not in names]
     if unknown:
         close = difflib.get_close_matches(unknown[0], names, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f" (features: {names})"
-        raise ConfigError(f"penalty_factor names '{unknown[0]}', which is not a feature{hint}")
-    return np.array([float(given.get(name, 1.0)) for name in names])
+        raise ConfigError(f"{option} names '{unknown[0]}', which is not a feature{hint}")
 
 
 def prior_coefficients(prior, names: list[str], classes: np.ndarray) -> np.ndarray:

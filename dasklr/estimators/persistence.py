@@ -18,6 +18,7 @@ metadata's own checksum and every array's hash, and reads the arrays with
 ``allow_pickle=False``: loading a model cannot execute code.
 """
 
+import math
 import os
 from importlib.metadata import version
 from pathlib import Path
@@ -265,6 +266,8 @@ def _plain(value):
     coefficients served the fit, and a model file holds no other model."""
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):  # bounds: an open side is None (JSON has no inf)
+        return [None if isinstance(v, float) and math.isinf(v) else _plain(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if hasattr(value, "coef_"):

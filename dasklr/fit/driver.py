@@ -35,7 +35,7 @@ from dasklr.passes.progress import PassProgress
 from dasklr.passes.runner import PassOptions, PassRunner, passes_over
 from dasklr.solvers.protocol import Request
 from dasklr.solvers.registry import SOLVERS, SolverSpec, choose_solver
-from dasklr.solvers.state import L1Penalty, Solver, SolverState
+from dasklr.solvers.state import Solver, SolverState
 from dasklr.stats.diagnostics import LARGE_STANDARDISED_COEF, quasi_separation
 from dasklr.stats.inference import FitStatistics
 
@@ -283,8 +283,8 @@ def _solver(spec, name, objective, options, summary, init, resume) -> Solver:
         x0, start = objective.start(summary)
     else:
         x0, start = objective.from_original(*init), None
-    if objective.l1_strength is not None:
-        extra["penalty"] = L1Penalty(objective.l1_strength)
+    if objective.non_smooth() is not None:
+        extra["penalty"] = objective.non_smooth()
     if name == "newton" and objective.hessian_stride > 1:
         extra["reuse_hessian"] = True
     return spec.run(x0, start, tol=options.tol, max_iter=options.max_iter, **extra)

@@ -34,7 +34,7 @@ from dasklr.kernels.summary import SummarySums
 from dasklr.options import SCORINGS, FitOptions
 from dasklr.passes.runner import PassOptions, PassRunner, passes_over
 from dasklr.solvers.registry import SOLVERS, choose_solver
-from dasklr.solvers.state import L1Penalty, SolverState
+from dasklr.solvers.state import SolverState
 from dasklr.stats.inference import FitStatistics
 from dasklr.stats.metrics import histogram_auc
 
@@ -155,8 +155,8 @@ def _model_objective(options, model: ModelFit, summary, n_features, n_classes, p
 def _grid_solver(name: str, objective: LogisticObjective, summary, options: FitOptions):
     x0, start = objective.start(summary)
     extra = {}
-    if objective.l1_strength is not None:
-        extra["penalty"] = L1Penalty(objective.l1_strength)
+    if objective.non_smooth() is not None:
+        extra["penalty"] = objective.non_smooth()
     return SOLVERS[name].run(x0, start, tol=options.tol, max_iter=options.max_iter, **extra)
 
 

@@ -34,6 +34,7 @@ from dasklr.kernels.logistic import LogisticSums, Probe
 from dasklr.kernels.numerics import logsumexp
 from dasklr.kernels.summary import SummarySums
 from dasklr.solvers.protocol import Evaluation, Request, Totals
+from dasklr.solvers.state import NonSmooth
 
 #: Runs one pass over all the data for a probe and returns the merged raw sums.
 SumsFunction = Callable[[Probe], LogisticSums]
@@ -50,12 +51,16 @@ class PenaltyShape:
     unpenalised control variable), as glmnet's ``penalty.factor``. ``prior_coef`` (B, d),
     in the features' original units, adds ½·prior_strength·‖θ − prior_coef‖² on the
     coefficients (never the intercepts), so a refit moves from a previous model only as
-    far as the data warrant.
+    far as the data warrant. ``low`` ≤ θ ≤ ``high`` bounds the coefficients (binary
+    models), e.g. a price coefficient ≤ 0.
     """
 
     factor: np.ndarray | None = None
     prior_coef: np.ndarray | None = None
     prior_strength: float = 0.0
+    #: (d,) bounds of the coefficients in the features' original units (±inf: none)
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
     @property
     def plain(self) -> bool:
@@ -155,6 +160,16 @@ class LogisticObjective:
         self.quadratic = self.ridge + self.prior_weight
         #: coefficients the penalty pins down (the others need the multinomial gauge)
         self.pinned = (self.quadratic > 0) | (self.l1 * factor > 0)
+        self.bounds: tuple[np.ndarray, np.ndarray] | None = None
+        if shape.low is not None and shape.high is not None:
+            # p = θ/s: a bound on θ is one on p for s > 0; a constant feature (s = 0) has
+            # θ = 0 whatever p is; intercepts are free
+            low = np.full((self.n_blocks, self.block_size), -np.inf)
+            high = np.full((self.n_blocks, self.block_size), np.inf)
+            safe = np.where(s > 0, s, 1.0)
+            low[:, :d] = np.where(s > 0, np.asarray(shape.low, np.float64) / safe, -np.inf)
+            high[:, :d] = np.where(s > 0, np.asarray(shape.high, np.float64) / safe, np.inf)
+            self.bounds = (low.ravel(), high.ravel())
 
     @property
     def n_params(self) -> int:
@@ -170,6 +185,14 @@ class LogisticObjective:
             strength[:, : self.n_features] *= self.l1_factor
         strength[:, self.n_features :] = 0.0
         return strength.ravel()
+
+    def non_smooth(self) -> NonSmooth | None:
+        """The L1 part and the coefficient bounds, as the solvers take them (None: neither)."""
+        strength = self.l1_strength
+        if self.bounds is None:
+            return None if strength is None else NonSmooth(strength)
+        low, high = self.bounds
+        return NonSmooth(np.zeros(self.n_params) if strength is None else strength, low, high)
 
     # -- parameters ↔ coefficients on the original features ------------------------------
 

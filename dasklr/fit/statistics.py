@@ -24,6 +24,10 @@ def fit_statistics(
     totals = None if state.evaluation is None else state.evaluation.totals
     if objective.n_classes != 2 or objective.l1 > 0 or not state.converged or totals is None:
         return None
+    if objective.bounds is not None:  # a coefficient held at its bound has no interval
+        low, high = objective.bounds
+        if np.any((state.params <= low) | (state.params >= high)):
+            return None
     d, m = objective.n_features, objective.block_size
     s, mu = objective.scaling.inverse_scale, objective.scaling.mean
     W, Y = totals.weight, float(totals.weighted_labels)

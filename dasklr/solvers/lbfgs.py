@@ -8,7 +8,7 @@ from dasklr.solvers.line_search import Search, line_search, orthant_search
 from dasklr.solvers.protocol import Evaluation, Request
 from dasklr.solvers.state import (
     NO_DECREASE,
-    L1Penalty,
+    NonSmooth,
     Solver,
     SolverState,
     StallDetector,
@@ -29,7 +29,7 @@ def lbfgs(
     *,
     tol: float,
     max_iter: int,
-    penalty: L1Penalty | None = None,
+    penalty: NonSmooth | None = None,
     resume: SolverState | None = None,
 ) -> Solver:
     """Limited-memory BFGS with a backtracking line search, for many features.
@@ -47,7 +47,9 @@ def lbfgs(
     With an L1 part this is OWL-QN (Andrew & Gao, 2007): the two-loop recursion runs on
     the minimum-norm subgradient, the direction keeps only the components that descend
     along it, and ``orthant_search`` keeps every step inside the orthant it starts in,
-    setting to exactly 0 the coefficients that would cross zero.
+    setting to exactly 0 the coefficients that would cross zero. With bounds, the same
+    search projects every trial point onto the box, and coordinates held at a bound (their
+    gradient pushing outward) are left out of the direction, as L-BFGS-B's active set.
 
     The loop is the algorithm's, numbered above; starting and resuming take most of its
     length, kept beside the loop so that what a checkpoint must hold is visible.
@@ -56,6 +58,8 @@ def lbfgs(
     pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=LBFGS_MEMORY)
     if resume is None:
         x = np.array(x0, dtype=np.float64)
+        if penalty.bounded and not np.array_equal(penalty.project(x), x):
+            x, start = penalty.project(x), None  # a start outside the bounds: theirs
         current = start or (yield Request(x, diagonal=True))
         assert current is not None  # the driver answers every request with its evaluation
         state = state_at(0, x, current, 0.0, tol, penalty)
@@ -116,6 +120,9 @@ def _lbfgs_step(x, current, pairs, inverse_diagonal, penalty) -> Search:
     direction = _two_loop(pseudo, pairs, inverse_diagonal)
     penalised = penalty.strength > 0
     direction[penalised & (direction * pseudo >= 0)] = 0.0  # only components that descend
+    if penalty.bounded:  # coordinates held at a bound stay there (L-BFGS-B's active set)
+        held = (pseudo == 0) & ((x <= penalty.low) | (x >= penalty.high))
+        direction[held] = 0.0
     return (yield from orthant_search(x, current, pseudo, direction, penalty))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dasklr.solvers.protocol import Evaluation, Request
-from dasklr.solvers.state import ROUNDING_ULPS, L1Penalty, max_norm, no_penalty
+from dasklr.solvers.state import ROUNDING_ULPS, NonSmooth, max_norm, no_penalty
 
 #: A line search: yields requests, returns the step it accepted (or None).
 Search = Generator[Request, Evaluation, "Step | None"]
@@ -39,7 +39,7 @@ def line_search(
     trial: float,
     *,
     hessian: bool,
-    penalty: L1Penalty | None = None,
+    penalty: NonSmooth | None = None,
     ladder: bool = True,
 ) -> Search:
     """Backtracking (Armijo) search along ``direction``, several step lengths per pass.
@@ -108,14 +108,15 @@ def orthant_search(
     current: Evaluation,
     pseudo: np.ndarray,
     direction: np.ndarray,
-    penalty: L1Penalty,
+    penalty: NonSmooth,
 ) -> Search:
     """OWL-QN's backtracking: each trial point is projected onto the starting orthant.
 
     The orthant is sign(x), or sign(−pseudo-gradient) where x = 0; penalised
     coordinates that would leave it are set to 0. Accept when F + h decreases by at
-    least c·pseudoᵀ(x_new − x). The path bends at the projections, so the losses along
-    a line cannot be shared: one pass per trial.
+    least c·pseudoᵀ(x_new − x). With bounds every trial point is also clipped to the box.
+    The path bends at the projections, so the losses along a line cannot be shared: one
+    pass per trial.
     """
     penalised = penalty.strength > 0
     orthant = np.where(x != 0, np.sign(x), -np.sign(pseudo))
@@ -124,6 +125,7 @@ def orthant_search(
     for _ in range(MAX_ORTHANT_PASSES):
         point = x + t * direction
         point[penalised & (np.sign(point) != orthant)] = 0.0
+        point = penalty.project(point)  # with bounds: onto the box too
         predicted = float(pseudo @ (point - x))
         if not predicted < 0:
             return None

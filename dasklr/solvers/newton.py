@@ -10,7 +10,7 @@ from dasklr.solvers.line_search import line_search
 from dasklr.solvers.protocol import Evaluation, Request
 from dasklr.solvers.state import (
     NO_DECREASE,
-    L1Penalty,
+    NonSmooth,
     Solver,
     SolverState,
     StallDetector,
@@ -36,7 +36,7 @@ def newton(
     *,
     tol: float,
     max_iter: int,
-    penalty: L1Penalty | None = None,
+    penalty: NonSmooth | None = None,
     resume: SolverState | None = None,
     reuse_hessian: bool = False,
 ) -> Solver:
@@ -62,6 +62,8 @@ def newton(
     if resume is None:
         x = np.array(x0, dtype=np.float64)
         current = start if start is not None and start.hessian is not None else None
+        if penalty.bounded and not np.array_equal(penalty.project(x), x):
+            x, current = penalty.project(x), None  # a start outside the bounds: theirs
         current = current or (yield Request(x, hessian=True))
         assert current is not None  # the driver answers every request with its evaluation
         detector = StallDetector()
@@ -102,15 +104,19 @@ def newton(
 
 
 def proximal_newton_direction(
-    hessian: np.ndarray, grad: np.ndarray, x: np.ndarray, penalty: L1Penalty
+    hessian: np.ndarray, grad: np.ndarray, x: np.ndarray, penalty: NonSmooth
 ) -> np.ndarray:
-    """p minimising ∇Fᵀp + ½·pᵀ∇²F·p + Σ λⱼ|xⱼ + pⱼ|, by cyclic coordinate descent.
+    """p minimising ∇Fᵀp + ½·pᵀ∇²F·p + Σ λⱼ|xⱼ + pⱼ| over lⱼ ≤ xⱼ + pⱼ ≤ hⱼ, by cyclic
+    coordinate descent (with bounds, projected Newton: x + p stays in the box, and so
+    does every step of the line search along p).
 
     Works on u = x + p, keeping ∇²F·(u − x) up to date column by column; each
     coordinate is a one-dimensional quadratic plus |·|, solved by soft-thresholding.
     Coordinates that end at exactly 0 give exact zeros in ``coef_`` once t = 1.
     """
     u = x.copy()
+    low = penalty.low if penalty.low is not None else np.full(x.size, -np.inf)
+    high = penalty.high if penalty.high is not None else np.full(x.size, np.inf)
     curvature = np.diag(hessian).copy()
     moved = np.zeros_like(x)  # ∇²F·(u − x)
     for _ in range(PROXIMAL_SWEEPS):
@@ -119,6 +125,7 @@ def proximal_newton_direction(
             target = u[j] - (grad[j] + moved[j]) / curvature[j]
             threshold = penalty.strength[j] / curvature[j]
             new = np.sign(target) * max(abs(target) - threshold, 0.0)
+            new = min(max(new, low[j]), high[j])  # a convex 1-D minimum over [l, h]: the clip
             change = new - u[j]
             if change:
                 moved += change * hessian[:, j]

@@ -12,7 +12,7 @@ An ``Evaluation`` holds F and ∇F at ``params`` (∇²F when ``hessian``, diag(
 ``diagonal``), and F at ``params + s·direction`` for each ``s`` in ``steps`` — in the
 same pass, which is how line searches avoid extra passes.
 
-An L1 part, Σ λⱼ·|xⱼ| (``L1Penalty``), is added by the solver: its value in the
+An L1 part, Σ λⱼ·|xⱼ| (``NonSmooth``), is added by the solver: its value in the
 objective and the line search, and its minimum-norm subgradient in the stopping test.
 With all λⱼ = 0 it is the plain smooth problem. Newton handles it as proximal Newton,
 L-BFGS as OWL-QN; gradient descent refuses it.

@@ -43,10 +43,15 @@ def max_norm(vector: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class L1Penalty:
-    """Σ λⱼ·|xⱼ|: the non-smooth part of the objective (λ = 0 for the intercept)."""
+class NonSmooth:
+    """The separable non-smooth part of the objective: Σ λⱼ·|xⱼ| (λ = 0 for the
+    intercept) and the box lowⱼ ≤ xⱼ ≤ highⱼ (coefficient bounds; ±inf where unbounded),
+    whose indicator adds 0 inside and +∞ outside. Solvers handle both the same way: the
+    one-dimensional problem of a coordinate is soft-thresholded, then clipped."""
 
     strength: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
     def value(self, params: np.ndarray) -> float:
         return float(self.strength @ np.abs(params))
@@ -56,22 +61,34 @@ class L1Penalty:
         return float(self.strength @ (np.abs(params + move) - np.abs(params)))
 
     def optimality(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """The minimum-norm subgradient of smooth + L1: zero exactly at the optimum.
+        """The minimum-norm element of ∂(smooth + non-smooth): zero exactly at the optimum.
 
-        g + λ·sign(x) where x ≠ 0; where x = 0, |g| shrunk by λ (0 when |g| ≤ λ).
+        The subdifferential of coordinate j is the interval [lo, hi]: g + λ·sign(x) where
+        x ≠ 0, [g − λ, g + λ] where x = 0; at a lower bound it extends to −∞, at an upper
+        bound to +∞ (the normal cone of the box). Its element nearest 0 is returned.
         """
-        out = grad + self.strength * np.sign(params)
-        zero = params == 0
-        out[zero] = np.sign(grad[zero]) * np.maximum(np.abs(grad[zero]) - self.strength[zero], 0)
-        return out
+        lo = grad + self.strength * np.where(params == 0, -1.0, np.sign(params))
+        hi = grad + self.strength * np.where(params == 0, 1.0, np.sign(params))
+        if self.bounded:
+            lo = np.where(params <= self.low, -np.inf, lo)
+            hi = np.where(params >= self.high, np.inf, hi)
+        return np.where(lo > 0, lo, np.where(hi < 0, hi, 0.0))
+
+    def project(self, params: np.ndarray) -> np.ndarray:
+        """The nearest point of the box (``params`` itself without bounds)."""
+        return np.clip(params, self.low, self.high) if self.bounded else params
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None and self.high is not None
 
     @property
     def active(self) -> bool:
-        return bool(np.any(self.strength > 0))
+        return bool(np.any(self.strength > 0)) or self.bounded
 
 
-def no_penalty(n_params: int) -> L1Penalty:
-    return L1Penalty(np.zeros(n_params))
+def no_penalty(n_params: int) -> NonSmooth:
+    return NonSmooth(np.zeros(n_params))
 
 
 NO_DECREASE = "line search found no decrease: tol is below the attainable precision"
@@ -136,7 +153,7 @@ def restore(resume: SolverState) -> tuple[SolverState, np.ndarray, Evaluation, S
 
 
 def state_at(
-    iteration, x, current: Evaluation, step, tol, penalty: L1Penalty | None = None, message=""
+    iteration, x, current: Evaluation, step, tol, penalty: NonSmooth | None = None, message=""
 ) -> SolverState:
     """The state at ``x``: objective with its L1 part, and the minimum-norm subgradient."""
     penalty = penalty or no_penalty(x.size)
