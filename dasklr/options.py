@@ -267,11 +267,22 @@ class FitOptions:
         kind="bounds table",
     )
 
+    offset: str | None = option(
+        None,
+        optional_text,
+        "feature column added to every row's log-odds as is (its coefficient held at 1): "
+        "an exposure or a known effect; binary models",
+        config="data.offset",
+        kind="string",
+    )
+
     def __post_init__(self) -> None:
         for name, problem in problems(self):
             raise ConfigError(f"{name} {problem}, got {getattr(self, name)!r}")
-        if self.bounds and self.solver == "gd":
-            raise ConfigError("bounds need solver 'newton', 'lbfgs' or 'auto', not 'gd'")
+        if (self.bounds or self.offset) and self.solver == "gd":
+            raise ConfigError(
+                "bounds and offsets need solver 'newton', 'lbfgs' or 'auto', not 'gd'"
+            )
         if self.prior_strength > 0 and self.prior_model is None:
             raise ConfigError("prior_strength > 0 needs a prior_model to pull towards")
 

@@ -43,6 +43,7 @@ PARAMS = [
     "prior_model",
     "prior_strength",
     "bounds",
+    "offset",
     "client",
     "verbose",
 ]

@@ -121,6 +121,7 @@ KEYS: tuple[Key, ...] = (
         "float64 or float32 for the features (sums are float64 either way)",
         _one_of(("float64", "float32")),
     ),
+    *_option_keys("data"),
     *_option_keys("model"),
     Key(
         "model.alphas",

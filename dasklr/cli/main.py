@@ -347,7 +347,7 @@ def train_command(args: argparse.Namespace) -> int:
     data = read_parquet(
         config["data"]["path"],
         label=config["data"]["label"],
-        features=config["data"]["features"],
+        features=_with_offset(config["data"]["features"], config["data"]["offset"]),
         weight=config["data"]["weight"],
         classes=config["data"]["classes"],
         dtype=config["data"]["dtype"],
@@ -389,6 +389,13 @@ def _check_outputs(config, source) -> None:
             problem = remote_problem(place)
         if problem:
             raise ConfigError(f"{source}: {key} {target} cannot be written: {problem}")
+
+
+def _with_offset(features: list[str] | None, offset: str | None) -> list[str] | None:
+    """The configured features, with data.offset among them (it is read as one)."""
+    if features is None or offset is None or offset in features:
+        return features
+    return [*features, offset]
 
 
 def _is_model(path: str) -> bool:

@@ -202,6 +202,11 @@ class LogisticRegression(ParamsMixin):
         ``{feature name: (low, high)}`` bounds on coefficients in the features' units
         (None or ±inf for an open side), e.g. ``{"price": (None, 0.0)}``: projected Newton
         (``"newton"``) or L-BFGS with projection (``"lbfgs"``); binary models.
+    offset : str or None
+        A feature column added to every row's log-odds as is: its coefficient is held
+        at 1 and not penalised (an exposure, a known effect, yesterday's score). It stays
+        among the features, so ``predict_proba`` and ``dasklr predict`` read it like the
+        others; ``summary()`` leaves it out. Binary models.
     client : distributed.Client, str or None
         Where to run: a client, a scheduler address, or None for the current client or
         else an embedded local cluster started and closed by ``fit``.
@@ -249,6 +254,7 @@ class LogisticRegression(ParamsMixin):
         prior_model: Any = DEFAULTS.prior_model,
         prior_strength: float = DEFAULTS.prior_strength,
         bounds: dict | None = DEFAULTS.bounds,
+        offset: str | None = DEFAULTS.offset,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -273,6 +279,7 @@ class LogisticRegression(ParamsMixin):
         self.prior_model = prior_model
         self.prior_strength = prior_strength
         self.bounds = bounds
+        self.offset = offset
         self.client = client
         self.verbose = verbose
 
@@ -583,16 +590,17 @@ class LogisticRegression(ParamsMixin):
         cov = self._covariance(cov_type, groups, info)
         names = self._names()
         params = np.concatenate([self.coef_[0], self.intercept_])
-        order = [len(names), *range(len(names))]  # the intercept first
+        estimated = [j for j in range(len(names)) if np.isfinite(info.penalty[j])]
+        order = [len(names), *estimated]  # the intercept first; no fixed coefficient
         keep = order if self.fit_intercept else order[1:]
         return summarise_fit(
-            ["intercept", *names][0 if self.fit_intercept else 1 :],
+            ["intercept" if j == len(names) else names[j] for j in keep],
             params[keep],
             cov[np.ix_(keep, keep)],
             info.llf,
             info.llnull,
             info.nobs,
-            df_model=len(names),
+            df_model=len(estimated),
             cov_type=cov_type,
             level=level,
         )

@@ -132,6 +132,7 @@ class LogisticRegressionCV(LogisticRegression):
         prior_model: Any = DEFAULTS.prior_model,
         prior_strength: float = DEFAULTS.prior_strength,
         bounds: dict | None = DEFAULTS.bounds,
+        offset: str | None = DEFAULTS.offset,
         client: Any = None,
         verbose: bool = False,
     ) -> None:
@@ -157,6 +158,7 @@ class LogisticRegressionCV(LogisticRegression):
         self.prior_model = prior_model
         self.prior_strength = prior_strength
         self.bounds = bounds
+        self.offset = offset
         self.client = client
         self.verbose = verbose
 

@@ -36,6 +36,8 @@ def penalty_shape(
     if options.prior_model is not None:
         prior = prior_coefficients(options.prior_model, names, classes)
     low, high = _bounds(options.bounds, names, len(classes))
+    if options.offset is not None:
+        factor, low, high = _with_offset(options.offset, names, factor, low, high, len(classes))
     if factor is None and prior is None and low is None:
         return None
     return PenaltyShape(
@@ -45,6 +47,26 @@ def penalty_shape(
         low=low,
         high=high,
     )
+
+
+def _with_offset(offset: str, names: list[str], factor, low, high, n_classes: int):
+    """An offset is a feature whose coefficient is held at 1 and not penalised: the
+    factors and bounds with that column's set so."""
+    if n_classes > 2:
+        raise ConfigError("an offset is for binary models (this one has more classes)")
+    if offset not in names:
+        close = difflib.get_close_matches(offset, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"offset '{offset}' is not among the features {names}: it is read as one "
+            f"(list it in the features when they are given){hint}"
+        )
+    j = names.index(offset)
+    factor = np.ones(len(names)) if factor is None else factor.copy()
+    low = np.full(len(names), -np.inf) if low is None else low.copy()
+    high = np.full(len(names), np.inf) if high is None else high.copy()
+    factor[j], low[j], high[j] = 0.0, 1.0, 1.0
+    return factor, low, high
 
 
 def _bounds(given: dict | None, names: list[str], n_classes: int):

@@ -161,7 +161,10 @@ class LogisticObjective:
         #: coefficients the penalty pins down (the others need the multinomial gauge)
         self.pinned = (self.quadratic > 0) | (self.l1 * factor > 0)
         self.bounds: tuple[np.ndarray, np.ndarray] | None = None
+        #: coefficients held at one value (low = high: an offset's, at 1)
+        self.fixed = np.zeros(d, dtype=bool)
         if shape.low is not None and shape.high is not None:
+            self.fixed = np.asarray(shape.low) == np.asarray(shape.high)
             # p = θ/s: a bound on θ is one on p for s > 0; a constant feature (s = 0) has
             # θ = 0 whatever p is; intercepts are free
             low = np.full((self.n_blocks, self.block_size), -np.inf)
@@ -431,13 +434,14 @@ class LogisticObjective:
     def original_curvature(self) -> np.ndarray:
         """The penalty's curvature per coefficient in the features' original units: θ =
         s·p, so ½·ridge·p² curves by ridge/s², the prior by λ (a constant feature, s = 0,
-        is fixed at 0 and gets 0)."""
+        is fixed at 0 and gets 0; a coefficient held fixed by its bounds gets inf)."""
         s = self.scaling.inverse_scale
         if self.shape.plain:
             return np.where(s > 0, self.l2 / np.where(s > 0, s, 1.0) ** 2, 0.0)
         ridge = np.where(s > 0, self.ridge / np.where(s > 0, s, 1.0) ** 2, 0.0)
         prior = self.shape.prior_strength if self.shape.prior_coef is not None else 0.0
-        return np.where(s > 0, ridge + prior, 0.0)
+        # a coefficient held fixed is not estimated: infinite curvature says so
+        return np.where(self.fixed, np.inf, np.where(s > 0, ridge + prior, 0.0))
 
     def _penalty(self, params: np.ndarray) -> float:
         """The smooth penalty plus, for K classes, the gauge term (module docstring)."""

@@ -26,7 +26,9 @@ def fit_statistics(
         return None
     if objective.bounds is not None:  # a coefficient held at its bound has no interval
         low, high = objective.bounds
-        if np.any((state.params <= low) | (state.params >= high)):
+        held = (state.params <= low) | (state.params >= high)
+        held[: objective.n_features] &= ~objective.fixed  # (a fixed one is not estimated)
+        if np.any(held):
             return None
     d, m = objective.n_features, objective.block_size
     s, mu = objective.scaling.inverse_scale, objective.scaling.mean
@@ -48,10 +50,16 @@ def fit_statistics(
         )
         singular = singular_message(problems) if problems else None
     if hessian is not None and singular is None:
-        cov = J @ np.linalg.inv(W * hessian) @ J.T
+        # the estimated parameters only: a fixed one (an offset's) has no variance
+        keep = np.flatnonzero(np.append(~objective.fixed, [True] * (m - d)))
+        inverse = np.zeros_like(hessian)
+        inverse[np.ix_(keep, keep)] = np.linalg.inv(W * hessian[np.ix_(keep, keep)])
+        cov = J @ inverse @ J.T
     llf = -W * (state.objective - objective.penalty(state.params))
     p = Y / W if objective.fit_intercept else 0.5
     llnull = Y * np.log(p) + (W - Y) * np.log1p(-p)
+    if objective.fixed.any():  # the null model with an offset is another fit: not known
+        llnull = np.nan
     penalty = objective.original_curvature()
     return FitStatistics(
         llf=float(llf),

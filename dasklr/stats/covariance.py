@@ -20,7 +20,12 @@ from dasklr.kernels.robust import RobustSums, robust_sums
 from dasklr.passes.cluster import connect
 from dasklr.passes.in_process import fits_in_process
 from dasklr.passes.runner import PassOptions, on_cluster, passes_over
-from dasklr.stats.robust import cluster_covariance, drop_intercept, sandwich_covariance
+from dasklr.stats.robust import (
+    cluster_covariance,
+    drop_intercept,
+    keep_only,
+    sandwich_covariance,
+)
 
 COV_TYPES = ("nonrobust", "HC0", "cluster")
 
@@ -78,18 +83,34 @@ def covariance(
     """The (d+1)² covariance of [features…, intercept] (d² without intercept).
 
     ``penalty`` is the per-coefficient curvature of the penalty on the mean loss's
-    scale (alpha·(1 − l1_ratio)·σⱼ²); it is multiplied by Σw like the data part.
+    scale (alpha·(1 − l1_ratio)·σⱼ²); it is multiplied by Σw like the data part. An
+    infinite curvature marks a coefficient held fixed (an offset's, at 1): it is not
+    estimated, so its rows and columns are 0 and the others' are those of the model
+    without it.
     """
     if not fit_intercept:
         sums = drop_intercept(sums)
-    bread = bread_of(sums, penalty)
+    keep = _estimated(penalty, sums.hessian.shape[0])
+    cut = keep_only(sums, keep)
+    bread = bread_of(cut, penalty[keep[keep < penalty.size]])
     if cov_type == "nonrobust":
-        return _symmetric_inverse(bread)
-    if cov_type == "HC0":
-        return sandwich_covariance(bread, sums.meat)
-    if sums.group_scores is None:
+        cov = _symmetric_inverse(bread)
+    elif cov_type == "HC0":
+        cov = sandwich_covariance(bread, cut.meat)
+    elif cut.group_scores is None:
         raise ValueError("cov_type='cluster' needs groups")
-    return cluster_covariance(bread, sums.group_scores, sums.rows)
+    else:
+        cov = cluster_covariance(bread, cut.group_scores, cut.rows)
+    out = np.zeros_like(sums.hessian)
+    out[np.ix_(keep, keep)] = cov
+    return out
+
+
+def _estimated(penalty: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the coefficients (and the intercept, last) that were estimated."""
+    free = np.ones(size, dtype=bool)
+    free[: penalty.size] = np.isfinite(penalty)
+    return np.flatnonzero(free)
 
 
 def bread_of(sums: RobustSums, penalty: np.ndarray) -> np.ndarray:
@@ -104,8 +125,12 @@ def check_identified(sums: RobustSums, penalty: np.ndarray, names, *, fit_interc
     """A clear error naming the features when the bread is singular (no covariance)."""
     from dasklr.stats.diagnostics import singular_directions, singular_message
 
-    matrix = bread_of(sums if fit_intercept else drop_intercept(sums), penalty)
-    problems = singular_directions(matrix, names, fit_intercept=fit_intercept)
+    sums = sums if fit_intercept else drop_intercept(sums)
+    keep = _estimated(penalty, sums.hessian.shape[0])
+    features = keep[keep < penalty.size]
+    matrix = bread_of(keep_only(sums, keep), penalty[features])
+    shown = [names[j] for j in features]
+    problems = singular_directions(matrix, shown, fit_intercept=fit_intercept)
     if problems:
         raise ValueError(f"no standard errors: {singular_message(problems)}")
 

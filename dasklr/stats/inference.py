@@ -137,7 +137,7 @@ def summarise_fit(
         pseudo_r2=1.0 - llf / llnull,
         aic=-2.0 * llf + 2.0 * k,
         bic=-2.0 * llf + k * math.log(nobs),
-        lr_pvalue=chi2_survival(2.0 * (llf - llnull), df_model),
+        lr_pvalue=chi2_survival(2.0 * (llf - llnull), df_model) if llnull == llnull else np.nan,
         nobs=nobs,
         cov_type=cov_type,
         level=level,

@@ -21,6 +21,19 @@ import numpy as np
 from dasklr.kernels.robust import RobustSums
 
 
+def keep_only(sums: RobustSums, keep: np.ndarray) -> RobustSums:
+    """The sums over the coefficients ``keep`` (indices into [features…, intercept]):
+    those of the estimated ones, when some are held fixed (an offset's)."""
+    return RobustSums(
+        hessian=sums.hessian[np.ix_(keep, keep)],
+        meat=sums.meat[np.ix_(keep, keep)],
+        group_keys=sums.group_keys,
+        group_scores=None if sums.group_scores is None else sums.group_scores[:, keep],
+        rows=sums.rows,
+        weight=sums.weight,
+    )
+
+
 def drop_intercept(sums: RobustSums) -> RobustSums:
     """The sums of a model without intercept: the last row and column go.
 
