@@ -96,6 +96,10 @@ def test_hc0_summary_is_stored_and_matches_statsmodels(folders, tmp_path, cluste
     )
     summary = model.summary(cov_type="HC0", level=0.9)
     np.testing.assert_allclose(summary.std_errors, reference.bse, rtol=1e-6)
+    # the loaded model holds the stored summary as it was taken (HC0, 90%): a report of
+    # it (evaluate --report) shows those errors, not nonrobust ones
+    assert (model.summary_.cov_type, model.summary_.level) == ("HC0", 0.9)
+    np.testing.assert_array_equal(model.summary_.std_errors, summary.std_errors)
     np.testing.assert_allclose(summary.conf_int, reference.conf_int(alpha=0.1), rtol=1e-6)
     assert main(["info", str(tmp_path / "m")]) == 0
     assert "covariance HC0" in capsys.readouterr().out

@@ -715,7 +715,24 @@ def load_model(
     local folder or an fsspec URL; refuses unknown formats and altered files, and never
     executes code from the file."""
     params, fitted = read_model(path, storage_options)
+    settings = fitted.pop("summary_settings", None)
     model = LogisticRegression(**params)
     for name, value in fitted.items():
         setattr(model, name, value)
+    if settings is not None:  # the summary the run stored, from its stored covariance
+        model.summary_ = _stored_summary(model, settings)
     return model
+
+
+def _stored_summary(model: LogisticRegression, settings: dict):
+    """``summary()`` as it was stored (its cov_type and level), from the covariance saved
+    with the model: no pass. None when that covariance is not there."""
+    cov_type, groups = settings["cov_type"], None
+    if cov_type == "cluster":
+        labels = [k for k in getattr(model, "covariances_", {}) if k.startswith("cluster:")]
+        if not labels:
+            return None
+        groups = labels[0].split(":", 1)[1]
+    if cov_type != "cluster" and cov_type not in getattr(model, "covariances_", {}):
+        return None
+    return model.summary(cov_type=cov_type, level=settings["level"], groups=groups)

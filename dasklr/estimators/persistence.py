@@ -144,7 +144,8 @@ def read_model(
     path: str | os.PathLike, storage_options: dict | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a model written by ``save_model`` (a local path or an fsspec URL): (its
-    parameters, its fitted attributes by name). Refuses unknown formats, altered files and
+    parameters, its fitted attributes by name, and ``summary_settings``: the cov_type and
+    level of the summary stored with it). Refuses unknown formats, altered files and
     arrays of the wrong shape. ``dasklr.load_model`` builds the estimator from them."""
     return read_artifact(path, _read_model, storage_options=storage_options)
 
@@ -168,6 +169,9 @@ def _read_model(snapshot: ArtifactReader) -> tuple[dict[str, Any], dict[str, Any
         fitted["n_passes_"] = int(metadata["n_passes"])
         fitted["history_"] = metadata["history"]
         fitted["training_data_"] = metadata.get("training_data")
+        if metadata.get("summary"):  # how the stored summary was taken, to take it again
+            entry = metadata["summary"]
+            fitted["summary_settings"] = {"cov_type": entry["cov_type"], "level": entry["level"]}
         for name in ("metrics", "selection"):
             if metadata.get(name) is not None:
                 fitted[f"{name}_"] = metadata[name]
