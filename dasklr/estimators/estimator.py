@@ -230,6 +230,8 @@ class LogisticRegression(ParamsMixin):
     selection_: dict
     #: set by ``dasklr train`` with ``output.metrics``: the metrics of the fitted model
     metrics_: dict
+    #: set by ``dasklr train`` (``inference.cov_type``) and restored by ``load_model``
+    summary_: Any
 
     def __init__(
         self,

@@ -1,0 +1,143 @@
+"""The levels of a categorical column, found once and frozen, and the codes of its values.
+
+Like the label's classes, the levels are found by one read of the column (each file's
+``value_counts``, merged), before any pass, and kept in the model in a stable order:
+
+- sorted by value; levels seen fewer than ``min_frequency`` times, and — when more than
+  ``max_levels`` remain — all but the ``max_levels − 1`` most frequent, are folded into
+  one "other" level, last (scikit-learn's ``OneHotEncoder(min_frequency=,
+  max_categories=)`` does the same, and the tests hold the two side by side);
+- one ``reference`` level (by default the first) has no coefficient, so that with an
+  unpenalised intercept the fit is identified; ``reference=None`` keeps every level.
+
+A chunk carries codes, not a one-hot block (``kernels.design``): the index of each
+value's coefficient, −1 for the reference level. A value the levels have never seen is
+an error naming it (``on_unseen="error"``), or goes to "other" — to the reference level
+when nothing was folded (``on_unseen="other"``).
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dasklr.errors import DataError
+
+#: The name of the level that rare and excess levels are folded into.
+OTHER = "other"
+ON_UNSEEN = ("error", "other")
+_FIRST = object()
+
+
+@dataclass(frozen=True)
+class Levels:
+    """A categorical column's frozen levels: ``values`` (sorted, as text), whether an
+    "other" level collects ``folded`` ones, and the ``reference`` level (no coefficient)."""
+
+    column: str
+    values: tuple[str, ...]
+    folded: tuple[str, ...] = ()
+    reference: str | None = None
+
+    @property
+    def coded(self) -> tuple[str, ...]:
+        """The levels with a coefficient, in order: the values but the reference, then
+        "other" when anything was folded."""
+        kept = tuple(v for v in self.values if v != self.reference)
+        return (*kept, OTHER) if self.folded else kept
+
+    def coefficient_names(self) -> list[str]:
+        return [f"{self.column}[{level}]" for level in self.coded]
+
+    def codes(self, column: pa.ChunkedArray | pa.Array, where: str, on_unseen="error"):
+        """Each value's code: its coefficient's index, −1 for the reference level.
+
+        Nulls are an error (a missing category is a data error, as a NaN feature is)."""
+        if column.null_count:
+            raise DataError(f"categorical column '{self.column}' has nulls in {where}")
+        text = as_text(column)
+        table = {level: k for k, level in enumerate(self.coded) if level != OTHER}
+        other = len(self.coded) - 1 if self.folded else -1
+        lookup = {**dict.fromkeys(self.folded, other), **table}
+        if self.reference is not None:
+            lookup[self.reference] = -1
+        values = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+        unique, inverse = np.unique(values, return_inverse=True)
+        mapped = np.empty(unique.size, dtype=np.intp)
+        for k, value in enumerate(unique):
+            if value in lookup:
+                mapped[k] = lookup[value]
+            elif on_unseen == "other":
+                mapped[k] = other
+            else:
+                raise DataError(
+                    f"categorical column '{self.column}' holds {value!r} in {where}, a level "
+                    f"the model has not seen (its levels: {list(self.values)[:10]}"
+                    f"{' …' if len(self.values) > 10 else ''}); on_unseen='other' maps it "
+                    "to the 'other' level"
+                )
+        return mapped[inverse.ravel()]
+
+
+def as_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A column's values as Arrow's text, the one form levels are kept in (dictionary,
+    integer and bool columns alike: ``true``, ``7``)."""
+    if pa.types.is_dictionary(column.type):
+        column = pc.dictionary_decode(column)
+    return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+
+
+def find_levels(
+    fs,
+    paths: Sequence[str],
+    column: str,
+    *,
+    min_frequency: int = 1,
+    max_levels: int | None = None,
+    reference=_FIRST,
+) -> Levels:
+    """The levels of ``column`` over the files ``paths``: one read of that column."""
+    counts: Counter = Counter()
+    for path in paths:
+        try:
+            with pq.ParquetFile(path, filesystem=fs) as parquet:
+                values = parquet.read(columns=[column]).column(column)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read categorical column '{column}' of {path}: {exc}") from None
+        if values.null_count:
+            raise DataError(f"categorical column '{column}' has nulls in {path}")
+        for entry in pc.value_counts(as_text(values)).to_pylist():
+            counts[entry["values"]] += entry["counts"]
+    return levels_from_counts(column, counts, min_frequency, max_levels, reference)
+
+
+def levels_from_counts(
+    column: str, counts: Counter, min_frequency: int, max_levels: int | None, reference=_FIRST
+) -> Levels:
+    """The frozen levels from each value's count (see the module docstring)."""
+    if not counts:
+        raise DataError(f"categorical column '{column}' has no values")
+    ordered = sorted(counts)
+    kept = [v for v in ordered if counts[v] >= min_frequency]
+    if max_levels is not None and len(kept) + 1 > max_levels:  # "other" counts as one
+        # the least frequent go first, ties in sorted order: scikit-learn's rule
+        by_count = sorted(range(len(ordered)), key=lambda k: counts[ordered[k]])
+        frequent = set(by_count[len(ordered) - (max_levels - 1) :]) if max_levels > 1 else set()
+        kept = [v for k, v in enumerate(ordered) if k in frequent and v in set(kept)]
+    folded = tuple(v for v in ordered if v not in set(kept))
+    if reference is _FIRST:
+        chosen = kept[0] if kept else None
+    elif reference is None:
+        chosen = None
+    else:
+        chosen = str(reference)
+        if chosen not in kept:
+            raise DataError(
+                f"reference level {chosen!r} of categorical column '{column}' is not one of "
+                f"its kept levels {kept[:10]}"
+            )
+    return Levels(column, tuple(kept), folded, chosen)
