@@ -146,6 +146,30 @@ def rewrite_metadata(root, **changes):
     path.write_text(json.dumps(metadata))
 
 
+def test_a_model_file_from_before_the_penalty_options_still_loads(models, tmp_path):
+    """Model files written before penalty_factor, prior_model/strength, bounds and offset
+    existed have none of those parameters: they load with the defaults and predict the
+    same, and refit (warm start) as before."""
+    named, _, X = models
+    named.save(tmp_path / "model")
+    path = tmp_path / "model" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    new = ("penalty_factor", "prior_model", "prior_strength", "bounds", "offset")
+    metadata["params"] = {k: v for k, v in metadata["params"].items() if k not in new}
+    metadata["checksum"] = metadata_checksum(metadata)  # as the older writer sealed it
+    path.write_text(json.dumps(metadata))
+    loaded = dasklr.load_model(tmp_path / "model")
+    assert (loaded.penalty_factor, loaded.prior_model, loaded.bounds, loaded.offset) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert loaded.prior_strength == 0.0
+    np.testing.assert_array_equal(loaded.predict_proba(X), named.predict_proba(X))
+    assert loaded.fit_options() == named.fit_options()
+
+
 def test_unknown_format_version_is_refused(models, tmp_path):
     named, _, _ = models
     named.save(tmp_path / "model")
