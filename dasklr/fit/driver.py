@@ -283,8 +283,9 @@ def _solver(spec, name, objective, options, summary, init, resume) -> Solver:
         x0, start = objective.start(summary)
     else:
         x0, start = objective.from_original(*init), None
-    if objective.non_smooth() is not None:
-        extra["penalty"] = objective.non_smooth()
+    non_smooth = objective.non_smooth()  # the L1 part and the bounds
+    if non_smooth is not None:
+        extra["penalty"] = non_smooth
     if name == "newton" and objective.hessian_stride > 1:
         extra["reuse_hessian"] = True
     return spec.run(x0, start, tol=options.tol, max_iter=options.max_iter, **extra)

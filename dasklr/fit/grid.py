@@ -155,8 +155,9 @@ def _model_objective(options, model: ModelFit, summary, n_features, n_classes, p
 def _grid_solver(name: str, objective: LogisticObjective, summary, options: FitOptions):
     x0, start = objective.start(summary)
     extra = {}
-    if objective.non_smooth() is not None:
-        extra["penalty"] = objective.non_smooth()
+    non_smooth = objective.non_smooth()  # the L1 part and the bounds
+    if non_smooth is not None:
+        extra["penalty"] = non_smooth
     return SOLVERS[name].run(x0, start, tol=options.tol, max_iter=options.max_iter, **extra)
 
 
