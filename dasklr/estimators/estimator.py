@@ -450,11 +450,11 @@ class LogisticRegression(ParamsMixin):
         each row's standard error of the log-odds (n,), by the delta method from the
         ``cov_type`` covariance, for ``predict_interval`` or one's own bounds.
         """
-        proba = self._per_class(probabilities, X)
         if not return_std:
-            return proba
-        cov = self.prediction_covariance(cov_type)
-        X = self._features(X)
+            return self._per_class(probabilities, X)
+        cov = self.prediction_covariance(cov_type)  # refused before any work when none
+        X = self._features(X)  # checked once for both
+        proba = self._classes_of(probabilities, X)
         if isinstance(X, da.Array):
             return proba, X.map_blocks(margin_std, cov, drop_axis=1, dtype=np.float64)
         return proba, margin_std(X, cov)
@@ -502,7 +502,10 @@ class LogisticRegression(ParamsMixin):
 
     def _per_class(self, kernel, X):
         """``kernel(X, coef_, intercept_)``: one column per class, chunk by chunk for Dask."""
-        X = self._features(X)
+        return self._classes_of(kernel, self._features(X))
+
+    def _classes_of(self, kernel, X):
+        """``_per_class`` on features already checked by ``_features``."""
         if isinstance(X, da.Array):
             K = len(self.classes_)
             return X.map_blocks(
