@@ -25,10 +25,9 @@ from typing import cast
 
 import numpy as np
 
+from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
+from dasklr.kernels.design import Design, Layout, design_of, times, transposed, weighted_gram
 from dasklr.kernels.numerics import log_loss_terms, sigmoid, softmax_loss_terms
-
-#: Rows per block when accumulating a Gram matrix: bounds the temporary to block × d.
-GRAM_BLOCK_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,7 @@ def logistic_sums(
     class_weight: tuple[float, float] | None = None,
     diagonal: bool = False,
     hessian_stride: int = 1,
+    layout: Layout | None = None,
 ) -> LogisticSums:
     """Loss and gradient sums of one chunk in one sweep over ``X`` (and more on request).
 
@@ -118,9 +118,11 @@ def logistic_sums(
     n × d. A float32 chunk is widened one block at a time, so every product and sum runs
     and accumulates in float64. ``class_weight`` = (c₀, c₁) multiplies each row's weight
     by the weight of its class. One function, not one per sum: the sweep is the point
-    (every sum of a block is taken while that block is in cache).
+    (every sum of a block is taken while that block is in cache). With categorical
+    columns (``layout``) the chunk is one block, its design products from the level
+    codes (``kernels.design``).
     """
-    X = aligned_rows(X)
+    X = design_of(aligned_rows(X), layout)
     n, d = X.shape
     y = np.asarray(y, dtype=np.float64)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -137,11 +139,12 @@ def logistic_sums(
     step_losses = np.zeros(steps.size)
     curvature = np.zeros((d + 1, d + 1)) if hessian else None
     squares, cross, total = np.zeros(d), np.zeros(d), np.zeros(1)
-    for index, rows in enumerate(sampled_blocks(n)):
-        block = float64_rows(X[rows])
+    whole = isinstance(X, Design)  # the design's products take the chunk at once
+    for index, rows in enumerate([slice(0, n)] if whole else sampled_blocks(n)):
+        block = X if whole else float64_rows(X[rows])
         w_b = None if w is None else w[rows]
         y_b = y[rows]
-        product = np.asarray(block @ weights, dtype=np.float64)
+        product = times(block, weights)
         z = (product[:, 0] if line else product) + intercept
         h = sigmoid(z)
         residual = h - y_b
@@ -150,7 +153,7 @@ def logistic_sums(
             residual *= w_b
             terms *= w_b
         loss += float(terms.sum())
-        grad += block.T @ residual
+        grad += transposed(block, residual)
         grad_intercept += float(residual.sum())
         if line:
             z_line = product[:, 1] + cast(np.ndarray, direction)[-1]
@@ -160,7 +163,9 @@ def logistic_sums(
         if hessian or diagonal:
             spread = h * (1.0 - h)
             spread = spread if w_b is None else spread * w_b
-            if hessian and index % hessian_stride == 0:
+            if hessian and whole:
+                curvature += weighted_gram(block, spread, hessian_stride)
+            elif hessian and index % hessian_stride == 0:
                 curvature += gram(block, spread)
             if diagonal:
                 parts = curvature_diagonal(block, spread[:, None])
@@ -180,7 +185,7 @@ def logistic_sums(
     )
 
 
-def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
+def probe_sums(X, y, sample_weight, probe: Probe, layout: Layout | None = None) -> LogisticSums:
     """The kernel for a ``Probe`` (the form a pass ships to the workers): ``softmax_sums``
     when it holds one coefficient row per class, else ``logistic_sums``."""
     kernel: Callable[..., LogisticSums] = (
@@ -198,6 +203,7 @@ def probe_sums(X, y, sample_weight, probe: Probe) -> LogisticSums:
         class_weight=probe.class_weight,
         diagonal=probe.diagonal,
         hessian_stride=probe.hessian_stride,
+        layout=layout,
     )
 
 
@@ -214,6 +220,7 @@ def softmax_sums(
     class_weight: tuple[float, ...] | None = None,
     diagonal: bool = False,
     hessian_stride: int = 1,
+    layout: Layout | None = None,
 ) -> LogisticSums:
     """``logistic_sums`` for K classes: y holds class indices 0..K−1, ``coef`` is (K, d).
 
@@ -221,7 +228,7 @@ def softmax_sums(
     multiplier w·(P − Y) then gives the gradient in one transposed product. Kept in one
     function for the same reason as ``logistic_sums``: one sweep over the chunk.
     """
-    X = float64_rows(X)
+    X = design_of(float64_rows(X), layout)
     labels = np.asarray(y).astype(np.intp)
     K = coef.shape[0]
     rows = np.arange(labels.shape[0])
@@ -231,11 +238,11 @@ def softmax_sums(
         w = per_row if w is None else w * per_row
     steps = np.asarray(steps, dtype=np.float64)
     if direction is not None and steps.size:
-        both = np.asarray(X @ np.vstack([coef, direction[:, :-1]]).T, dtype=np.float64)
+        both = times(X, np.vstack([coef, direction[:, :-1]]).T)
         Z = both[:, :K] + intercept
         Z_line = both[:, K:] + direction[:, -1]
     else:
-        Z = np.asarray(X @ coef.T, dtype=np.float64) + intercept
+        Z = times(X, coef.T) + intercept
         Z_line = None
     terms, P = softmax_loss_terms(Z, labels)
     residual = P.copy()
@@ -261,7 +268,7 @@ def softmax_sums(
     weight = float(labels.size) if w is None else float(w.sum())
     return LogisticSums(
         loss=float(terms.sum()),
-        grad_coef=np.asarray(X.T @ residual, dtype=np.float64).T.copy(),
+        grad_coef=transposed(X, residual).T.copy(),
         grad_intercept=residual.sum(axis=0),
         weight=weight,
         rows=int(labels.size),
@@ -273,7 +280,7 @@ def softmax_sums(
     )
 
 
-def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray, stride: int = 1) -> np.ndarray:
+def softmax_curvature(X, P: np.ndarray, w: np.ndarray, stride: int = 1) -> np.ndarray:
     """Σ w·(diag(p) − p·pᵀ) ⊗ [x, 1][x, 1]ᵀ, as K × K blocks of (d+1)².
 
     Block (k, k) is ``gram`` with weights w·p_k·(1 − p_k) and block (k, j) is minus
@@ -285,9 +292,9 @@ def softmax_curvature(X: np.ndarray, P: np.ndarray, w: np.ndarray, stride: int =
     for k in range(K):
         for j in range(k, K):
             if k == j:
-                block = gram(X, w * P[:, k] * (1.0 - P[:, k]), stride)
+                block = weighted_gram(X, w * P[:, k] * (1.0 - P[:, k]), stride)
             else:
-                block = -gram(X, w * P[:, k] * P[:, j], stride)
+                block = -weighted_gram(X, w * P[:, k] * P[:, j], stride)
             out[k * m : (k + 1) * m, j * m : (j + 1) * m] = block
             out[j * m : (j + 1) * m, k * m : (k + 1) * m] = block
     return out
@@ -306,52 +313,14 @@ def float64_rows(X: np.ndarray) -> np.ndarray:
     return np.require(X, dtype=np.float64, requirements="A")
 
 
-def curvature_diagonal(X: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, ...]:
+def curvature_diagonal(X, S: np.ndarray) -> tuple[np.ndarray, ...]:
     """For each column k of weights S (n, K): Σs·x² (per feature), Σs·x and Σs — the
     diagonal of Σ s·[x, 1][x, 1]ᵀ and its intercept row, in row blocks."""
+    if isinstance(X, Design):
+        return X.squares(S), X.transpose(S).T.copy(), S.sum(axis=0)
     n, d = X.shape
     squares = np.zeros((S.shape[1], d))
     for start in range(0, n, GRAM_BLOCK_ROWS):
         block = X[start : start + GRAM_BLOCK_ROWS]
         squares += ((block * block).T @ S[start : start + GRAM_BLOCK_ROWS]).T
     return squares, np.asarray(X.T @ S, dtype=np.float64).T.copy(), S.sum(axis=0)
-
-
-def sampled_blocks(n: int, stride: int = 1) -> list[slice]:
-    """The row blocks a Hessian sums over: every ``stride``-th block of ``GRAM_BLOCK_ROWS``
-    rows (all rows for stride 1). Fixed by the row positions alone, so every pass — and
-    every rerun — sums the same rows, spread over the whole chunk."""
-    return [slice(s, s + GRAM_BLOCK_ROWS) for s in range(0, n, GRAM_BLOCK_ROWS * stride)]
-
-
-def sampled_weight(w: np.ndarray | None, n: int, stride: int, weight: float) -> float:
-    """Σw over ``sampled_blocks`` (``weight``, the sum over all rows, for stride 1)."""
-    if stride == 1:
-        return weight
-    blocks = sampled_blocks(n, stride)
-    if w is None:
-        return float(sum(len(range(n)[block]) for block in blocks))
-    return float(sum(w[block].sum() for block in blocks))
-
-
-def gram(X: np.ndarray, s: np.ndarray, stride: int = 1) -> np.ndarray:
-    """Σ s_i·[x_i, 1][x_i, 1]ᵀ for s ≥ 0 over ``sampled_blocks`` (every row for stride 1),
-    block by block: symmetric products, memory bounded by one block."""
-    n, d = X.shape
-    out = np.zeros((d + 1, d + 1))
-    root = np.sqrt(s)
-    if stride == 1:
-        for block in sampled_blocks(n):
-            weighted = X[block] * root[block, None]
-            out[:d, :d] += weighted.T @ weighted
-        out[:d, d] = X.T @ s
-        out[d, d] = s.sum()
-    else:
-        for block in sampled_blocks(n, stride):
-            rows = X[block]
-            weighted = rows * root[block, None]
-            out[:d, :d] += weighted.T @ weighted
-            out[:d, d] += rows.T @ s[block]
-            out[d, d] += s[block].sum()
-    out[d, :d] = out[:d, d]
-    return out

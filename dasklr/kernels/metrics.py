@@ -7,6 +7,7 @@ from typing import cast
 
 import numpy as np
 
+from dasklr.kernels.design import Layout, design_of, times
 from dasklr.kernels.logistic import float64_rows
 from dasklr.kernels.numerics import logsumexp
 
@@ -63,6 +64,7 @@ def metric_sums(
     intercept: np.ndarray,
     threshold: float,
     keep_rows: bool,
+    layout: Layout | None = None,
 ) -> MetricSums:
     """The sums of one chunk for a model with ``coef`` (B, d) and ``intercept`` (B,).
 
@@ -72,11 +74,11 @@ def metric_sums(
     metric's sums come from the same probabilities of the chunk, computed once: one
     function, so they are not recomputed per metric.
     """
-    X = float64_rows(X)
+    X = design_of(float64_rows(X), layout)
     labels = np.asarray(y).astype(np.intp)
     n = labels.size
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    margins = np.asarray(X @ coef.T, dtype=np.float64) + intercept
+    margins = times(X, coef.T) + intercept
     # binary: the margin is the log-odds of class 1 against class 0
     Z = np.column_stack([np.zeros(n), margins[:, 0]]) if coef.shape[0] == 1 else margins
     log_p = Z - logsumexp(Z)[:, None]

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dasklr.kernels.logistic import GRAM_BLOCK_ROWS, float64_rows, gram
+from dasklr.kernels.blocks import GRAM_BLOCK_ROWS
+from dasklr.kernels.design import Design, Layout, design_of, times, weighted_gram
+from dasklr.kernels.logistic import float64_rows
 from dasklr.kernels.numerics import sigmoid
 
 
@@ -59,6 +61,7 @@ def robust_sums(
     groups: np.ndarray | None,
     coef: np.ndarray,
     intercept: float,
+    layout: Layout | None = None,
 ) -> RobustSums:
     """Bread, HC0 meat and (with ``groups``) per-cluster scores of one chunk at (θ, b).
 
@@ -67,10 +70,10 @@ def robust_sums(
     h(1−h) = h·q and h − y = h·(1−y) − q·y keep their digits for large |z|, where
     1 − h would round to 0.
     """
-    X = float64_rows(X)
+    X = design_of(float64_rows(X), layout)
     n = X.shape[0]
     y = np.asarray(y, dtype=np.float64)
-    z = np.asarray(X @ coef, dtype=np.float64) + intercept
+    z = times(X, coef) + intercept
     h, q = sigmoid(z), sigmoid(-z)
     curvature = h * q
     score = h * (1.0 - y) - q * y  # the multiplier of x̃ in row i's score
@@ -82,8 +85,8 @@ def robust_sums(
     if groups is not None:
         keys, scores = _group_scores(X, score, _checked_codes(groups, n))
     return RobustSums(
-        hessian=gram(X, curvature),
-        meat=gram(X, score * score),
+        hessian=weighted_gram(X, curvature),
+        meat=weighted_gram(X, score * score),
         group_keys=keys,
         group_scores=scores,
         rows=n,
@@ -104,15 +107,25 @@ def _checked_codes(groups: np.ndarray, n: int) -> np.ndarray:
     return codes.astype(np.int64, copy=False)
 
 
-def _group_scores(
-    X: np.ndarray, score: np.ndarray, codes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique codes and Σ score·x̃ within each, in row blocks (block × d temporaries)."""
-    n, d = X.shape
+def _group_scores(X, score: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique codes and Σ score·x̃ within each, in row blocks (block × d
+    temporaries); a level's share is Σ score per (group, level): one bincount."""
+    numeric = X.numeric if isinstance(X, Design) else X
+    n, d = numeric.shape
+    width = X.shape[1]
     keys, where = np.unique(codes, return_inverse=True)
-    sums = np.zeros((keys.size, d + 1))
+    sums = np.zeros((keys.size, width + 1))
     for start in range(0, n, GRAM_BLOCK_ROWS):
         rows = slice(start, start + GRAM_BLOCK_ROWS)
-        np.add.at(sums[:, :d], where[rows], X[rows] * score[rows, None])
-    sums[:, d] = np.bincount(where, weights=score, minlength=keys.size)
+        np.add.at(sums[:, :d], where[rows], numeric[rows] * score[rows, None])
+    if isinstance(X, Design):
+        for start, count, code in zip(X.layout.offsets(), X.layout.levels, X.codes, strict=True):
+            coded = code >= 0
+            flat = np.bincount(
+                where[coded] * count + code[coded],
+                weights=score[coded],
+                minlength=keys.size * count,
+            )
+            sums[:, start : start + count] = flat.reshape(keys.size, count)
+    sums[:, width] = np.bincount(where, weights=score, minlength=keys.size)
     return keys, sums

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dasklr.kernels.design import Layout, design_of, times
 from dasklr.kernels.numerics import sigmoid
 
 #: A fitted probability within this of 0 or 1 counts as certain (``extreme_sums``).
@@ -27,9 +28,11 @@ class ExtremeSums:
         return self.certain / self.weight
 
 
-def extreme_sums(X, y, sample_weight, coef: np.ndarray, intercept: float) -> ExtremeSums:
+def extreme_sums(
+    X, y, sample_weight, coef: np.ndarray, intercept: float, layout: Layout | None = None
+) -> ExtremeSums:
     """One chunk's ``ExtremeSums`` at (coef, intercept): a chunk kernel."""
-    z = np.asarray(np.asarray(X, dtype=np.float64) @ coef, dtype=np.float64) + intercept
+    z = times(design_of(np.asarray(X, dtype=np.float64), layout), coef) + intercept
     w = np.ones(z.size) if sample_weight is None else np.asarray(sample_weight, np.float64)
     # σ(−|z|) is the smaller of p and 1 − p, without cancellation near 1
     certain = sigmoid(-np.abs(z)) < EXTREME_PROBABILITY

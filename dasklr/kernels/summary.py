@@ -9,13 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dasklr.kernels.logistic import (
-    GRAM_BLOCK_ROWS,
-    float64_rows,
-    gram,
-    sampled_blocks,
-    sampled_weight,
-)
+from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, sampled_blocks, sampled_weight
+from dasklr.kernels.design import Design, Layout, design_of, transposed, weighted_gram
+from dasklr.kernels.logistic import float64_rows
 
 
 @dataclass(frozen=True)
@@ -77,15 +73,17 @@ def summary_sums(
     n_classes: int = 2,
     moments_stride: int = 1,
     spreads: bool = True,
+    layout: Layout | None = None,
 ) -> SummarySums:
     """Σw, Σw·y, weighted means and spreads, Σw·y·x and optionally Σw·[x, 1][x, 1]ᵀ (over
     every ``moments_stride``-th block of rows: ``sampled_blocks``).
 
     For K > 2 classes, ``weighted_labels`` is Σw per class (K,) and ``label_first`` is
     Σw·x per class (K, d). One product gives Σw·x and Σw·y·x together; the spreads are
-    then summed block by block in one reused buffer, while each block is in cache.
+    then summed block by block in one reused buffer, while each block is in cache. A
+    level's column (``layout``) is 0 or 1: its spread follows from its mean.
     """
-    X = float64_rows(X)
+    X = design_of(float64_rows(X), layout)
     n, d = X.shape
     y = np.asarray(y, dtype=np.float64)
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
@@ -98,17 +96,12 @@ def summary_sums(
     else:
         by_class = np.column_stack([w, w * y])
         weighted_labels = float(w @ y)
-    sums = np.asarray(X.T @ by_class, dtype=np.float64)
+    sums = transposed(X, by_class)
     label_first = sums[:, 1] if n_classes == 2 else sums[:, 1:].T.copy()
     weight = float(w.sum())
     mean = sums[:, 0] / weight if weight > 0 else np.zeros(d)
-    spread = np.zeros(d) if spreads else None
-    buffer = np.empty((min(n, GRAM_BLOCK_ROWS), d), order="F")
-    for block in sampled_blocks(n) if spreads else ():  # deviations from the chunk's mean
-        deviation = np.subtract(X[block], mean, out=buffer[: len(range(n)[block])])
-        np.multiply(deviation, deviation, out=deviation)
-        spread += deviation.T @ w[block]
-    moments = gram(X, w, moments_stride) if full_moments else None
+    spread = _spreads(X, w, mean, weight) if spreads else None
+    moments = weighted_gram(X, w, moments_stride) if full_moments else None
     return SummarySums(
         weight=weight,
         weighted_labels=weighted_labels,
@@ -119,3 +112,20 @@ def summary_sums(
         moments=moments,
         moments_weight=sampled_weight(w, n, moments_stride, weight) if full_moments else 0.0,
     )
+
+
+def _spreads(X, w: np.ndarray, mean: np.ndarray, weight: float) -> np.ndarray:
+    """Σw·(x − mean)² per column, block by block in one reused buffer (deviations from
+    the chunk's mean); for a level's 0/1 column with weighted share m of ones, W·m·(1 − m)."""
+    numeric = X.numeric if isinstance(X, Design) else X
+    n, d = numeric.shape
+    spread = np.zeros(X.shape[1])
+    buffer = np.empty((min(n, GRAM_BLOCK_ROWS), d), order="F")
+    for block in sampled_blocks(n):
+        deviation = np.subtract(numeric[block], mean[:d], out=buffer[: len(range(n)[block])])
+        np.multiply(deviation, deviation, out=deviation)
+        spread[:d] += deviation.T @ w[block]
+    if isinstance(X, Design):
+        share = mean[d:]
+        spread[d:] = weight * share * (1.0 - share)
+    return spread
