@@ -49,7 +49,8 @@ def margin_std(X, cov: np.ndarray, layout: Layout | None = None) -> np.ndarray:
     if isinstance(X, Design):
         n = X.shape[0]
         blocks = [np.arange(n)[s : s + GRAM_BLOCK_ROWS] for s in range(0, n, GRAM_BLOCK_ROWS)]
-        return np.concatenate([margin_std(X.rows(b).dense(), cov) for b in blocks] or [[]])
+        parts = [margin_std(X.rows(b).dense(), cov) for b in blocks]
+        return np.concatenate(parts) if parts else np.zeros(0)
     d = X.shape[1]
     quadratic = np.einsum("ij,ij->i", X @ cov[:d, :d], X) + 2.0 * (X @ cov[:d, d]) + cov[d, d]
     return np.sqrt(np.maximum(quadratic, 0.0))
