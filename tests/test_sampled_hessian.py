@@ -12,7 +12,7 @@ import pytest
 
 from dasklr.data.synthetic import make_classification
 from dasklr.fit.driver import train
-from dasklr.kernels.logistic import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
+from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
 from dasklr.options import FitOptions
 
 ALPHA = 1e-4

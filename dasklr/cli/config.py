@@ -100,6 +100,35 @@ KEYS: tuple[Key, ...] = (
         "with data.features unset: columns not to take as features (besides integer keys "
         "named id, key, index, *_id or *_key, which are left out anyway)",
     ),
+    Key(
+        "data.categorical",
+        "string list or auto",
+        None,
+        "columns (strings, dictionaries, bools, integers) that enter the model as one "
+        "coefficient per level, named column[level]; 'auto': every string or dictionary "
+        "column",
+    ),
+    Key(
+        "data.min_frequency",
+        "integer",
+        1,
+        "levels seen fewer times go to the level 'other'",
+        lambda value: None if value >= 1 else "must be at least 1",
+    ),
+    Key(
+        "data.max_levels",
+        "integer",
+        None,
+        "keep at most this many levels per categorical column (the rarest go to 'other')",
+        lambda value: None if value >= 2 else "must be at least 2",
+    ),
+    Key(
+        "data.reference",
+        "reference levels",
+        "first",
+        "the level of each categorical column without a coefficient: 'first' (in sorted "
+        "order), 'none' (every level has one), or a table column = level",
+    ),
     Key("data.weight", "string", None, "column of non-negative sample weights"),
     Key(
         "data.validation",
@@ -346,6 +375,12 @@ def _has_kind(value: Any, kind: str) -> bool:
             or all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
             or all(isinstance(v, bool) for v in value)
         )
+    if kind == "string list or auto":
+        return value == "auto" or _has_kind(value, "string list")
+    if kind == "reference levels":
+        return value in ("first", "none") or (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        )
     if kind == "path or list":
         return isinstance(value, str) or _has_kind(value, "string list")
     raise AssertionError(kind)
@@ -384,6 +419,17 @@ def reference_table() -> str:
         default = "required" if key.required else repr(key.default)
         lines.append(f"| `{key.path}` | {key.kind} | {default} | {key.description} |")
     return "\n".join(lines)
+
+
+def categorical_options(data: dict[str, Any]) -> dict[str, Any]:
+    """``read_parquet``'s categorical arguments from a validated config's data section."""
+    reference = data["reference"]
+    return {
+        "categorical": data["categorical"],
+        "min_frequency": data["min_frequency"],
+        "max_levels": data["max_levels"],
+        "reference": None if reference == "none" else reference,
+    }
 
 
 def fit_params(config: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from dasklr import __version__
 from dasklr.artifacts import local_path, output_problem
-from dasklr.cli.config import fit_params, load_config
+from dasklr.cli.config import categorical_options, fit_params, load_config
 from dasklr.cli.report import check_report_possible, selection_sentence, write_report
+from dasklr.data.levels import ON_UNSEEN
 from dasklr.data.parquet import read_parquet
 from dasklr.errors import (
     ClusterError,
@@ -30,6 +31,7 @@ from dasklr.errors import (
     OutputExistsError,
 )
 from dasklr.estimators.estimator import LogisticRegression, data_manifest, load_model
+from dasklr.estimators.inputs import input_columns
 from dasklr.estimators.model_selection import LogisticRegressionCV
 from dasklr.estimators.onnx_export import DTYPES, check_onnx_available, export_onnx
 from dasklr.estimators.persistence import MARKER as MODEL_MARKER
@@ -51,6 +53,14 @@ from dasklr.remote import is_url, location, remote_problem
 
 #: Environment variable with the scheduler address, when neither config nor flag gives one.
 SCHEDULER_VARIABLE = "DASKLR_SCHEDULER"
+#: predict's and evaluate's choice for a categorical value the model has not seen
+ON_UNSEEN_FLAG = ("--on-unseen",)
+ON_UNSEEN_HELP = {
+    "choices": ON_UNSEEN,
+    "default": "error",
+    "help": "a categorical value the model has not seen: fail naming it (error), or score "
+    "it as the level 'other' (the reference level where nothing was folded)",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,6 +219,7 @@ def _add_predict(commands) -> None:
         help="a row with a null, NaN or ±inf feature: fail naming it (error), leave it out "
         "(drop), or write it with null probabilities (null)",
     )
+    predict.add_argument(*ON_UNSEEN_FLAG, **ON_UNSEEN_HELP)
     predict.add_argument(
         "--std",
         action="store_true",
@@ -256,6 +267,7 @@ def _add_evaluate(commands) -> None:
     evaluate.add_argument("--label", help="label column (default: the training one)")
     evaluate.add_argument("--weight", help="weight column (default: the training one, if any)")
     evaluate.add_argument("--threshold", type=float, default=0.5, help="binary: P(class 1) cut")
+    evaluate.add_argument(*ON_UNSEEN_FLAG, **ON_UNSEEN_HELP)
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument(
         "--curves", action="store_true", help="with --json: include the ROC curves' points"
@@ -353,6 +365,7 @@ def train_command(args: argparse.Namespace) -> int:
         dtype=config["data"]["dtype"],
         on_invalid=config["data"]["on_invalid"],
         exclude=config["data"]["exclude"] or (),
+        **categorical_options(config["data"]),
     )
     n_rows = data.X.shape[0]
     print(
@@ -527,11 +540,12 @@ def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint 
 
 
 def _validation_data(config, training):
-    """data.validation, read with the training data's features and classes."""
+    """data.validation, read with the training data's features, levels and classes."""
     return read_parquet(
         config["data"]["validation"],
         label=config["data"]["label"],
-        features=list(training.feature_names),
+        features=list(training.feature_names[: training.n_numeric]),
+        levels=training.levels,
         weight=config["data"]["weight"],
         classes=training.classes,
         dtype=config["data"]["dtype"],
@@ -593,6 +607,7 @@ def predict_command(args: argparse.Namespace) -> int:
             on_invalid=args.on_invalid,
             progress=None if args.quiet else PassProgress(label="predict"),
             std_level=args.level if args.std else None,
+            on_unseen=args.on_unseen,
         )
     print(f"wrote predictions for {rows} rows to {args.output}")
     if invalid:
@@ -611,10 +626,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
     label = args.label or trained_on.get("label")
     if label is None:
         raise ConfigError("the model does not record its label column; pass --label")
+    features, levels = input_columns(model)
     data = read_parquet(
         args.data,
         label=label,
-        features=list(model.feature_names_in_),
+        features=features,
+        levels=levels,
+        on_unseen=args.on_unseen,
         weight=args.weight or trained_on.get("weight"),
     )
     config = load_config(args.config) if args.config else None

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from dasklr.data.checks import check_weights
 from dasklr.data.groups import group_codes
+from dasklr.data.levels import Levels
 from dasklr.errors import DataError
 
 #: Decoded bytes of one piece of Arrow data (a group of columns) held beside the chunk's
@@ -113,30 +114,83 @@ def read_chunk(
     weight: str | None,
     dtype: np.dtype | str = "float64",
     on_invalid: str = "error",
+    levels: tuple[Levels, ...] = (),
+    sort_rows: bool = False,
+    on_unseen: str = "error",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Decode one chunk into (X, y, w) and check its values.
 
     ``X`` is Fortran-ordered so each Parquet column is written straight into its place;
     ``y`` holds each label's index in ``classes``. With ``on_invalid="drop"``, rows with a
-    null, NaN or ±inf feature, a null label, or a null, non-finite or negative weight are
-    left out (a label outside the classes is still an error).
+    null, NaN or ±inf feature, a null label or category, or a null, non-finite or
+    negative weight are left out (a label outside the classes is still an error).
+
+    Categorical columns (``levels``) follow the numeric features in X as level codes
+    (``Levels.codes``); ``sort_rows`` orders the chunk's rows by the first one's code,
+    which makes the Hessian's cross block of a training pass one product per level
+    (``kernels.design``). A pass's sums do not depend on the order of rows.
     """
-    others = [label, *([weight] if weight else [])]
+    categorical = [lv.column for lv in levels]
+    others = [label, *([weight] if weight else []), *categorical]
     if on_invalid == "drop" or len(spec.parts) > 1:
         tables = [read_columns(fs, part, [*features, *others]) for _, part in spec.placed()]
         if on_invalid == "drop":
-            tables = [t.filter(_valid_rows(t, features, label, weight)) for t in tables]
-        return _decoded_tables(tables, spec, features, label, classes, weight, dtype)
-    [part] = spec.parts  # rows of one file: its features a group of columns at a time
-    X = np.empty((spec.rows, len(features)), dtype=dtype, order="F")
-    table = read_part(fs, part, features, X, others)
-    y = class_indices(table.column(label), classes, label, part.where)
-    w = None
-    if weight is not None:
-        w = np.empty(spec.rows, dtype=np.float64)
-        column_into(table.column(weight), w, weight, part.where)
-        check_weights(w, weight, part.where)
+            valid = [*features, *categorical]
+            tables = [t.filter(_valid_rows(t, valid, label, weight)) for t in tables]
+        X, y, w = _decoded_tables(tables, spec, features, label, classes, weight, dtype)
+        if levels:
+            X = _with_codes(X, tables, spec, levels, on_unseen)
+    else:
+        [part] = spec.parts  # rows of one file: its features a group of columns at a time
+        X = np.empty((spec.rows, len(features) + len(levels)), dtype=dtype, order="F")
+        table = read_part(fs, part, features, X[:, : len(features)], others)
+        for c, found in enumerate(levels):
+            column = table.column(found.column)
+            X[:, len(features) + c] = found.codes(column, part.where, on_unseen)
+        y = class_indices(table.column(label), classes, label, part.where)
+        w = None
+        if weight is not None:
+            w = np.empty(spec.rows, dtype=np.float64)
+            column_into(table.column(weight), w, weight, part.where)
+            check_weights(w, weight, part.where)
+    if sort_rows and levels:
+        X, y, w = _sorted_by_code(X, len(features), y, w)
     return X, y, w
+
+
+def _with_codes(X: np.ndarray, tables: list[pa.Table], spec: ChunkSpec, levels, on_unseen):
+    """X with the level codes of the categorical columns of ``tables`` (the chunk's parts,
+    in order) appended."""
+    out = np.empty((X.shape[0], X.shape[1] + len(levels)), dtype=X.dtype, order="F")
+    out[:, : X.shape[1]] = X
+    for c, found in enumerate(levels):
+        codes = [
+            found.codes(table.column(found.column), part.where, on_unseen)
+            for table, part in zip(tables, spec.parts, strict=True)
+        ]
+        out[:, X.shape[1] + c] = np.concatenate(codes) if codes else []
+    return out
+
+
+def code_order(codes: np.ndarray) -> np.ndarray | None:
+    """The stable order of rows by level code (None when already in it): a radix sort
+    for codes that fit 16 bits."""
+    keys = np.asarray(codes, dtype=np.int64) + 1  # the reference level, −1, first
+    if keys.size < 2 or bool(np.all(keys[1:] >= keys[:-1])):
+        return None
+    small = keys.max(initial=0) < 2**16
+    return np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")
+
+
+def _sorted_by_code(X: np.ndarray, column: int, y: np.ndarray, w: np.ndarray | None):
+    """(X, y, w) with rows ordered by the codes of X's ``column``; X is permuted one
+    column at a time, in place (a column's copy is the only temporary)."""
+    order = code_order(X[:, column])
+    if order is None:
+        return X, y, w
+    for j in range(X.shape[1]):
+        X[:, j] = X[order, j]
+    return X, y[order], None if w is None else w[order]
 
 
 def read_features(
@@ -271,9 +325,25 @@ def _concatenated(tables: list[pa.Table], spec: ChunkSpec) -> pa.Table:
     if len(tables) == 1:
         return tables[0]
     try:
+        if len({t.schema for t in tables}) > 1:  # e.g. a column dictionary-encoded in one file
+            tables = [_without_dictionaries(t) for t in tables]
         return pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowException as exc:
         raise DataError(f"the columns of {spec.where} do not line up: {exc}") from None
+
+
+def _without_dictionaries(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns decoded and text as large strings, so that files
+    that store one column differently still concatenate."""
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if pa.types.is_dictionary(field.type):
+            column = pc.dictionary_decode(column)
+        if pa.types.is_string(column.type):
+            column = column.cast(pa.large_string())
+        if column is not table.column(index):
+            table = table.set_column(index, field.name, column)
+    return table
 
 
 def _pieces(
@@ -421,10 +491,19 @@ def column_into(
         start = stop
 
 
-def read_codes(fs, spec: ChunkSpec, column: str) -> np.ndarray:
-    """One chunk's ``column`` as group codes; errors name the file and row groups."""
+def read_codes(fs, spec: ChunkSpec, column: str, sorted_by: Levels | None = None) -> np.ndarray:
+    """One chunk's ``column`` as group codes; errors name the file and row groups.
+    ``sorted_by``: in the order ``read_chunk(sort_rows=True)`` gives the chunk's rows."""
     codes = [_part_codes(fs, part, column) for _, part in spec.placed()]
-    return codes[0] if len(codes) == 1 else np.concatenate(codes)
+    found = codes[0] if len(codes) == 1 else np.concatenate(codes)
+    if sorted_by is None:
+        return found
+    key = [
+        sorted_by.codes(read_columns(fs, part, [sorted_by.column]).column(0), part.where)
+        for _, part in spec.placed()
+    ]
+    order = code_order(np.concatenate(key))
+    return found if order is None else found[order]
 
 
 def _part_codes(fs, part: FilePart, column: str) -> np.ndarray:

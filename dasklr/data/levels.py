@@ -30,7 +30,10 @@ from dasklr.errors import DataError
 #: The name of the level that rare and excess levels are folded into.
 OTHER = "other"
 ON_UNSEEN = ("error", "other")
-_FIRST = object()
+#: ``reference=FIRST``: the first kept level (in sorted order) is the reference.
+FIRST = object()
+#: a code no level has: a value the levels have not seen (``on_unseen="error"``)
+_UNSEEN = -2
 
 
 @dataclass(frozen=True)
@@ -59,28 +62,48 @@ class Levels:
         Nulls are an error (a missing category is a data error, as a NaN feature is)."""
         if column.null_count:
             raise DataError(f"categorical column '{self.column}' has nulls in {where}")
-        text = as_text(column)
         table = {level: k for k, level in enumerate(self.coded) if level != OTHER}
         other = len(self.coded) - 1 if self.folded else -1
         lookup = {**dict.fromkeys(self.folded, other), **table}
         if self.reference is not None:
             lookup[self.reference] = -1
-        values = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-        unique, inverse = np.unique(values, return_inverse=True)
-        mapped = np.empty(unique.size, dtype=np.intp)
-        for k, value in enumerate(unique):
-            if value in lookup:
-                mapped[k] = lookup[value]
-            elif on_unseen == "other":
-                mapped[k] = other
-            else:
+        unseen = other if on_unseen == "other" else _UNSEEN
+        pieces = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        # each distinct value is looked up once: Arrow's hash encoding finds them
+        found = []
+        for piece in pieces:
+            encoded = piece if pa.types.is_dictionary(piece.type) else pc.dictionary_encode(piece)
+            values = as_text(encoded.dictionary).to_pylist()
+            mapped = np.array([lookup.get(v, unseen) for v in values], dtype=np.intp)
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+            found.append(mapped[indices] if values else np.zeros(0, dtype=np.intp))
+            missing = found[-1] == _UNSEEN
+            if np.any(missing):  # a value the rows use (a dictionary may hold others)
+                value = values[int(indices[missing][0])]
                 raise DataError(
-                    f"categorical column '{self.column}' holds {value!r} in {where}, a level "
-                    f"the model has not seen (its levels: {list(self.values)[:10]}"
-                    f"{' …' if len(self.values) > 10 else ''}); on_unseen='other' maps it "
-                    "to the 'other' level"
+                    f"categorical column '{self.column}' holds {value!r} in "
+                    f"{where}, a level the model has not seen (its levels: "
+                    f"{list(self.values)[:10]}{' …' if len(self.values) > 10 else ''}); "
+                    "on_unseen='other' maps it to the 'other' level"
                 )
-        return mapped[inverse.ravel()]
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
+def read_column(fs, path: str, column: str, role: str, drop_nulls: bool = False):
+    """One column of one file (the label's or a categorical one's, as ``role`` says, for
+    the errors); nulls are an error naming the file, or dropped with ``drop_nulls``."""
+    try:
+        with pq.ParquetFile(path, filesystem=fs) as parquet:
+            values = parquet.read(columns=[column]).column(column)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"cannot read {role} column '{column}' of {path}: {exc}") from None
+    if values.null_count and drop_nulls:
+        return values.drop_null()
+    if values.null_count:
+        raise DataError(
+            f"{role} column '{column}' has {values.null_count} null values in file {path}"
+        )
+    return values
 
 
 def as_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -98,25 +121,27 @@ def find_levels(
     *,
     min_frequency: int = 1,
     max_levels: int | None = None,
-    reference=_FIRST,
+    reference=FIRST,
 ) -> Levels:
     """The levels of ``column`` over the files ``paths``: one read of that column."""
     counts: Counter = Counter()
     for path in paths:
-        try:
-            with pq.ParquetFile(path, filesystem=fs) as parquet:
-                values = parquet.read(columns=[column]).column(column)
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"cannot read categorical column '{column}' of {path}: {exc}") from None
-        if values.null_count:
-            raise DataError(f"categorical column '{column}' has nulls in {path}")
-        for entry in pc.value_counts(as_text(values)).to_pylist():
-            counts[entry["values"]] += entry["counts"]
+        counts.update(count_values(fs, path, column))
     return levels_from_counts(column, counts, min_frequency, max_levels, reference)
 
 
+def count_values(fs, path: str, column: str, drop_nulls: bool = False) -> Counter:
+    """How often each value (as text) occurs in ``column`` of one file; nulls are an
+    error, or not counted with ``drop_nulls`` (``on_invalid="drop"`` leaves their rows out)."""
+    values = read_column(fs, path, column, "categorical", drop_nulls)
+    found: Counter = Counter()
+    for entry in pc.value_counts(as_text(values)).to_pylist():
+        found[entry["values"]] += entry["counts"]
+    return found
+
+
 def levels_from_counts(
-    column: str, counts: Counter, min_frequency: int, max_levels: int | None, reference=_FIRST
+    column: str, counts: Counter, min_frequency: int, max_levels: int | None, reference=FIRST
 ) -> Levels:
     """The frozen levels from each value's count (see the module docstring)."""
     if not counts:
@@ -129,7 +154,7 @@ def levels_from_counts(
         frequent = set(by_count[len(ordered) - (max_levels - 1) :]) if max_levels > 1 else set()
         kept = [v for k, v in enumerate(ordered) if k in frequent and v in set(kept)]
     folded = tuple(v for v in ordered if v not in set(kept))
-    if reference is _FIRST:
+    if reference is FIRST:
         chosen = kept[0] if kept else None
     elif reference is None:
         chosen = None

@@ -14,6 +14,7 @@ import operator
 import os
 import posixpath
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -38,6 +39,14 @@ from dasklr.data.decode import (
     plain_labels,
     read_chunk,
     read_codes,
+)
+from dasklr.data.levels import (
+    FIRST,
+    ON_UNSEEN,
+    Levels,
+    count_values,
+    levels_from_counts,
+    read_column,
 )
 from dasklr.errors import ColumnsLeftOutWarning, DataError
 
@@ -87,6 +96,11 @@ class ParquetData(_Arrays):
     a tuple (``X, y, w = data``) and also carries where the arrays come from:
     ``feature_names``, ``label``, ``classes`` (sorted) and ``files``.
     ``LogisticRegression.fit(data)`` uses them.
+
+    With categorical columns, X holds the numeric features, then one column of level
+    codes per categorical column (``levels``), and
+    ``feature_names`` names the model's coefficients: the numeric features, then
+    ``column[level]`` for each coded level.
     """
 
     feature_names: tuple[str, ...]
@@ -94,8 +108,9 @@ class ParquetData(_Arrays):
     classes: np.ndarray
     files: tuple[ParquetFileInfo, ...]
     weight_column: str | None
-    #: (filesystem, chunk specs, rows known, ParquetSource), or None: see ``__new__``
-    _reader: "tuple[Any, tuple[ChunkSpec, ...], bool, ParquetSource] | None"
+    levels: tuple[Levels, ...]
+    #: (filesystem, chunk specs, rows known, ParquetSource, chunk budget), or None
+    _reader: "tuple[Any, tuple[ChunkSpec, ...], bool, ParquetSource, int] | None"
 
     def __new__(
         cls,
@@ -109,6 +124,7 @@ class ParquetData(_Arrays):
         files,
         weight_column=None,
         reader=None,
+        levels=(),
     ):
         self = super().__new__(cls, X, y, sample_weight)
         self.feature_names = tuple(feature_names)
@@ -116,8 +132,9 @@ class ParquetData(_Arrays):
         self.classes = classes
         self.files = tuple(files)
         self.weight_column = weight_column
-        #: (filesystem, chunk specs, rows known, ParquetSource) behind the arrays, to read
-        #: more columns or plan other chunks
+        self.levels = tuple(levels)
+        #: (filesystem, chunk specs, rows known, ParquetSource, the chunk budget planned
+        #: with) behind the arrays, to read more columns or plan other chunks
         self._reader = reader
         return self
 
@@ -131,8 +148,39 @@ class ParquetData(_Arrays):
             "files": self.files,
             "weight_column": self.weight_column,
             "reader": self._reader,
+            "levels": self.levels,
         }
         return (_unpickled, (tuple(self), extras))
+
+    @property
+    def n_numeric(self) -> int:
+        """How many of X's columns are numeric features (the rest: level codes)."""
+        return self.X.shape[1] - len(self.levels)
+
+    def for_training(self) -> "ParquetData":
+        """The same data with each chunk's rows ordered by the first categorical column's
+        codes (``read_chunk(sort_rows=True)``), which a pass's sums do not depend on but
+        which makes the Hessian's cross block cheap; as it is without categorical columns."""
+        if not self.levels or self._reader is None or self._reader[3].sort_rows:
+            return self
+        source = replace(self._reader[3], sort_rows=True)
+        return _build_arrays(source, self._reader[4])
+
+    def with_levels(self, levels: Sequence[Levels], on_unseen: str | None = None) -> "ParquetData":
+        """The same data coded with a model's frozen ``levels`` (to score it); a value
+        they have not seen as ``on_unseen`` says (None: as ``read_parquet`` was told)."""
+        if self._reader is None:
+            raise ValueError("this ParquetData does not know its files; use read_parquet")
+        source = self._reader[3]
+        mine = [found.column for found in source.levels]
+        theirs = [found.column for found in levels]
+        if mine != theirs:
+            raise DataError(f"the model's categorical columns are {theirs}; this data's are {mine}")
+        on_unseen = source.on_unseen if on_unseen is None else on_unseen
+        if tuple(levels) == source.levels and on_unseen == source.on_unseen:
+            return self
+        source = replace(source, levels=tuple(levels), on_unseen=on_unseen)
+        return _build_arrays(source, self._reader[4])
 
     @property
     def chunk_specs(self) -> tuple[ChunkSpec, ...]:
@@ -144,8 +192,8 @@ class ParquetData(_Arrays):
         user chose ``chunk_bytes`` in ``read_parquet`` (then as it is)."""
         if self._reader is None or self._reader[3].chunk_bytes is not None:
             return self
-        wanted = min(DEFAULT_CHUNK_BYTES, int(chunk_bytes))  # planned at the default
-        return self if wanted == DEFAULT_CHUNK_BYTES else _build_arrays(self._reader[3], wanted)
+        wanted = min(self._reader[4], int(chunk_bytes))
+        return self if wanted == self._reader[4] else _build_arrays(self._reader[3], wanted)
 
     def column_codes(self, column: str) -> da.Array:
         """Another column (e.g. the clusters of ``summary(cov_type="cluster")``) as int64
@@ -153,14 +201,16 @@ class ParquetData(_Arrays):
         its file."""
         if self._reader is None:
             raise ValueError("this ParquetData does not know its files; use read_parquet")
-        fs, chunks, rows_known, _ = self._reader
+        fs, chunks, rows_known, _, _ = self._reader
         if not rows_known:
             raise DataError(
                 f"column '{column}' cannot be lined up with rows dropped by "
                 "on_invalid='drop'; clean the data or pass groups as an array"
             )
         name = f"dasklr-codes-{tokenize(self.X.name, column)}"
-        layer = {(name, i): (read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
+        source = self._reader[3]
+        key = source.levels[0] if source.sort_rows and source.levels else None
+        layer = {(name, i): (read_codes, fs, spec, column, key) for i, spec in enumerate(chunks)}
         return da.Array(layer, name, (tuple(spec.rows for spec in chunks),), dtype=np.int64)
 
 
@@ -180,6 +230,12 @@ def read_parquet(
     chunk_bytes: int | None = None,
     storage_options: dict[str, Any] | None = None,
     exclude: Sequence[str] = (),
+    categorical: Sequence[str] | str | None = None,
+    min_frequency: int = 1,
+    max_levels: int | None = None,
+    reference: str | dict[str, str] | None = "first",
+    levels: Sequence[Levels] | None = None,
+    on_unseen: str = "error",
 ) -> ParquetData:
     """Lazily read a Parquet dataset as float64 Dask arrays for training.
 
@@ -220,50 +276,89 @@ def read_parquet(
         needs smaller tasks (``dasklr.passes.sizing``); a number is used as it is.
     exclude
         With ``features=None``: columns not to take as features, without a warning.
+    categorical, min_frequency, max_levels, reference, levels, on_unseen
+        Columns (strings, dictionaries, bools, integers; ``"auto"``: every string and
+        dictionary column) that enter the model as one coefficient per level, named
+        ``column[level]``; chunks carry level codes, never a one-hot block. Levels seen
+        fewer than ``min_frequency`` times, and beyond the ``max_levels`` most frequent,
+        fold into "other"; the ``reference`` level ("first", None for none, or
+        ``{column: level}``) has no coefficient. ``levels`` (a model's ``levels_``) are
+        used instead of finding them; ``on_unseen`` ("error" or "other") says what a
+        value outside them becomes (docs: "Categorical columns" in the user guide).
 
     Examples
     --------
     >>> data = read_parquet("data/", label="y")          # doctest: +SKIP
     >>> X, y, w = data                                    # doctest: +SKIP
     """
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
-    if on_invalid not in ("error", "drop"):
-        raise ValueError(f"on_invalid must be 'error' or 'drop', got {on_invalid!r}")
+    dtype = _checked_options(dtype, on_invalid, on_unseen, chunk_bytes)
+    if weight is not None and weight == label:
+        raise DataError(f"weight column '{weight}' is also the label column")
     fs, paths, shown, roots = _resolve_with_roots(path, storage_options or {})
     infos, file_schemas, settled = _read_footers(fs, paths, label)
     partitions = [hive_partitions(info.path, roots[info.path]) for info in infos]
     schemas = _with_partition_fields(file_schemas, partitions)
-    if weight is not None and weight == label:
-        raise DataError(f"weight column '{weight}' is also the label column")
-    if features is None:
-        # from the files' own columns: partition folders are layout, named only on purpose
-        feature_names = _default_features(infos, file_schemas, label, weight, tuple(exclude))
-    elif exclude:
-        raise ValueError("exclude goes with features=None; leave the columns out of features")
-    else:
-        feature_names = _named_features(features, label, weight)
+    if levels is not None and categorical is None:
+        categorical = [found.column for found in levels]
+    grouped = _categorical_columns(categorical, infos, schemas, label, weight, tuple(exclude))
+    feature_names = _feature_columns(features, infos, file_schemas, label, weight, exclude, grouped)
     for info, schema in zip(infos, schemas, strict=True):
         _check_columns(info.path, schema, [*feature_names, *([weight] if weight else [])])
     label_kind = _check_label(infos, schemas, label)
     if not any(info.rows for info in infos):
         raise DataError(f"{shown}: the Parquet files hold no rows")
-    if classes is None:
-        unsettled = [i.path for i, s in zip(infos, settled, strict=True) if i.rows and s is None]
-        found = [s for s in settled if s is not None]
-        drop_nulls = on_invalid == "drop"
-        found += _find_classes(fs, unsettled, label, label_kind, drop_nulls=drop_nulls)
-        known = np.unique(np.concatenate(found))
-    else:
-        known = _given_classes(classes, label, label_kind)
+    drop_nulls = on_invalid == "drop"
+    known = _classes(classes, fs, infos, settled, label, label_kind, drop_nulls)
+    infos = _with_partition_columns(infos, file_schemas, partitions, [*feature_names, *grouped])
+    rules = (min_frequency, max_levels, reference)
+    frozen = _frozen_levels(fs, infos, grouped, levels, rules, drop_nulls)
+    options = (feature_names, label, known, weight, dtype, on_invalid, chunk_bytes)
+    source = ParquetSource(fs, tuple(infos), *options, frozen, False, on_unseen)
+    return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
+
+
+def _frozen_levels(fs, infos, columns, given, rules: tuple, drop_nulls: bool) -> tuple:
+    """The frozen levels of each categorical column: ``given`` (a model's), or found by
+    one read of it with ``rules`` = (min_frequency, max_levels, reference)."""
+    if given is not None:
+        return _given_levels(given, columns)
+    min_frequency, max_levels, reference = rules
+    chosen = _references(reference, columns)
+    return tuple(
+        levels_from_counts(
+            name,
+            _level_counts(fs, infos, name, drop_nulls),
+            min_frequency,
+            max_levels,
+            chosen[name],
+        )
+        for name in columns
+    )
+
+
+def _checked_options(dtype, on_invalid: str, on_unseen: str, chunk_bytes) -> np.dtype:
+    """``read_parquet``'s choices checked before any file is opened; the dtype."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    if on_invalid not in ("error", "drop"):
+        raise ValueError(f"on_invalid must be 'error' or 'drop', got {on_invalid!r}")
+    if on_unseen not in ON_UNSEEN:
+        raise ValueError(f"on_unseen must be one of {ON_UNSEEN}, got {on_unseen!r}")
     if chunk_bytes is not None and not chunk_bytes > 0:
         raise ValueError(f"chunk_bytes must be a positive number of bytes, got {chunk_bytes}")
-    infos = _with_partition_columns(infos, file_schemas, partitions, feature_names)
-    source = ParquetSource(
-        fs, tuple(infos), feature_names, label, known, weight, dtype, on_invalid, chunk_bytes
-    )
-    return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
+    return dtype
+
+
+def _classes(classes, fs, infos, settled, label: str, kind: str, drop_nulls: bool) -> np.ndarray:
+    """The classes: as given, or from the footers where their statistics settle them and
+    by reading the label column of the other files."""
+    if classes is not None:
+        return _given_classes(classes, label, kind)
+    unsettled = [i.path for i, s in zip(infos, settled, strict=True) if i.rows and s is None]
+    found = [s for s in settled if s is not None]
+    found += _find_classes(fs, unsettled, label, kind, drop_nulls=drop_nulls)
+    return np.unique(np.concatenate(found))
 
 
 def _resolve_paths(path, storage_options) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
@@ -445,25 +540,135 @@ def _with_partition_columns(infos, schemas, partitions, columns) -> list[Parquet
     ]
 
 
+def _categorical_columns(
+    categorical, infos, schemas, label: str, weight: str | None, exclude: Sequence[str]
+) -> tuple[str, ...]:
+    """The categorical columns asked for, checked: in every file, of a type with levels
+    (strings, dictionaries, bools, integers); ``"auto"``: every string or dictionary
+    column of the first file besides the label, weight and ``exclude``."""
+    if categorical is None:
+        return ()
+    if isinstance(categorical, str):
+        if categorical != "auto":
+            raise ValueError(
+                f"categorical must be a list of columns or 'auto', got {categorical!r}"
+            )
+        names = [
+            field.name
+            for field in schemas[0]
+            if _is_text(field.type) and field.name not in (label, weight, *exclude)
+        ]
+    else:
+        names = list(_distinct(categorical, "categorical", label, weight))
+    for info, schema in zip(infos, schemas, strict=True):
+        for name in names:
+            dtype = _column_type(info.path, schema, name, "categorical column")
+            if not (_is_text(dtype) or pa.types.is_boolean(dtype) or pa.types.is_integer(dtype)):
+                raise DataError(
+                    f"{info.path}: categorical column '{name}' has type {dtype}; expected "
+                    "strings, a dictionary, bools or integers"
+                )
+    return tuple(names)
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    if pa.types.is_dictionary(dtype):
+        return True
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+
+
+def _level_counts(fs, infos, column: str, drop_nulls: bool = False) -> Counter:
+    """Each value's count in ``column`` over every file (a hive partition key: its
+    folder's value times the file's rows), by one read of the column."""
+    counts: Counter = Counter()
+    with_rows = [info for info in infos if info.rows]
+    for info in with_rows:
+        constants = dict(info.constants)
+        if column in constants:
+            counts[str(constants[column])] += info.rows
+    in_files = [info.path for info in with_rows if column not in dict(info.constants)]
+    for found in map_files(fs, lambda p: count_values(fs, p, column, drop_nulls), in_files):
+        counts.update(found)
+    return counts
+
+
+def _references(reference, columns: Sequence[str]) -> dict[str, Any]:
+    """Each categorical column's reference level choice for ``levels_from_counts``."""
+    if isinstance(reference, str) and reference == "first":
+        return {name: FIRST for name in columns}
+    if reference is None:
+        return dict.fromkeys(columns)
+    if not isinstance(reference, dict):
+        raise ValueError(
+            f"reference must be 'first', None or a dict of column: level, got {reference!r}"
+        )
+    unknown = [name for name in reference if name not in columns]
+    if unknown:
+        raise DataError(f"reference names '{unknown[0]}', which is not a categorical column")
+    return {name: reference.get(name, FIRST) for name in columns}
+
+
+def _given_levels(levels: Sequence[Levels], columns: Sequence[str]) -> tuple[Levels, ...]:
+    by_column = {found.column: found for found in levels}
+    if list(by_column) != list(columns) and set(by_column) != set(columns):
+        raise DataError(
+            f"levels are given for {list(by_column)}, but the categorical columns are "
+            f"{list(columns)}"
+        )
+    return tuple(by_column[name] for name in columns)
+
+
 def _is_numeric(dtype: pa.DataType) -> bool:
     return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
 
 
-def _named_features(features: Sequence[str], label: str, weight: str | None) -> tuple[str, ...]:
-    names = tuple(features)
+def _feature_columns(features, infos, file_schemas, label, weight, exclude, categorical):
+    """The numeric features: named, or (None) every numeric column of the files."""
+    if features is None:
+        # from the files' own columns: partition folders are layout, named only on purpose
+        skipped = (*exclude, *categorical)
+        return _default_features(infos, file_schemas, label, weight, skipped, categorical)
+    return _named_features(features, label, weight, categorical, exclude)
+
+
+def _named_features(
+    features: Sequence[str],
+    label: str,
+    weight: str | None,
+    categorical: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """The numeric features named (a categorical column among them is taken as one)."""
+    if exclude:
+        raise ValueError("exclude goes with features=None; leave the columns out of features")
+    names = tuple(name for name in features if name not in categorical)
+    if categorical and not names:
+        return names
     if not names:
         raise DataError("features is an empty list; name at least one column")
+    return _distinct(names, "features", label, weight)
+
+
+def _distinct(names: Sequence[str], argument: str, label: str, weight: str | None) -> tuple:
+    """``names`` checked: each once, none of them the label or the weight."""
+    names = tuple(names)
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise DataError(f"features lists columns more than once: {duplicated}")
+        raise DataError(f"{argument} lists columns more than once: {duplicated}")
     clash = {label, weight} & set(names)
     if clash:
-        raise DataError(f"column '{clash.pop()}' cannot be both a feature and label/weight")
+        role = "a feature" if argument == "features" else "categorical"
+        raise DataError(f"column '{clash.pop()}' cannot be both {role} and label/weight")
     return names
 
 
 def _default_features(
-    infos, schemas, label: str, weight: str | None, exclude: Sequence[str] = ()
+    infos,
+    schemas,
+    label: str,
+    weight: str | None,
+    exclude: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """Every column, besides the label, the weight and ``exclude``, that is numeric or
     bool in every file and not an integer key (``looks_like_key``), in the order of the
@@ -497,6 +702,8 @@ def _default_features(
                 left_out[name] = "an integer key, by its name"
     chosen = tuple(name for name in names if name not in left_out)
     listed = ", ".join(f"'{name}' ({why})" for name, why in left_out.items())
+    if not chosen and categorical:
+        return chosen
     if not chosen:
         raise DataError(
             f"no numeric feature columns besides '{label}'"
@@ -510,9 +717,10 @@ def _default_features(
         warnings.warn(
             f"features=None leaves out {len(left_out)} column(s): {listed}; pass "
             "features=[...] to choose the columns, or exclude=[...] to leave them out "
-            "without this warning (decimals and timestamps need a cast to numbers first)",
+            "without this warning, or categorical=[...] to use string columns as categories "
+            "(decimals and timestamps need a cast to numbers first)",
             ColumnsLeftOutWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return chosen
 
@@ -530,17 +738,25 @@ def _close(name: str, names) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def _column_type(path: str, schema: pa.Schema, name: str, role: str = "column") -> pa.DataType:
+    """The type of column ``name`` of a file; its absence is an error naming the file."""
+    index = schema.get_field_index(name)
+    if index < 0:
+        raise DataError(
+            f"{path}: {role} '{name}' is missing{_close(name, schema.names)} "
+            f"(file has: {', '.join(schema.names)})"
+        )
+    return schema.field(index).type
+
+
 def _check_columns(path: str, schema: pa.Schema, columns: list[str]) -> None:
     for name in columns:
-        index = schema.get_field_index(name)
-        if index < 0:
-            raise DataError(
-                f"{path}: column '{name}' is missing{_close(name, schema.names)} "
-                f"(file has: {', '.join(schema.names)})"
-            )
-        dtype = schema.field(index).type
+        dtype = _column_type(path, schema, name)
         if not _is_numeric(dtype):
-            raise DataError(f"{path}: column '{name}' has type {dtype}; expected numeric or bool")
+            hint = f"; categorical=['{name}'] takes its values as levels" if _is_text(dtype) else ""
+            raise DataError(
+                f"{path}: column '{name}' has type {dtype}; expected numeric or bool{hint}"
+            )
 
 
 def _label_kind(dtype: pa.DataType) -> str | None:
@@ -586,17 +802,7 @@ def _find_classes(
     an error, or left out with ``drop_nulls``)."""
 
     def one(path: str) -> np.ndarray:
-        try:
-            with pq.ParquetFile(path, filesystem=fs) as parquet:
-                column = parquet.read(columns=[label]).column(label)
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"cannot read label column '{label}' of {path}: {exc}") from None
-        if column.null_count and drop_nulls:
-            column = column.drop_null()
-        elif column.null_count:
-            raise DataError(
-                f"label column '{label}' has {column.null_count} null values in file {path}"
-            )
+        column = read_column(fs, path, label, "label", drop_nulls)
         values = np.sort(label_values(pc.unique(plain_labels(column, kind)), kind))
         return checked_classes(values, f"label column '{label}' in file {path}")
 
@@ -732,11 +938,17 @@ class ParquetSource:
     on_invalid: str
     #: the user's ``chunk_bytes``; None: ``DEFAULT_CHUNK_BYTES``, or less for small workers
     chunk_bytes: int | None
+    #: the categorical columns' frozen levels: their codes follow the features in X
+    levels: tuple[Levels, ...] = ()
+    #: order each chunk's rows by the first categorical column's codes (a training pass)
+    sort_rows: bool = False
+    on_unseen: str = "error"
 
     @property
     def bytes_per_row(self) -> int:
-        """Decoded bytes of one row: the features, the label index and the weight."""
-        return self.dtype.itemsize * len(self.features) + 16
+        """Decoded bytes of one row: the features and level codes, the label index and
+        the weight."""
+        return self.dtype.itemsize * (len(self.features) + len(self.levels)) + 16
 
 
 def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
@@ -753,10 +965,23 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         weight,
         dtype.str,
         source.on_invalid,
+        source.levels,
+        source.sort_rows,
+        source.on_unseen,
     )
     read_name = f"dasklr-read-{token}"
     task = (read_chunk, fs)
-    options = (features, source.label, source.classes, weight, dtype, source.on_invalid)
+    options = (
+        features,
+        source.label,
+        source.classes,
+        weight,
+        dtype,
+        source.on_invalid,
+        source.levels,
+        source.sort_rows,
+        source.on_unseen,
+    )
     reads = {(read_name, i): (*task, spec, *options) for i, spec in enumerate(chunks)}
     # dropping invalid rows makes a chunk's length known only once it is read
     rows = tuple(np.nan if source.on_invalid == "drop" else spec.rows for spec in chunks)
@@ -770,17 +995,22 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         graph = HighLevelGraph(
             {read_name: reads, name: layer}, {read_name: set(), name: {read_name}}
         )
-        shape_chunks = (rows, (len(features),)) if ndim == 2 else (rows,)
+        width = len(features) + len(source.levels)
+        shape_chunks = (rows, (width,)) if ndim == 2 else (rows,)
         return da.Array(graph, name, shape_chunks, dtype=dtype if ndim == 2 else np.float64)
 
     return ParquetData(
         X=view(0, "X", 2),
         y=view(1, "y", 1),
         sample_weight=view(2, "w", 1) if weight else None,
-        feature_names=features,
+        feature_names=[
+            *features,
+            *(n for found in source.levels for n in found.coefficient_names()),
+        ],
         label=source.label,
         classes=source.classes,
         files=source.infos,
         weight_column=weight,
-        reader=(fs, tuple(chunks), source.on_invalid != "drop", source),
+        reader=(fs, tuple(chunks), source.on_invalid != "drop", source, chunk_bytes),
+        levels=source.levels,
     )

@@ -27,9 +27,11 @@ from dasklr.estimators.inputs import (
     checked_numpy,
     class_weight_by_index,
     columns_of,
+    data_layout,
     index_in,
     label_values,
     labels_of,
+    layout_of,
     same_classes,
 )
 from dasklr.estimators.penalty import penalty_shape
@@ -37,6 +39,7 @@ from dasklr.estimators.persistence import read_model, save_model
 from dasklr.fit.callbacks import ProgressPrinter
 from dasklr.fit.checkpoint import Checkpoint, CheckpointPlan
 from dasklr.fit.driver import Callback, train
+from dasklr.kernels.design import Layout
 from dasklr.kernels.prediction import (
     log_probabilities,
     margin_std,
@@ -311,6 +314,8 @@ class LogisticRegression(ParamsMixin):
             X, y, sample_weight, feature_names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
             )
+            layout = data_layout(source)
+            width = X.shape[1] if layout is None else layout.width
             callbacks = [*callbacks, *([ProgressPrinter()] if self.verbose else [])]
             by_index = class_weight_by_index(options.class_weight, classes)
             result = train(
@@ -322,12 +327,13 @@ class LogisticRegression(ParamsMixin):
                 client=client,
                 callbacks=callbacks,
                 check_chunks=check_chunks,
-                init=self._warm_start_point(X.shape[1], classes, feature_names),
+                init=self._warm_start_point(width, classes, feature_names),
                 feature_names=feature_names,
                 progress=PassProgress() if self.verbose else None,
                 checkpoint=checkpoint,
                 resume=resume,
-                penalty=penalty_shape(options, feature_names, X.shape[1], classes),
+                penalty=penalty_shape(options, feature_names, width, classes),
+                layout=layout,
             )
         self._set_fitted(
             result,
@@ -343,11 +349,12 @@ class LogisticRegression(ParamsMixin):
 
     def _set_fitted(self, result, classes, feature_names, data) -> None:
         """Every fitted attribute, from a ``FitResult`` (or the chosen model of a grid)."""
-        X = data[0]
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.classes_ = classes
-        self.n_features_in_ = int(X.shape[1])
+        self.n_features_in_ = int(result.coef.shape[1])
+        #: the categorical columns' frozen levels (``read_parquet(categorical=...)``)
+        self.levels_ = () if data[3] is None else tuple(data[3].levels)
         if feature_names is not None:
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
@@ -370,8 +377,15 @@ class LogisticRegression(ParamsMixin):
         self.pass_seconds_ = result.pass_seconds
 
     def _sized(self, X, client):
-        """``read_parquet`` data planned in chunks the cluster's workers can hold."""
-        return sized_for_cluster(X, client, self.cache) if isinstance(X, ParquetData) else X
+        """``read_parquet`` data planned in chunks the cluster's workers can hold, its rows
+        in the order training passes read fastest (``ParquetData.for_training``)."""
+        if not isinstance(X, ParquetData):
+            return X
+        return sized_for_cluster(X, client, self.cache).for_training()
+
+    def _layout(self) -> Layout | None:
+        """The layout of the fitted design (None: numeric features only)."""
+        return layout_of(getattr(self, "levels_", ()), self.n_features_in_)
 
     def _training_data(self, X, y, sample_weight, client):
         """(X, class indices, w, feature names, classes, check_chunks) from any input."""
@@ -432,16 +446,15 @@ class LogisticRegression(ParamsMixin):
     def decision_function(self, X):
         """Margins ``X·coefᵀ + intercept``: shape (n,) for binary, (n, K) for K classes."""
         X = self._features(X)
+        layout = self._layout()
         if isinstance(X, da.Array):
+            shared = (margins, self.coef_, self.intercept_)
             if self._binary:
-                return X.map_blocks(
-                    margins, self.coef_, self.intercept_, drop_axis=1, dtype=np.float64
-                )
+                return X.map_blocks(*shared, layout=layout, drop_axis=1, dtype=np.float64)
             K = self.coef_.shape[0]
-            return X.map_blocks(
-                margins, self.coef_, self.intercept_, chunks=(X.chunks[0], (K,)), dtype=float
-            )
-        return margins(X, self.coef_, self.intercept_)
+            chunks = (X.chunks[0], (K,))
+            return X.map_blocks(*shared, layout=layout, chunks=chunks, dtype=float)
+        return margins(X, self.coef_, self.intercept_, layout)
 
     def predict_proba(self, X, return_std: bool = False, cov_type: str = "nonrobust"):
         """Class probabilities, one column per class of ``classes_``: shape (n, K).
@@ -455,9 +468,11 @@ class LogisticRegression(ParamsMixin):
         cov = self.prediction_covariance(cov_type)  # refused before any work when none
         X = self._features(X)  # checked once for both
         proba = self._classes_of(probabilities, X)
+        layout = self._layout()
         if isinstance(X, da.Array):
-            return proba, X.map_blocks(margin_std, cov, drop_axis=1, dtype=np.float64)
-        return proba, margin_std(X, cov)
+            std = X.map_blocks(margin_std, cov, layout=layout, drop_axis=1, dtype=np.float64)
+            return proba, std
+        return proba, margin_std(X, cov, layout)
 
     def predict_interval(self, X, level: float = 0.95, cov_type: str = "nonrobust"):
         """(n, 2) confidence bounds of each row's P(``classes_[1]``) at ``level``: the
@@ -471,10 +486,13 @@ class LogisticRegression(ParamsMixin):
         quantile = NormalDist().inv_cdf(0.5 + level / 2)
         X = self._features(X)
         shared = (self.coef_, self.intercept_, cov, quantile)
+        layout = self._layout()
         if isinstance(X, da.Array):
             chunks = (X.chunks[0], (2,))
-            return X.map_blocks(probability_interval, *shared, chunks=chunks, dtype=np.float64)
-        return probability_interval(X, *shared)
+            return X.map_blocks(
+                probability_interval, *shared, layout=layout, chunks=chunks, dtype=np.float64
+            )
+        return probability_interval(X, *shared, layout)
 
     def prediction_covariance(self, cov_type: str) -> np.ndarray:
         """The (d+1)² covariance of [θ, b] behind prediction standard errors."""
@@ -506,12 +524,13 @@ class LogisticRegression(ParamsMixin):
 
     def _classes_of(self, kernel, X):
         """``_per_class`` on features already checked by ``_features``."""
+        layout = self._layout()
         if isinstance(X, da.Array):
             K = len(self.classes_)
-            return X.map_blocks(
-                kernel, self.coef_, self.intercept_, chunks=(X.chunks[0], (K,)), dtype=np.float64
-            )
-        return kernel(X, self.coef_, self.intercept_)
+            chunks = (X.chunks[0], (K,))
+            shared = (kernel, self.coef_, self.intercept_)
+            return X.map_blocks(*shared, layout=layout, chunks=chunks, dtype=np.float64)
+        return kernel(X, self.coef_, self.intercept_, layout)
 
     def predict(self, X):
         """The class of highest probability, from ``classes_``."""
@@ -522,10 +541,11 @@ class LogisticRegression(ParamsMixin):
                 self.coef_,
                 self.intercept_,
                 self.classes_,
+                layout=self._layout(),
                 drop_axis=1,
                 dtype=self.classes_.dtype,
             )
-        return predict_classes(X, self.coef_, self.intercept_, self.classes_)
+        return predict_classes(X, self.coef_, self.intercept_, self.classes_, self._layout())
 
     def score(self, X, y=None) -> Any:
         """Mean accuracy (a lazy Dask scalar for Dask input); y comes with ``read_parquet`` data."""
@@ -543,7 +563,10 @@ class LogisticRegression(ParamsMixin):
         """X as the fitted coefficients need it: its columns checked against the fit's,
         in one Dask chunk across; NumPy input also checked for NaN and ±inf."""
         check_fitted(self)
+        levels = getattr(self, "levels_", ())
         if isinstance(X, ParquetData):
+            if levels or X.levels:  # coded as the model was trained
+                X = X.with_levels(levels)
             names = X.feature_names
             X = X.X
         else:
@@ -553,10 +576,13 @@ class LogisticRegression(ParamsMixin):
             raise ValueError(
                 f"feature names differ from those seen in fit: {list(names)} != {list(expected)}"
             )
-        if X.shape[1] != self.n_features_in_:
+        layout = self._layout()
+        columns = self.n_features_in_ if layout is None else layout.n_columns
+        if X.shape[1] != columns:
+            what = "columns (numeric features, then level codes)" if layout else "features"
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
+                f"{columns} {what} as input"
             )
         if isinstance(X, da.Array):
             return X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
@@ -653,6 +679,7 @@ class LogisticRegression(ParamsMixin):
             options=PassOptions(
                 int(self.split_every), int(self.retries), float(self.worker_timeout)
             ),
+            layout=self._layout(),
         )
         penalty = np.asarray(info.penalty, dtype=np.float64)
         check_identified(sums, penalty, self._names(), fit_intercept=bool(self.fit_intercept))

@@ -12,7 +12,37 @@ import pyarrow as pa
 from dask.base import is_dask_collection
 
 from dasklr.data.checks import check_values
+from dasklr.data.levels import Levels
+from dasklr.data.parquet import ParquetData
 from dasklr.errors import DataError, NotFittedError
+from dasklr.kernels.design import Layout
+
+
+def layout_of(levels: Sequence[Levels], width: int) -> Layout | None:
+    """The layout of a model's design with ``levels`` (None: numeric features only)."""
+    if not levels:
+        return None
+    sizes = tuple(len(found.coded) for found in levels)
+    return Layout(width - sum(sizes), sizes)
+
+
+def data_layout(data) -> Layout | None:
+    """The layout of ``read_parquet`` data with categorical columns (else None)."""
+    if not isinstance(data, ParquetData):
+        return None
+    return layout_of(data.levels, len(data.feature_names))
+
+
+def input_columns(model) -> tuple[list[str], tuple[Levels, ...]]:
+    """The columns a fitted model reads from Parquet: its numeric features, and its
+    categorical columns with their frozen levels."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        raise DataError("the model has no feature names; it was not trained on named columns")
+    levels = tuple(getattr(model, "levels_", ()))
+    layout = layout_of(levels, len(names))
+    numeric = [str(n) for n in names][: None if layout is None else layout.n_numeric]
+    return numeric, levels
 
 
 def index_in(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from dasklr.estimators.estimator import DEFAULTS, LogisticRegression
 from dasklr.estimators.inputs import (
     checked_numpy,
     class_weight_by_index,
+    data_layout,
     index_in,
     label_values,
     labels_of,
@@ -204,7 +205,12 @@ class LogisticRegressionCV(LogisticRegression):
             X, y, sample_weight, names, classes, check_chunks = self._training_data(
                 X, y, sample_weight, client
             )
-            held_out = None if validation is None else _validation_data(validation, classes)
+            layout = data_layout(original)
+            width = X.shape[1] if layout is None else layout.width
+            levels = original.levels if isinstance(original, ParquetData) else ()
+            held_out = None
+            if validation is not None:
+                held_out = _validation_data(validation, classes, levels)
             result = train_grid(
                 X,
                 y,
@@ -215,7 +221,8 @@ class LogisticRegressionCV(LogisticRegression):
                 seed=int(self.seed),
                 validation=held_out,
                 feature_names=names,
-                penalty=penalty_shape(options, names, X.shape[1], classes),
+                penalty=penalty_shape(options, names, width, classes),
+                layout=layout,
                 **self._grid_options(options, client, check_chunks, classes),
             )
         scored = (lambda m: m.fold == ALL_ROWS) if held_out else (lambda m: m.fold != ALL_ROWS)
@@ -272,9 +279,12 @@ def _chosen_result(chosen: ModelFit, result: GridResult) -> FitResult:
     )
 
 
-def _validation_data(validation, classes: np.ndarray) -> tuple:
-    """(X, class indices, w, check_chunks) of validation data, with the training classes."""
+def _validation_data(validation, classes: np.ndarray, levels=()) -> tuple:
+    """(X, class indices, w, check_chunks) of validation data, with the training classes
+    (and the training data's categorical ``levels``)."""
     if isinstance(validation, ParquetData):
+        if levels or validation.levels:
+            validation = validation.with_levels(levels)
         unknown = np.setdiff1d(validation.classes, classes)
         if unknown.size:
             raise ConfigError(

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from dasklr.artifacts import ArtifactReader, metadata_checksum, write_array, write_checked_json
+from dasklr.data.levels import Levels
 from dasklr.errors import ModelFormatError
 from dasklr.remote import location, read_artifact, staged_artifact
 from dasklr.stats.inference import FitStatistics
@@ -92,6 +93,7 @@ def _write_model(model, staging: Path) -> None:
         },
         "n_features_in": model.n_features_in_,
         "feature_names_in": _feature_names(model),
+        "levels": [_level_entry(found) for found in getattr(model, "levels_", ())],
         "classes": model.classes_.tolist(),
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
@@ -164,6 +166,8 @@ def _read_model(snapshot: ArtifactReader) -> tuple[dict[str, Any], dict[str, Any
         fitted["n_features_in_"] = int(metadata["n_features_in"])
         if metadata["feature_names_in"] is not None:
             fitted["feature_names_in_"] = np.asarray(metadata["feature_names_in"], dtype=object)
+        # a model from before categorical columns has none
+        fitted["levels_"] = tuple(_read_levels(entry) for entry in metadata.get("levels") or [])
         fitted["converged_"] = bool(metadata["converged"])
         fitted["n_iter_"] = int(metadata["n_iter"])
         fitted["n_passes_"] = int(metadata["n_passes"])
@@ -191,6 +195,13 @@ def _check_shapes(snapshot: ArtifactReader, fitted: dict[str, Any]) -> None:
         raise ModelFormatError(
             f"{snapshot.where('coef.npy')}: shape {coef.shape}, expected ({rows}, "
             f"{fitted['n_features_in_']}) for {classes.size} classes"
+        )
+    names = [str(n) for n in fitted.get("feature_names_in_", [])]
+    coded = [name for found in fitted["levels_"] for name in found.coefficient_names()]
+    if coded and names[len(names) - len(coded) :] != coded:
+        raise ModelFormatError(
+            f"{snapshot.where('metadata.json')}: the categorical levels do not name the last "
+            f"{len(coded)} coefficients"
         )
     if intercept.shape != (rows,):
         raise ModelFormatError(
@@ -256,6 +267,25 @@ def _read_statistics(
         singular=entry.get("singular"),
     )
     return {"covariances_": covariances, "statistics_": statistics}
+
+
+def _level_entry(found: Levels) -> dict[str, Any]:
+    """A categorical column's frozen levels as JSON."""
+    return {
+        "column": found.column,
+        "values": list(found.values),
+        "folded": list(found.folded),
+        "reference": found.reference,
+    }
+
+
+def _read_levels(entry: dict[str, Any]) -> Levels:
+    values = [str(v) for v in entry["values"]]
+    reference = entry["reference"]
+    if reference is not None and reference not in values:
+        raise ValueError(f"reference level {reference!r} is not one of {entry['column']}'s")
+    folded = tuple(str(v) for v in entry["folded"])
+    return Levels(str(entry["column"]), tuple(values), folded, reference)
 
 
 def _label_keys(weights: dict[str, Any], classes: np.ndarray) -> dict:

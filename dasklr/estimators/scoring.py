@@ -31,8 +31,10 @@ from dasklr.artifacts import (
     writer_alive,
 )
 from dasklr.data.decode import ChunkSpec, read_features
+from dasklr.data.levels import ON_UNSEEN, Levels
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.errors import ConfigError, DataError
+from dasklr.estimators.inputs import input_columns, layout_of
 from dasklr.kernels.metrics import metric_sums
 from dasklr.kernels.prediction import (
     margin_std,
@@ -69,6 +71,10 @@ def evaluate_model(
     """Log-loss, accuracy, Brier score, AUC, precision/recall/F1 and calibration of
     ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.stats.metrics``)."""
     remap = class_index_map(data.classes, model.classes_, data.label)
+    levels = getattr(model, "levels_", ())
+    if levels or data.levels:  # coded as the model was trained
+        data = data.with_levels(levels)
+    layout = layout_of(levels, model.coef_.shape[1])
     keep_rows = sum(f.rows for f in data.files) <= exact_rows  # footers: an upper bound
     shared = (model.coef_, model.intercept_, float(threshold), keep_rows)
     with connect(client) as active:
@@ -76,7 +82,7 @@ def evaluate_model(
         y = data.y.map_blocks(take, remap, dtype=np.float64)
         arrays = (data.X, y, data.sample_weight)
         options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
-        with passes_over(active, arrays, options) as (run_pass, _):
+        with passes_over(active, arrays, options, layout=layout) as (run_pass, _):
             sums = run_pass(metric_sums, *shared)
     return summarise(sums, list(model.classes_), threshold)
 
@@ -114,6 +120,7 @@ def predict_to_parquet(
     on_invalid: str = "error",
     progress: PassProgress | None = None,
     std_level: float | None = None,
+    on_unseen: str = "error",
 ) -> tuple[int, int]:
     """Score every row of the Parquet data at ``path``; write ``output``/part-NNNNN.parquet.
 
@@ -124,7 +131,9 @@ def predict_to_parquet(
     probabilities and prediction ("null"). With ``std_level`` (binary models with
     standard errors), each row also gets ``logit_se``, the standard error of its
     log-odds, and ``proba_<class 1>_low`` / ``_high``, its probability's confidence
-    bounds at that level (``LogisticRegression.predict_interval``). Returns (rows
+    bounds at that level (``LogisticRegression.predict_interval``). The categorical
+    columns of a model that has them are coded with its levels; a value it has not seen
+    is an error naming it, or its "other" level with ``on_unseen="other"``. Returns (rows
     written, rows with invalid features).
     """
     if on_invalid not in INVALID_ROWS:
@@ -142,20 +151,19 @@ def predict_to_parquet(
         problem = remote_problem(target)
     if problem:
         raise ConfigError(f"output {output} cannot be written: {problem}")
-    uncertainty = None
-    if std_level is not None:  # refused here, before any work, when the model has none
-        if not 0 < std_level < 1:
-            raise ConfigError(f"the confidence level must be in (0, 1), got {std_level!r}")
-        try:
-            cov = model.prediction_covariance("nonrobust")
-        except ValueError as exc:
-            raise ConfigError(f"standard errors of predictions: {exc}") from None
-        uncertainty = (cov, NormalDist().inv_cdf(0.5 + std_level / 2))
-    features = _model_features(model)
-    row_bytes = 8 * len(features) + 16
+    uncertainty = _uncertainty(model, std_level)
+    if on_unseen not in ON_UNSEEN:
+        raise ConfigError(f"on_unseen must be one of {list(ON_UNSEEN)}, got {on_unseen!r}")
+    features, levels = input_columns(model)
+    categorical = [found.column for found in levels]
+    row_bytes = 8 * (len(features) + len(levels)) + 16
     asked = DEFAULT_CHUNK_BYTES if part_rows is None else part_rows * row_bytes
     fs, chunks, infos = plan_dataset(
-        path, features, keep, chunk_bytes=asked, storage_options=storage_options
+        path,
+        features,
+        [*keep, *(c for c in categorical if c not in keep)],
+        chunk_bytes=asked,
+        storage_options=storage_options,
     )
     shared = (
         fs,
@@ -166,6 +174,7 @@ def predict_to_parquet(
         model.classes_,
         on_invalid,
         uncertainty,
+        (levels, on_unseen),
     )
     options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
 
@@ -195,6 +204,20 @@ def predict_to_parquet(
             f"{output} was written by another run while this one worked; nothing replaced"
         ) from None
     return rows, invalid
+
+
+def _uncertainty(model, std_level: float | None) -> tuple[np.ndarray, float] | None:
+    """(covariance, normal quantile) for the prediction intervals at ``std_level``;
+    refused before any work when the model has no standard errors."""
+    if std_level is None:
+        return None
+    if not 0 < std_level < 1:
+        raise ConfigError(f"the confidence level must be in (0, 1), got {std_level!r}")
+    try:
+        cov = model.prediction_covariance("nonrobust")
+    except ValueError as exc:
+        raise ConfigError(f"standard errors of predictions: {exc}") from None
+    return cov, NormalDist().inv_cdf(0.5 + std_level / 2)
 
 
 def _score_to_url(target: RemoteFolder, score, parts, overwrite: bool) -> tuple[int, int]:
@@ -246,13 +269,6 @@ def manifest_of(where: str, entries: list[tuple[str, int]], parts: int, rows: in
     return {"format": "dasklr-predictions", "rows": rows, "parts": listed}
 
 
-def _model_features(model) -> list[str]:
-    names = getattr(model, "feature_names_in_", None)
-    if names is None:
-        raise DataError("the model has no feature names; it was not trained on named columns")
-    return [str(name) for name in names]
-
-
 def score_part(
     spec: ChunkSpec,
     _y: None,
@@ -266,6 +282,7 @@ def score_part(
     classes: np.ndarray,
     on_invalid: str,
     uncertainty: tuple | None,
+    coding: tuple[tuple[Levels, ...], str],
     folder: str,
     out_fs=None,
 ) -> np.ndarray:
@@ -274,12 +291,20 @@ def score_part(
     invalid features], which the pass adds up. The part file appears complete or not at
     all (written under a temporary name, then renamed), so a retried task rewrites it
     whole. With ``out_fs`` (an fsspec filesystem) the part is one object, written whole on
-    close; the driver's liveness is not known there."""
+    close; the driver's liveness is not known there. ``coding`` = (levels, on_unseen)
+    codes the categorical columns of a model that has them."""
     target = f"{folder}/part-{index:05d}.parquet"
     if out_fs is None and not writer_alive(folder):
         raise RuntimeError(f"{folder}: the run that asked for these predictions is gone")
-    X, kept = read_features(fs, spec, features, keep, check=on_invalid == "error")
+    levels, on_unseen = coding
+    categorical = [found.column for found in levels if found.column not in keep]
+    X, kept = read_features(fs, spec, features, [*keep, *categorical], check=on_invalid == "error")
     valid = np.isfinite(X).all(axis=1)
+    if levels:  # the level codes after the numeric features (``kernels.design``)
+        codes = [found.codes(kept[found.column], spec.where, on_unseen) for found in levels]
+        X = np.column_stack([X, *codes])
+        kept = {name: kept[name] for name in keep}
+    layout = layout_of(levels, coef.shape[1])
     invalid = int(X.shape[0] - valid.sum())
     if on_invalid == "drop" and invalid:
         X = X[valid]
@@ -287,16 +312,17 @@ def score_part(
     mask = None if on_invalid != "null" or not invalid else ~valid
     if mask is not None:
         X = np.where(valid[:, None], X, 0.0)  # scored, then written as nulls
-    proba = probabilities(X, coef, intercept)
+    proba = probabilities(X, coef, intercept, layout)
     columns = dict(kept)
     for k, label in enumerate(classes.tolist()):
         columns[f"proba_{label}"] = pa.array(proba[:, k], mask=mask)
-    columns["prediction"] = pa.array(predict_classes(X, coef, intercept, classes), mask=mask)
+    predicted = predict_classes(X, coef, intercept, classes, layout)
+    columns["prediction"] = pa.array(predicted, mask=mask)
     if uncertainty is not None:
         cov, quantile = uncertainty
-        bounds = probability_interval(X, coef, intercept, cov, quantile)
+        bounds = probability_interval(X, coef, intercept, cov, quantile, layout)
         positive = classes.tolist()[1]
-        columns["logit_se"] = pa.array(margin_std(X, cov), mask=mask)
+        columns["logit_se"] = pa.array(margin_std(X, cov, layout), mask=mask)
         columns[f"proba_{positive}_low"] = pa.array(bounds[:, 0], mask=mask)
         columns[f"proba_{positive}_high"] = pa.array(bounds[:, 1], mask=mask)
     if out_fs is not None:

@@ -26,6 +26,7 @@ from dasklr.fit.early_stopping import EarlyStopping
 from dasklr.fit.lockstep import Answer, Member, run_lockstep
 from dasklr.fit.objective import LogisticObjective, PenaltyShape, Scaling, check_classes
 from dasklr.fit.statistics import fit_statistics
+from dasklr.kernels.design import Layout
 from dasklr.kernels.logistic import probe_sums
 from dasklr.kernels.metrics import metric_sums
 from dasklr.kernels.separation import extreme_sums
@@ -122,6 +123,7 @@ def train(
     resume: Checkpoint | None = None,
     hessian_rows: int | None = HESSIAN_SAMPLE_ROWS,
     penalty: PenaltyShape | None = None,
+    layout: Layout | None = None,
 ) -> FitResult:
     """Fit the objective of ``options`` on (X, y, w); return the coefficients and history.
 
@@ -136,15 +138,18 @@ def train(
     uninterrupted fit (``dasklr.fit.checkpoint``). ``feature_names`` name the columns in
     warnings. ``hessian_rows``: Newton's Hessian sums about this many rows, a fixed
     sample of row blocks (None: every row). ``penalty`` shapes the penalty per feature
-    (factors on alpha, a prior model: ``PenaltyShape``).
+    (factors on alpha, a prior model: ``PenaltyShape``). ``layout``: X's last columns
+    hold level codes of categorical columns (``read_parquet(categorical=...)``), one
+    coefficient per coded level.
 
     The four steps of a fit are numbered below and kept in this one function, so that
     the fit reads in one place; each step's detail is a helper.
     """
     # 1. the solver, early stopping and how passes run, from the options
     options = options or FitOptions()
-    names = list(feature_names or [f"x{j}" for j in range(X.shape[1])])
-    n_coefficients = X.shape[1] * (1 if n_classes == 2 else n_classes)
+    width = X.shape[1] if layout is None else layout.width
+    names = list(feature_names or [f"x{j}" for j in range(width)])
+    n_coefficients = width * (1 if n_classes == 2 else n_classes)
     name = choose_solver(options.solver, n_coefficients, l1=options.l1 > 0)
     _check_resume(options, name, checkpoint, resume)
     early = None
@@ -162,6 +167,7 @@ def train(
         cache=options.cache,
         cache_dir=options.cache_dir,
         holdout=holdout,
+        layout=layout,
     ) as (run_pass, mode):
         # 2. the summary pass, the objective and the solver's start
         spec = SOLVERS[name]
@@ -170,7 +176,7 @@ def train(
         stride = hessian_stride(rows, hessian_rows)
         kept = None if resume is None else (resume.scaling, resume.class_weight)
         objective = objective_for(
-            options, X.shape[1], n_classes, summary, stride=stride, fixed=kept, shape=penalty
+            options, width, n_classes, summary, stride=stride, fixed=kept, shape=penalty
         )
         solver = _solver(spec, name, objective, options, summary, init, resume)
         # 3. the solver's requests answered pass by pass; each state recorded

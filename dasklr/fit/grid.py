@@ -29,6 +29,7 @@ from dasklr.fit.driver import IterationRecord, objective_for
 from dasklr.fit.lockstep import Member, run_lockstep
 from dasklr.fit.objective import LogisticObjective, PenaltyShape, check_classes
 from dasklr.fit.statistics import fit_statistics
+from dasklr.kernels.design import Layout
 from dasklr.kernels.grid import ALL_ROWS, held_out_sums, lockstep_summaries, lockstep_sums
 from dasklr.kernels.summary import SummarySums
 from dasklr.options import SCORINGS, FitOptions
@@ -85,6 +86,7 @@ def train_grid(
     validation: tuple | None = None,
     feature_names=None,
     penalty: PenaltyShape | None = None,
+    layout: Layout | None = None,
 ) -> GridResult:
     """Fit one model per alpha on all rows (``all_rows``) and one per (alpha, fold) for
     ``n_folds`` ≥ 2, all in the same passes; then score the fold models on their folds,
@@ -93,12 +95,13 @@ def train_grid(
 
     ``options`` mean what they mean for ``driver.train`` (its ``alpha`` is unused: each
     model has its own); ``seed`` varies the folds; ``penalty`` shapes every model's
-    penalty alike (``driver.train``).
+    penalty alike and ``layout`` describes categorical columns (``driver.train``).
     """
     options = options or FitOptions()
     folds = _checked_grid(alphas, n_folds, all_rows, scoring, n_classes)
     models = [ModelFit(float(a), f) for a in alphas for f in folds]
-    n_coefficients = X.shape[1] * (1 if n_classes == 2 else n_classes)
+    width = X.shape[1] if layout is None else layout.width
+    n_coefficients = width * (1 if n_classes == 2 else n_classes)
     name = choose_solver(options.solver, n_coefficients, l1=options.l1_ratio * max(alphas) > 0)
     started = time.perf_counter()
     runs = PassOptions.of(
@@ -106,13 +109,19 @@ def train_grid(
     )
     arrays = (X, y, sample_weight)
     with passes_over(
-        client, arrays, runs, cache=options.cache, cache_dir=options.cache_dir, row_index=True
+        client,
+        arrays,
+        runs,
+        cache=options.cache,
+        cache_dir=options.cache_dir,
+        row_index=True,
+        layout=layout,
     ) as (run_pass, mode):
         full_moments = SOLVERS[name].uses_hessian and options.class_weight is None
         found = run_pass(lockstep_summaries, n_folds, seed, tuple(folds), full_moments, n_classes)
         summaries = dict(zip(folds, found, strict=True))
         objectives = [
-            _model_objective(options, m, summaries[m.fold], X.shape[1], n_classes, penalty)
+            _model_objective(options, m, summaries[m.fold], width, n_classes, penalty)
             for m in models
         ]
         members = [
@@ -199,7 +208,11 @@ def _score_validation(run_pass, models, validation, runs: PassOptions, seed, sco
     """Score the all-rows models on other data: one pass over it, counted with the fit's."""
     *arrays, check = validation
     other = replace(runs, check_chunks=check)
-    with passes_over(run_pass.client, tuple(arrays), other, row_index=True) as (on_other, _):
+    layout = run_pass.layout  # validation data coded with the same levels
+    with passes_over(run_pass.client, tuple(arrays), other, row_index=True, layout=layout) as (
+        on_other,
+        _,
+    ):
         _score_folds(on_other, models, 0, seed, scoring, scored_fold=ALL_ROWS)
     run_pass.count += on_other.count
 

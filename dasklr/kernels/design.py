@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from dasklr.kernels.blocks import gram, sampled_blocks
+from dasklr.kernels.blocks import gram, sampled_weight
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,16 @@ class Design:
         part.codes = [code[index] for code in self.codes]
         return part
 
-    def gram(self, s: np.ndarray) -> np.ndarray:
-        """Σ s_i·[a_i, 1][a_i, 1]ᵀ, (width+1)², by blocks (see the module docstring)."""
+    def gram(self, s: np.ndarray, numeric_block: np.ndarray | None = None) -> np.ndarray:
+        """Σ s_i·[a_i, 1][a_i, 1]ᵀ, (width+1)², by blocks (see the module docstring);
+        ``numeric_block``: the d × d block of the numeric features, when already known."""
         d, width = self.layout.n_numeric, self.layout.width
         out = np.zeros((width + 1, width + 1))
-        dense = gram(self.numeric, s)  # [x, 1] with the intercept at d
-        out[:d, :d] = dense[:d, :d]
-        out[width, :d] = dense[d, :d]
-        out[width, width] = dense[d, d]
+        if numeric_block is None:
+            numeric_block = gram(self.numeric, s)[:d, :d]
+        out[:d, :d] = numeric_block
+        out[width, :d] = self.numeric.T @ s
+        out[width, width] = s.sum()
         starts = self.layout.offsets()
         for c, (start, count, code) in enumerate(self._columns()):
             block = slice(start, start + count)
@@ -151,14 +153,23 @@ class Design:
         out[upper] = out.T[upper]  # every block was filled below the diagonal: mirror it
         return out
 
-    def sampled_gram(self, s: np.ndarray, stride: int = 1) -> np.ndarray:
-        """``gram`` over the rows of ``sampled_blocks`` (every row for stride 1), as the
-        dense kernels sample them; a subset of sorted rows stays sorted."""
+    def sampled_gram(
+        self, s: np.ndarray, stride: int = 1, w: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``gram`` with its one costly block, the numeric d × d (O(n·d²)), estimated from
+        every ``stride``-th row and scaled up by Σw / Σw of those rows; every other block
+        (O(n·d) at most) summed over all rows. So the estimate stands for all the chunk's
+        rows, as a whole Gram does (its weight is Σw, not the sample's), and no level —
+        however rare, however its rows are ordered — lacks its curvature."""
         if stride == 1:
             return self.gram(s)
-        n = self.shape[0]
-        index = np.concatenate([np.arange(n)[block] for block in sampled_blocks(n, stride)])
-        return self.rows(index).gram(s[index])
+        n, d = self.shape[0], self.layout.n_numeric
+        index = np.arange(0, n, stride)
+        base = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+        sampled = float(base[index].sum())
+        scale = float(base.sum()) / sampled if sampled > 0 else 0.0
+        block = gram(self.numeric[index], s[index])[:d, :d] * scale
+        return self.gram(s, numeric_block=block)
 
     def _cross_block(self, c: int, s: np.ndarray) -> np.ndarray:
         """Σ s·x per level of column c, (count, d). On rows sorted by the code (column 0
@@ -207,9 +218,16 @@ def transposed(X, R: np.ndarray) -> np.ndarray:
     return X.transpose(R) if isinstance(X, Design) else np.asarray(X.T @ R, dtype=np.float64)
 
 
-def weighted_gram(X, s: np.ndarray, stride: int = 1) -> np.ndarray:
-    """Σ s·[x, 1][x, 1]ᵀ over ``sampled_blocks``, for a dense block or a ``Design``."""
-    return X.sampled_gram(s, stride) if isinstance(X, Design) else gram(X, s, stride)
+def weighted_gram(X, s: np.ndarray, stride: int = 1, w: np.ndarray | None = None) -> np.ndarray:
+    """Σ s·[x, 1][x, 1]ᵀ over ``sampled_blocks`` for a dense block; for a ``Design``, its
+    estimate over all rows (``Design.sampled_gram``; ``w``: the rows' weights)."""
+    return X.sampled_gram(s, stride, w) if isinstance(X, Design) else gram(X, s, stride)
+
+
+def gram_weight(X, w: np.ndarray | None, stride: int, weight: float) -> float:
+    """The weight ``weighted_gram`` stands for: Σw of the sampled blocks of a dense block
+    (``sampled_weight``), all of it (``weight``) for a ``Design``."""
+    return weight if isinstance(X, Design) else sampled_weight(w, X.shape[0], stride, weight)
 
 
 def level_sums(code: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:

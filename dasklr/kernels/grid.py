@@ -4,6 +4,7 @@ each on the training rows of its fold (rows of a fold weigh 0 for its model).
 
 import numpy as np
 
+from dasklr.kernels.design import Layout
 from dasklr.kernels.folds import fold_of
 from dasklr.kernels.logistic import LogisticSums, Probe, probe_sums
 from dasklr.kernels.metrics import MetricSums, metric_sums
@@ -35,28 +36,39 @@ class PerModel(tuple):
 # -- kernels (one chunk, every model) -------------------------------------------------------
 
 
-def lockstep_sums(X, y, w, offset: int, n_folds: int, seed: int, requests: tuple) -> PerModel:
+def lockstep_sums(
+    X, y, w, offset: int, n_folds: int, seed: int, requests: tuple, layout: Layout | None = None
+) -> PerModel:
     """``probe_sums`` for each (fold, probe) request, on the training rows of its fold."""
     weights = _fold_weights(w, X.shape[0], offset, n_folds, seed)
-    return PerModel(probe_sums(X, y, weights[fold][0], probe) for fold, probe in requests)
+    return PerModel(
+        probe_sums(X, y, weights[fold][0], probe, layout=layout) for fold, probe in requests
+    )
 
 
-def lockstep_summaries(X, y, w, offset, n_folds, seed, folds, full_moments, n_classes):
+def lockstep_summaries(
+    X, y, w, offset, n_folds, seed, folds, full_moments, n_classes, layout: Layout | None = None
+):
     """``summary_sums`` on the training rows of each fold in ``folds``."""
     weights = _fold_weights(w, X.shape[0], offset, n_folds, seed)
-    return PerModel(summary_sums(X, y, weights[fold][0], full_moments, n_classes) for fold in folds)
+    return PerModel(
+        summary_sums(X, y, weights[fold][0], full_moments, n_classes, layout=layout)
+        for fold in folds
+    )
 
 
-def held_out_sums(X, y, w, offset, n_folds, seed, requests: tuple, scoring: str) -> PerModel:
+def held_out_sums(
+    X, y, w, offset, n_folds, seed, requests: tuple, scoring: str, layout: Layout | None = None
+) -> PerModel:
     """Each (fold, coef, intercept) model's score sums on the rows of its fold."""
     weights = _fold_weights(w, X.shape[0], offset, n_folds, seed)
     parts: list[MetricSums | LogisticSums] = []
     for fold, coef, intercept in requests:
         held = weights[fold][1]
         if scoring == "roc_auc":
-            parts.append(metric_sums(X, y, held, coef, intercept, 0.5, False))
+            parts.append(metric_sums(X, y, held, coef, intercept, 0.5, False, layout=layout))
         else:
             binary = coef.shape[0] == 1
             probe = Probe(coef[0] if binary else coef, intercept[0] if binary else intercept)
-            parts.append(probe_sums(X, y, held, probe))
+            parts.append(probe_sums(X, y, held, probe, layout=layout))
     return PerModel(parts)

@@ -25,8 +25,16 @@ from typing import cast
 
 import numpy as np
 
-from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, gram, sampled_blocks, sampled_weight
-from dasklr.kernels.design import Design, Layout, design_of, times, transposed, weighted_gram
+from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, gram, sampled_blocks
+from dasklr.kernels.design import (
+    Design,
+    Layout,
+    design_of,
+    gram_weight,
+    times,
+    transposed,
+    weighted_gram,
+)
 from dasklr.kernels.numerics import log_loss_terms, sigmoid, softmax_loss_terms
 
 
@@ -164,7 +172,7 @@ def logistic_sums(
             spread = h * (1.0 - h)
             spread = spread if w_b is None else spread * w_b
             if hessian and whole:
-                curvature += weighted_gram(block, spread, hessian_stride)
+                curvature += weighted_gram(block, spread, hessian_stride, w)
             elif hessian and index % hessian_stride == 0:
                 curvature += gram(block, spread)
             if diagonal:
@@ -181,7 +189,7 @@ def logistic_sums(
         step_losses=step_losses,
         weighted_labels=float(y.sum()) if w is None else float(w @ y),
         diagonal=(squares, cross, total[0]) if diagonal else None,
-        hessian_weight=sampled_weight(w, n, hessian_stride, weight) if hessian else 0.0,
+        hessian_weight=gram_weight(X, w, hessian_stride, weight) if hessian else 0.0,
     )
 
 
@@ -276,7 +284,7 @@ def softmax_sums(
         step_losses=step_losses,
         weighted_labels=counts,
         diagonal=diagonal_sums,
-        hessian_weight=sampled_weight(w, labels.size, hessian_stride, weight) if hessian else 0.0,
+        hessian_weight=gram_weight(X, w, hessian_stride, weight) if hessian else 0.0,
     )
 
 
@@ -292,9 +300,9 @@ def softmax_curvature(X, P: np.ndarray, w: np.ndarray, stride: int = 1) -> np.nd
     for k in range(K):
         for j in range(k, K):
             if k == j:
-                block = weighted_gram(X, w * P[:, k] * (1.0 - P[:, k]), stride)
+                block = weighted_gram(X, w * P[:, k] * (1.0 - P[:, k]), stride, w)
             else:
-                block = -weighted_gram(X, w * P[:, k] * P[:, j], stride)
+                block = -weighted_gram(X, w * P[:, k] * P[:, j], stride, w)
             out[k * m : (k + 1) * m, j * m : (j + 1) * m] = block
             out[j * m : (j + 1) * m, k * m : (k + 1) * m] = block
     return out

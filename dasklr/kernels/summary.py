@@ -9,8 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, sampled_blocks, sampled_weight
-from dasklr.kernels.design import Design, Layout, design_of, transposed, weighted_gram
+from dasklr.kernels.blocks import GRAM_BLOCK_ROWS, sampled_blocks
+from dasklr.kernels.design import (
+    Design,
+    Layout,
+    design_of,
+    gram_weight,
+    transposed,
+    weighted_gram,
+)
 from dasklr.kernels.logistic import float64_rows
 
 
@@ -101,7 +108,7 @@ def summary_sums(
     weight = float(w.sum())
     mean = sums[:, 0] / weight if weight > 0 else np.zeros(d)
     spread = _spreads(X, w, mean, weight) if spreads else None
-    moments = weighted_gram(X, w, moments_stride) if full_moments else None
+    moments = weighted_gram(X, w, moments_stride, w) if full_moments else None
     return SummarySums(
         weight=weight,
         weighted_labels=weighted_labels,
@@ -110,7 +117,7 @@ def summary_sums(
         spread=spread,
         label_first=label_first,
         moments=moments,
-        moments_weight=sampled_weight(w, n, moments_stride, weight) if full_moments else 0.0,
+        moments_weight=gram_weight(X, w, moments_stride, weight) if full_moments else 0.0,
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from distributed import Client, futures_of
 
 from dasklr.data.checks import check_values
+from dasklr.kernels.design import Layout
 from dasklr.kernels.folds import held_out
 from dasklr.kernels.logistic import Probe, probe_sums
 from dasklr.options import DEFAULT_SPLIT_EVERY, DEFAULT_WORKER_TIMEOUT, FitOptions
@@ -55,7 +56,9 @@ class WithHeldOut:
         return self.loss / self.weight
 
 
-def split_call(kernel: Callable, fraction: float, X, y, sample_weight, offset: int, *shared):
+def split_call(
+    kernel: Callable, fraction: float, X, y, sample_weight, offset: int, *shared, layout=None
+):
     """Run ``kernel`` on the training rows (held-out rows weigh 0); for a probe, also the
     held-out rows' loss at its point (``WithHeldOut``)."""
     held = held_out(np.arange(offset, offset + X.shape[0]), fraction)
@@ -65,7 +68,7 @@ def split_call(kernel: Callable, fraction: float, X, y, sample_weight, offset: i
         return result
     probe = shared[0]
     point = Probe(probe.coef, probe.intercept)  # the plain log-loss: no class weights
-    rows = probe_sums(X[held], np.asarray(y)[held], base[held], point)
+    rows = probe_sums(X[held], np.asarray(y)[held], base[held], point, layout=layout)
     return WithHeldOut(result, rows.loss, rows.weight)
 
 
@@ -115,6 +118,7 @@ class PassRunner:
 
     ``holdout`` (a share of rows, by row index) is left out of every kernel's rows and
     its log-loss measured in probe passes; kernels then get each chunk's first row index.
+    With categorical columns (``layout``), every kernel gets ``layout=`` too.
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class PassRunner:
         *,
         chunk_args: Sequence[tuple] = (),
         holdout: float | None = None,
+        layout: Layout | None = None,
     ):
         self.client = client
         self.chunks = chunks
@@ -132,16 +137,19 @@ class PassRunner:
         #: per-chunk arguments that follow (X, y, w) in every kernel call (``tree_reduce``)
         self.chunk_args = chunk_args
         self.holdout = holdout
+        self.layout = layout
         self.count = 0
         #: wall seconds of every pass run, in order
         self.seconds: list[float] = []
 
     def __call__(self, kernel: Callable, *shared) -> Any:
         options = self.options
+        if self.layout is not None:
+            kernel = functools.partial(kernel, layout=self.layout)
         if options.check_chunks and self.count == 0:
             kernel = functools.partial(checked_call, kernel, options.n_classes)
         if self.holdout is not None:
-            kernel = functools.partial(split_call, kernel, self.holdout)
+            kernel = functools.partial(split_call, kernel, self.holdout, layout=self.layout)
         self.count += 1
         started = time.perf_counter()
         sums = tree_reduce(
@@ -171,6 +179,7 @@ def passes_over(
     holdout: float | None = None,
     row_index: bool = False,
     extra_graph: tuple[dict, Sequence[tuple]] | None = None,
+    layout: Layout | None = None,
 ) -> Iterator[tuple[PassRunner, str]]:
     """Connect, limit every worker's BLAS to one thread, describe and cache the chunks of
     (X, y, w), and yield the ``PassRunner`` over them with the cache mode chosen.
@@ -178,6 +187,7 @@ def passes_over(
     Kernels get each chunk's first row index after (X, y, w) with ``row_index`` or
     ``holdout`` (whose rows they drop); ``extra_graph`` = (graph, per-chunk keys) adds
     per-chunk arrays of another graph (e.g. cluster codes) as kernel arguments instead.
+    ``layout``: X holds level codes of categorical columns after its numeric ones.
     """
     with (
         connect(client, in_process=fits_in_process(*arrays)) as active,
@@ -197,7 +207,14 @@ def passes_over(
         try:
             with cached_chunks(active, graph, mode, cache_dir, options.retries) as chunks:
                 yield (
-                    PassRunner(active, chunks, options, chunk_args=chunk_args, holdout=holdout),
+                    PassRunner(
+                        active,
+                        chunks,
+                        options,
+                        chunk_args=chunk_args,
+                        holdout=holdout,
+                        layout=layout,
+                    ),
                     mode,
                 )
         finally:  # arrays scattered from NumPy leave the workers with the fit

@@ -16,6 +16,7 @@ import dask.array as da
 import numpy as np
 
 from dasklr.data.groups import group_codes
+from dasklr.kernels.design import Layout
 from dasklr.kernels.robust import RobustSums, robust_sums
 from dasklr.passes.cluster import connect
 from dasklr.passes.in_process import fits_in_process
@@ -40,6 +41,7 @@ def covariance_sums(
     *,
     client=None,
     options: PassOptions | None = None,
+    layout: Layout | None = None,
 ) -> RobustSums:
     """One pass: ``robust_sums`` at (coef, intercept) over every chunk, merged."""
     options = replace(options or PassOptions(), check_chunks=False)
@@ -51,12 +53,15 @@ def covariance_sums(
             codes = _aligned_codes(active, groups, X)
             extra = (dict(codes.__dask_graph__()), [(key,) for key in codes.__dask_keys__()])
         arrays = (X, y, sample_weight)
-        with passes_over(active, arrays, options, extra_graph=extra) as (run_pass, _):
+        with passes_over(active, arrays, options, extra_graph=extra, layout=layout) as (
+            run_pass,
+            _,
+        ):
             return run_pass(_robust_kernel, np.asarray(coef, dtype=np.float64), float(intercept))
 
 
-def _robust_kernel(X, y, sample_weight, groups, coef, intercept) -> RobustSums:
-    return robust_sums(X, y, sample_weight, groups, coef, intercept)
+def _robust_kernel(X, y, sample_weight, groups, coef, intercept, layout=None) -> RobustSums:
+    return robust_sums(X, y, sample_weight, groups, coef, intercept, layout=layout)
 
 
 def _aligned_codes(client, groups, X: da.Array) -> da.Array:
