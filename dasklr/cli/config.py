@@ -77,8 +77,9 @@ KEYS: tuple[Key, ...] = (
     Key(
         "data.label",
         "string",
-        _REQUIRED,
-        "label column (integers, bools or strings): two classes are binary, more multinomial",
+        None,
+        "label column (integers, bools or strings): two classes are binary, more "
+        "multinomial; required unless model.formula names it",
     ),
     Key(
         "data.classes",
@@ -163,6 +164,13 @@ KEYS: tuple[Key, ...] = (
             if value and all(0 <= v < math.inf for v in value) and len(set(value)) == len(value)
             else "must be distinct finite numbers >= 0, at least one"
         ),
+    ),
+    Key(
+        "model.formula",
+        "string",
+        None,
+        "a Wilkinson formula, e.g. 'y ~ x1 + x2 + C(region) + x1:x2', instead of "
+        "data.label, data.features and data.categorical (the formula extra)",
     ),
     Key(
         "model.cv_folds",
@@ -295,6 +303,15 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> dict[str, dict[st
 def _check_together(config: dict[str, dict[str, Any]], source: str) -> None:
     """Keys that only make sense with others."""
     model, inference = config["model"], config["inference"]
+    data = config["data"]
+    if data["label"] is None and model["formula"] is None:
+        raise ConfigError(
+            f"{source}: missing required key 'data.label' (label column; or name it in "
+            "model.formula)"
+        )
+    named = [key for key in ("features", "categorical") if data[key] is not None]
+    if model["formula"] is not None and named:
+        raise ConfigError(f"{source}: model.formula names the columns; leave out data.{named[0]}")
     if config["data"]["features"] is not None and config["data"]["exclude"]:
         raise ConfigError(
             f"{source}: data.exclude goes with the default features (data.features unset); "
@@ -421,10 +438,12 @@ def reference_table() -> str:
     return "\n".join(lines)
 
 
-def categorical_options(data: dict[str, Any]) -> dict[str, Any]:
-    """``read_parquet``'s categorical arguments from a validated config's data section."""
+def categorical_options(data: dict[str, Any], formula: str | None = None) -> dict[str, Any]:
+    """``read_parquet``'s categorical arguments (and ``formula``, model.formula) from a
+    validated config's data section."""
     reference = data["reference"]
     return {
+        "formula": formula,
         "categorical": data["categorical"],
         "min_frequency": data["min_frequency"],
         "max_levels": data["max_levels"],

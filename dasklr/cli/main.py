@@ -365,7 +365,7 @@ def train_command(args: argparse.Namespace) -> int:
         dtype=config["data"]["dtype"],
         on_invalid=config["data"]["on_invalid"],
         exclude=config["data"]["exclude"] or (),
-        **categorical_options(config["data"]),
+        **categorical_options(config["data"], config["model"]["formula"]),
     )
     n_rows = data.X.shape[0]
     print(
@@ -541,10 +541,12 @@ def _checkpoints(args, config, data) -> tuple[CheckpointPlan | None, Checkpoint 
 
 def _validation_data(config, training):
     """data.validation, read with the training data's features, levels and classes."""
+    formula = training.formula
     return read_parquet(
         config["data"]["validation"],
-        label=config["data"]["label"],
-        features=list(training.feature_names[: training.n_numeric]),
+        label=training.label,
+        features=None if formula else list(training.feature_names[: training.n_numeric]),
+        formula=None if formula is None else formula.text,
         levels=training.levels,
         weight=config["data"]["weight"],
         classes=training.classes,
@@ -627,10 +629,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if label is None:
         raise ConfigError("the model does not record its label column; pass --label")
     features, levels = input_columns(model)
+    formula = getattr(model, "formula_", None)
     data = read_parquet(
         args.data,
         label=label,
-        features=features,
+        features=None if formula else features,
+        formula=formula,
         levels=levels,
         on_unseen=args.on_unseen,
         weight=args.weight or trained_on.get("weight"),

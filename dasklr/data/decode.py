@@ -117,6 +117,7 @@ def read_chunk(
     levels: tuple[Levels, ...] = (),
     sort_rows: bool = False,
     on_unseen: str = "error",
+    terms: tuple[tuple[str, ...], ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Decode one chunk into (X, y, w) and check its values.
 
@@ -128,7 +129,8 @@ def read_chunk(
     Categorical columns (``levels``) follow the numeric features in X as level codes
     (``Levels.codes``); ``sort_rows`` orders the chunk's rows by the first one's code,
     which makes the Hessian's cross block of a training pass one product per level
-    (``kernels.design``). A pass's sums do not depend on the order of rows.
+    (``kernels.design``). A pass's sums do not depend on the order of rows. ``terms``
+    (a formula's): X's numeric columns are these products of the ``features`` read.
     """
     categorical = [lv.column for lv in levels]
     others = [label, *([weight] if weight else []), *categorical]
@@ -153,9 +155,25 @@ def read_chunk(
             w = np.empty(spec.rows, dtype=np.float64)
             column_into(table.column(weight), w, weight, part.where)
             check_weights(w, weight, part.where)
+    if terms is not None:
+        X = with_terms(X, features, terms, len(levels))
     if sort_rows and levels:
-        X, y, w = _sorted_by_code(X, len(features), y, w)
+        X, y, w = _sorted_by_code(X, X.shape[1] - len(levels), y, w)
     return X, y, w
+
+
+def with_terms(X: np.ndarray, features, terms, n_codes: int = 0) -> np.ndarray:
+    """X's columns ``features`` (then ``n_codes`` level codes) → one column per term, the
+    product of its features (``x1:x2``), then the codes."""
+    position = {name: j for j, name in enumerate(features)}
+    out = np.empty((X.shape[0], len(terms) + n_codes), dtype=X.dtype, order="F")
+    for k, term in enumerate(terms):
+        out[:, k] = X[:, position[term[0]]]
+        for name in term[1:]:
+            out[:, k] *= X[:, position[name]]
+    if n_codes:
+        out[:, len(terms) :] = X[:, len(features) :]
+    return out
 
 
 def _with_codes(X: np.ndarray, tables: list[pa.Table], spec: ChunkSpec, levels, on_unseen):

@@ -40,6 +40,7 @@ from dasklr.data.decode import (
     read_chunk,
     read_codes,
 )
+from dasklr.data.formula import ModelFormula, parse_formula
 from dasklr.data.levels import (
     FIRST,
     ON_UNSEEN,
@@ -153,6 +154,11 @@ class ParquetData(_Arrays):
         return (_unpickled, (tuple(self), extras))
 
     @property
+    def formula(self) -> ModelFormula | None:
+        """The formula the data was read with (None: columns named directly)."""
+        return None if self._reader is None else self._reader[3].formula
+
+    @property
     def n_numeric(self) -> int:
         """How many of X's columns are numeric features (the rest: level codes)."""
         return self.X.shape[1] - len(self.levels)
@@ -220,7 +226,7 @@ def _unpickled(arrays: tuple, extras: dict) -> ParquetData:
 
 def read_parquet(
     path: str | os.PathLike | Sequence[str | os.PathLike],
-    label: str,
+    label: str | None = None,
     features: Sequence[str] | None = None,
     weight: str | None = None,
     *,
@@ -236,6 +242,7 @@ def read_parquet(
     reference: str | dict[str, str] | None = "first",
     levels: Sequence[Levels] | None = None,
     on_unseen: str = "error",
+    formula: str | None = None,
 ) -> ParquetData:
     """Lazily read a Parquet dataset as float64 Dask arrays for training.
 
@@ -247,7 +254,7 @@ def read_parquet(
         list of these. Local paths or any fsspec URL.
     label
         The label column: integers, floats, bools or strings; its distinct values are
-        the classes (two for binary, more for multinomial).
+        the classes (two for binary, more for multinomial). Not needed with a formula.
     features
         Feature columns, in order. ``None`` takes every column that is numeric or bool in
         every file, except ``label`` and ``weight``, in the order of the first file; the
@@ -285,13 +292,14 @@ def read_parquet(
         ``{column: level}``) has no coefficient. ``levels`` (a model's ``levels_``) are
         used instead of finding them; ``on_unseen`` ("error" or "other") says what a
         value outside them becomes (docs: "Categorical columns" in the user guide).
-
-    Examples
-    --------
-    >>> data = read_parquet("data/", label="y")          # doctest: +SKIP
-    >>> X, y, w = data                                    # doctest: +SKIP
+    formula
+        ``"y ~ x1 * x2 + C(region)"`` instead of ``label``, ``features`` and
+        ``categorical`` (``dasklr.data.formula``). E.g. ``X, y, w = read_parquet(p, "y")``.
     """
     dtype = _checked_options(dtype, on_invalid, on_unseen, chunk_bytes)
+    model_formula, label, features, categorical, reference = _from_formula(
+        formula, label, features, categorical, reference
+    )
     if weight is not None and weight == label:
         raise DataError(f"weight column '{weight}' is also the label column")
     fs, paths, shown, roots = _resolve_with_roots(path, storage_options or {})
@@ -313,7 +321,7 @@ def read_parquet(
     rules = (min_frequency, max_levels, reference)
     frozen = _frozen_levels(fs, infos, grouped, levels, rules, drop_nulls)
     options = (feature_names, label, known, weight, dtype, on_invalid, chunk_bytes)
-    source = ParquetSource(fs, tuple(infos), *options, frozen, False, on_unseen)
+    source = ParquetSource(fs, tuple(infos), *options, frozen, False, on_unseen, model_formula)
     return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
 
 
@@ -334,6 +342,22 @@ def _frozen_levels(fs, infos, columns, given, rules: tuple, drop_nulls: bool) ->
         )
         for name in columns
     )
+
+
+def _from_formula(text: str | None, label, features, categorical, reference) -> tuple:
+    """(formula, label, raw features, categorical columns, reference levels): a formula's
+    when there is one (it replaces the arguments that name columns), else as given."""
+    if text is None:
+        if label is None:
+            raise ValueError("read_parquet needs the label column (or a formula)")
+        return None, label, features, categorical, reference
+    formula = parse_formula(text)
+    if features is not None or categorical is not None:
+        raise ValueError("a formula names the columns: leave features and categorical out")
+    if label is not None and label != formula.label:
+        raise ValueError(f"label {label!r} differs from the formula's {formula.label!r}")
+    columns = [column for column, _ in formula.categorical]
+    return formula, formula.label, list(formula.columns), columns, formula.references()
 
 
 def _checked_options(dtype, on_invalid: str, on_unseen: str, chunk_bytes) -> np.dtype:
@@ -943,18 +967,27 @@ class ParquetSource:
     #: order each chunk's rows by the first categorical column's codes (a training pass)
     sort_rows: bool = False
     on_unseen: str = "error"
+    #: a formula's structure: X's numeric columns are its terms (products of features)
+    formula: ModelFormula | None = None
+
+    @property
+    def terms(self) -> tuple[tuple[str, ...], ...] | None:
+        return None if self.formula is None else self.formula.terms
 
     @property
     def bytes_per_row(self) -> int:
         """Decoded bytes of one row: the features and level codes, the label index and
         the weight."""
-        return self.dtype.itemsize * (len(self.features) + len(self.levels)) + 16
+        numeric = max(len(self.features), len(self.terms or ()))
+        return self.dtype.itemsize * (numeric + len(self.levels)) + 16
 
 
 def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
     """One read task per chunk; X, y and w are views of its result, so a pass reads once."""
     chunks = plan_chunks(source.infos, bytes_per_row=source.bytes_per_row, chunk_bytes=chunk_bytes)
     fs, features, weight, dtype = source.fs, source.features, source.weight, source.dtype
+    # the numeric columns of X: the features, or a formula's terms of them
+    numeric = features if source.formula is None else source.formula.term_names
     token = tokenize(
         fs.protocol,
         [(i.path, i.size, i.row_group_rows) for i in source.infos],
@@ -968,6 +1001,7 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         source.levels,
         source.sort_rows,
         source.on_unseen,
+        source.formula,
     )
     read_name = f"dasklr-read-{token}"
     task = (read_chunk, fs)
@@ -981,6 +1015,7 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         source.levels,
         source.sort_rows,
         source.on_unseen,
+        source.terms,
     )
     reads = {(read_name, i): (*task, spec, *options) for i, spec in enumerate(chunks)}
     # dropping invalid rows makes a chunk's length known only once it is read
@@ -995,7 +1030,7 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         graph = HighLevelGraph(
             {read_name: reads, name: layer}, {read_name: set(), name: {read_name}}
         )
-        width = len(features) + len(source.levels)
+        width = len(numeric) + len(source.levels)
         shape_chunks = (rows, (width,)) if ndim == 2 else (rows,)
         return da.Array(graph, name, shape_chunks, dtype=dtype if ndim == 2 else np.float64)
 
@@ -1004,7 +1039,7 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         y=view(1, "y", 1),
         sample_weight=view(2, "w", 1) if weight else None,
         feature_names=[
-            *features,
+            *numeric,
             *(n for found in source.levels for n in found.coefficient_names()),
         ],
         label=source.label,

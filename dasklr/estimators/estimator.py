@@ -23,6 +23,7 @@ from dasklr.estimators.inputs import (
     as_array,
     at_least_two,
     check_fitted,
+    check_formula_intercept,
     check_shapes,
     checked_numpy,
     class_weight_by_index,
@@ -316,6 +317,7 @@ class LogisticRegression(ParamsMixin):
             )
             layout = data_layout(source)
             width = X.shape[1] if layout is None else layout.width
+            check_formula_intercept(source, options.fit_intercept)
             callbacks = [*callbacks, *([ProgressPrinter()] if self.verbose else [])]
             by_index = class_weight_by_index(options.class_weight, classes)
             result = train(
@@ -355,6 +357,9 @@ class LogisticRegression(ParamsMixin):
         self.n_features_in_ = int(result.coef.shape[1])
         #: the categorical columns' frozen levels (``read_parquet(categorical=...)``)
         self.levels_ = () if data[3] is None else tuple(data[3].levels)
+        formula = None if data[3] is None else data[3].formula
+        #: the formula that made the columns, so predictions rebuild them from raw data
+        self.formula_ = None if formula is None else formula.text
         if feature_names is not None:
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
@@ -565,6 +570,12 @@ class LogisticRegression(ParamsMixin):
         check_fitted(self)
         levels = getattr(self, "levels_", ())
         if isinstance(X, ParquetData):
+            formula = getattr(self, "formula_", None)
+            if formula is not None and (X.formula is None or X.formula.text != formula):
+                raise ValueError(
+                    f"the model's columns come from a formula: read the data with "
+                    f"formula={formula!r}"
+                )
             if levels or X.levels:  # coded as the model was trained
                 X = X.with_levels(levels)
             names = X.feature_names
@@ -573,8 +584,11 @@ class LogisticRegression(ParamsMixin):
             X, names = columns_of(X)
         expected = getattr(self, "feature_names_in_", None)
         if names is not None and expected is not None and list(names) != list(expected):
+            formula = getattr(self, "formula_", None)
+            hint = f"; read the data with formula={formula!r}" if formula else ""
             raise ValueError(
-                f"feature names differ from those seen in fit: {list(names)} != {list(expected)}"
+                f"feature names differ from those seen in fit: {list(names)} != "
+                f"{list(expected)}{hint}"
             )
         layout = self._layout()
         columns = self.n_features_in_ if layout is None else layout.n_columns

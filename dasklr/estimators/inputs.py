@@ -12,9 +12,10 @@ import pyarrow as pa
 from dask.base import is_dask_collection
 
 from dasklr.data.checks import check_values
+from dasklr.data.formula import parse_formula
 from dasklr.data.levels import Levels
 from dasklr.data.parquet import ParquetData
-from dasklr.errors import DataError, NotFittedError
+from dasklr.errors import ConfigError, DataError, NotFittedError
 from dasklr.kernels.design import Layout
 
 
@@ -33,13 +34,26 @@ def data_layout(data) -> Layout | None:
     return layout_of(data.levels, len(data.feature_names))
 
 
+def check_formula_intercept(data, fit_intercept: bool) -> None:
+    """A formula without an intercept (``- 1``) codes every level of its first categorical
+    column, which an intercept would make collinear: it needs ``fit_intercept=False``."""
+    formula = data.formula if isinstance(data, ParquetData) else None
+    if formula is not None and not formula.intercept and fit_intercept:
+        raise ConfigError(
+            f"formula {formula.text!r} has no intercept; fit it with fit_intercept=False"
+        )
+
+
 def input_columns(model) -> tuple[list[str], tuple[Levels, ...]]:
-    """The columns a fitted model reads from Parquet: its numeric features, and its
-    categorical columns with their frozen levels."""
+    """The columns a fitted model reads from Parquet: its numeric features (a formula's
+    raw columns), and its categorical columns with their frozen levels."""
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         raise DataError("the model has no feature names; it was not trained on named columns")
     levels = tuple(getattr(model, "levels_", ()))
+    formula = getattr(model, "formula_", None)
+    if formula is not None:
+        return list(parse_formula(formula).columns), levels
     layout = layout_of(levels, len(names))
     numeric = [str(n) for n in names][: None if layout is None else layout.n_numeric]
     return numeric, levels

@@ -16,6 +16,7 @@ from dasklr.data.parquet import ParquetData
 from dasklr.errors import ConfigError
 from dasklr.estimators.estimator import DEFAULTS, LogisticRegression
 from dasklr.estimators.inputs import (
+    check_formula_intercept,
     checked_numpy,
     class_weight_by_index,
     data_layout,
@@ -206,6 +207,7 @@ class LogisticRegressionCV(LogisticRegression):
                 X, y, sample_weight, client
             )
             layout = data_layout(original)
+            check_formula_intercept(original, options.fit_intercept)
             width = X.shape[1] if layout is None else layout.width
             levels = original.levels if isinstance(original, ParquetData) else ()
             held_out = None

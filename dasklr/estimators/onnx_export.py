@@ -41,7 +41,9 @@ def check_onnx_available() -> None:
 
 def to_onnx(model, *, dtype: str = "float64"):
     """The ``onnx.ModelProto`` of a fitted model: input ``X`` (N, d), outputs ``label``
-    (N,) and ``probabilities`` (N, K) in the order of ``classes_``.
+    (N,) and ``probabilities`` (N, K) in the order of ``classes_``. With categorical
+    columns, ``X`` is the one-hot design: one column per name of ``feature_names_in_``
+    (``column[level]`` is 1 for a row of that level, all 0 for the reference level).
 
     Examples
     --------

@@ -94,6 +94,7 @@ def _write_model(model, staging: Path) -> None:
         "n_features_in": model.n_features_in_,
         "feature_names_in": _feature_names(model),
         "levels": [_level_entry(found) for found in getattr(model, "levels_", ())],
+        "formula": getattr(model, "formula_", None),
         "classes": model.classes_.tolist(),
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
@@ -168,6 +169,8 @@ def _read_model(snapshot: ArtifactReader) -> tuple[dict[str, Any], dict[str, Any
             fitted["feature_names_in_"] = np.asarray(metadata["feature_names_in"], dtype=object)
         # a model from before categorical columns has none
         fitted["levels_"] = tuple(_read_levels(entry) for entry in metadata.get("levels") or [])
+        formula = metadata.get("formula")
+        fitted["formula_"] = None if formula is None else str(formula)
         fitted["converged_"] = bool(metadata["converged"])
         fitted["n_iter_"] = int(metadata["n_iter"])
         fitted["n_passes_"] = int(metadata["n_passes"])

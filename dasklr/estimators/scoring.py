@@ -30,7 +30,8 @@ from dasklr.artifacts import (
     write_checked_json,
     writer_alive,
 )
-from dasklr.data.decode import ChunkSpec, read_features
+from dasklr.data.decode import ChunkSpec, read_features, with_terms
+from dasklr.data.formula import parse_formula
 from dasklr.data.levels import ON_UNSEEN, Levels
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.errors import ConfigError, DataError
@@ -174,7 +175,7 @@ def predict_to_parquet(
         model.classes_,
         on_invalid,
         uncertainty,
-        (levels, on_unseen),
+        (levels, on_unseen, _model_terms(model)),
     )
     options = PassOptions(**_pass_options(model), progress=progress, check_chunks=False)
 
@@ -204,6 +205,12 @@ def predict_to_parquet(
             f"{output} was written by another run while this one worked; nothing replaced"
         ) from None
     return rows, invalid
+
+
+def _model_terms(model) -> tuple | None:
+    """The numeric terms of a model's formula (None without one)."""
+    formula = getattr(model, "formula_", None)
+    return None if formula is None else parse_formula(formula).terms
 
 
 def _uncertainty(model, std_level: float | None) -> tuple[np.ndarray, float] | None:
@@ -282,7 +289,7 @@ def score_part(
     classes: np.ndarray,
     on_invalid: str,
     uncertainty: tuple | None,
-    coding: tuple[tuple[Levels, ...], str],
+    coding: tuple[tuple[Levels, ...], str, tuple | None],
     folder: str,
     out_fs=None,
 ) -> np.ndarray:
@@ -291,14 +298,16 @@ def score_part(
     invalid features], which the pass adds up. The part file appears complete or not at
     all (written under a temporary name, then renamed), so a retried task rewrites it
     whole. With ``out_fs`` (an fsspec filesystem) the part is one object, written whole on
-    close; the driver's liveness is not known there. ``coding`` = (levels, on_unseen)
-    codes the categorical columns of a model that has them."""
+    close; the driver's liveness is not known there. ``coding`` = (levels, on_unseen,
+    terms) codes the categorical columns and derives a formula's terms."""
     target = f"{folder}/part-{index:05d}.parquet"
     if out_fs is None and not writer_alive(folder):
         raise RuntimeError(f"{folder}: the run that asked for these predictions is gone")
-    levels, on_unseen = coding
+    levels, on_unseen, terms = coding
     categorical = [found.column for found in levels if found.column not in keep]
     X, kept = read_features(fs, spec, features, [*keep, *categorical], check=on_invalid == "error")
+    if terms is not None:  # a formula's products of columns
+        X = with_terms(X, features, terms)
     valid = np.isfinite(X).all(axis=1)
     if levels:  # the level codes after the numeric features (``kernels.design``)
         codes = [found.codes(kept[found.column], spec.where, on_unseen) for found in levels]
