@@ -260,3 +260,22 @@ def test_categorical_from_a_config_file(tmp_path, folder, frame, cluster):
     ]
     args = ["--scheduler", cluster.scheduler_address, "--quiet"]
     assert main(["evaluate", str(tmp_path / "model"), str(folder), "--json", *args]) == 0
+
+
+def test_a_model_file_whose_levels_do_not_name_its_coefficients_is_refused(
+    tmp_path, folder, client
+):
+    import json
+
+    from dasklr.artifacts import metadata_checksum
+
+    model = dasklr.LogisticRegression(alpha=0, client=client)
+    model.fit(dasklr.read_parquet(folder, "y", features=["x"], categorical=["region"]))
+    model.save(tmp_path / "model")
+    path = tmp_path / "model" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    metadata["levels"][0]["values"] = ["east", "north", "south", "west", "venus"]
+    metadata["checksum"] = metadata_checksum(metadata)
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(dasklr.ModelFormatError, match="levels do not name"):
+        dasklr.load_model(tmp_path / "model")

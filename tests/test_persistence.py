@@ -156,6 +156,7 @@ def test_a_model_file_from_before_the_penalty_options_still_loads(models, tmp_pa
     metadata = json.loads(path.read_text())
     new = ("penalty_factor", "prior_model", "prior_strength", "bounds", "offset")
     metadata["params"] = {k: v for k, v in metadata["params"].items() if k not in new}
+    del metadata["levels"], metadata["formula"]  # nor categorical columns and formulas
     metadata["checksum"] = metadata_checksum(metadata)  # as the older writer sealed it
     path.write_text(json.dumps(metadata))
     loaded = dasklr.load_model(tmp_path / "model")
@@ -166,6 +167,7 @@ def test_a_model_file_from_before_the_penalty_options_still_loads(models, tmp_pa
         None,
     )
     assert loaded.prior_strength == 0.0
+    assert loaded.levels_ == () and loaded.formula_ is None
     np.testing.assert_array_equal(loaded.predict_proba(X), named.predict_proba(X))
     assert loaded.fit_options() == named.fit_options()
 
