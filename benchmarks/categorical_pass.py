@@ -98,7 +98,7 @@ def main() -> None:
             started = time.perf_counter()
             coded = dasklr.read_parquet(
                 folder, "y", features=numeric_names[:-1], categorical=["region"]
-            ).for_training()
+            )
             read_coded = time.perf_counter() - started
             sides = {"numeric": numeric, "categorical": coded}
             passes: dict[str, list[float]] = {name: [] for name in sides}

@@ -126,24 +126,27 @@ def test_logistic_sums_with_a_layout_equal_the_dense_design(layout):
 
 
 @pytest.mark.parametrize("layout", KERNEL_LAYOUTS)
-def test_a_sampled_hessian_sums_every_level_and_scales_up_the_numeric_block(layout):
-    """Rows sorted by level: sampled blocks of rows would miss whole levels. Only the
-    numeric d × d block is sampled (every 3rd row, scaled by Σw / Σw sampled); every
-    other block is the exact sum, and the estimate stands for all rows' weight."""
-    X, A, y, w = _labelled(layout, 9000, 11)
+@pytest.mark.parametrize("sort", [True, False])
+def test_a_sampled_hessian_scales_up_a_row_sample_with_every_level_as_a_floor(layout, sort):
+    """Every 3rd row's Gram scaled by Σw / Σw sampled, plus on each level's diagonal what
+    the sample lacks of its exact Σs: positive semi-definite, and no level without
+    curvature even where the sample misses it (rows sorted by level: whole runs)."""
+    X, A, y, w = _labelled(layout, 9000, 11, sort=sort)
     coef = np.random.default_rng(12).normal(size=layout.width) * 0.3
     found = logistic_sums(X, y, w, coef, 0.2, hessian=True, hessian_stride=3, layout=layout)
-    exact = logistic_sums(A, y, w, coef, 0.2, hessian=True)
-    assert found.hessian_weight == pytest.approx(exact.weight, rel=1e-12)
-    d = layout.n_numeric
-    numeric = np.zeros_like(exact.hessian, dtype=bool)
-    numeric[:d, :d] = True
-    np.testing.assert_allclose(found.hessian[~numeric], exact.hessian[~numeric], rtol=1e-10)
+    assert found.hessian_weight == pytest.approx(w.sum(), rel=1e-12)
     h = 1 / (1 + np.exp(-(A @ coef + 0.2)))
     s = w * h * (1 - h)
     rows = np.arange(0, 9000, 3)
-    expected = (A[rows, :d] * s[rows, None]).T @ A[rows, :d] * w.sum() / w[rows].sum()
-    np.testing.assert_allclose(found.hessian[:d, :d], expected, rtol=1e-10)
+    augmented = np.column_stack([A, np.ones(9000)])
+    sample = augmented[rows]
+    expected = sample.T @ (sample * s[rows, None]) * (w.sum() / w[rows].sum())
+    levels = np.arange(layout.n_numeric, layout.width)
+    exact = A[:, levels].T @ s
+    expected[levels, levels] += np.maximum(exact - expected[levels, levels], 0.0)
+    np.testing.assert_allclose(found.hessian, expected, rtol=1e-10, atol=1e-10)
+    assert np.all(found.hessian[levels, levels] >= exact * (1 - 1e-12))
+    assert np.linalg.eigvalsh(found.hessian).min() > -1e-9
 
 
 @pytest.mark.parametrize("layout", KERNEL_LAYOUTS)

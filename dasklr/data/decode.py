@@ -115,7 +115,6 @@ def read_chunk(
     dtype: np.dtype | str = "float64",
     on_invalid: str = "error",
     levels: tuple[Levels, ...] = (),
-    sort_rows: bool = False,
     on_unseen: str = "error",
     terms: tuple[tuple[str, ...], ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -127,15 +126,16 @@ def read_chunk(
     negative weight are left out (a label outside the classes is still an error).
 
     Categorical columns (``levels``) follow the numeric features in X as level codes
-    (``Levels.codes``); ``sort_rows`` orders the chunk's rows by the first one's code,
-    which makes the Hessian's cross block of a training pass one product per level
-    (``kernels.design``). A pass's sums do not depend on the order of rows. ``terms``
-    (a formula's): X's numeric columns are these products of the ``features`` read.
+    (``Levels.codes``), read from the Parquet dictionary pages without a string per
+    row. ``terms`` (a formula's): X's numeric columns are these products of the
+    ``features`` read.
     """
     categorical = [lv.column for lv in levels]
     others = [label, *([weight] if weight else []), *categorical]
     if on_invalid == "drop" or len(spec.parts) > 1:
-        tables = [read_columns(fs, part, [*features, *others]) for _, part in spec.placed()]
+        tables = [
+            read_columns(fs, part, [*features, *others], categorical) for _, part in spec.placed()
+        ]
         if on_invalid == "drop":
             valid = [*features, *categorical]
             tables = [t.filter(_valid_rows(t, valid, label, weight)) for t in tables]
@@ -145,7 +145,9 @@ def read_chunk(
     else:
         [part] = spec.parts  # rows of one file: its features a group of columns at a time
         X = np.empty((spec.rows, len(features) + len(levels)), dtype=dtype, order="F")
-        table = read_part(fs, part, features, X[:, : len(features)], others)
+        table = read_part(
+            fs, part, features, X[:, : len(features)], others, dictionaries=categorical
+        )
         for c, found in enumerate(levels):
             column = table.column(found.column)
             X[:, len(features) + c] = found.codes(column, part.where, on_unseen)
@@ -157,8 +159,6 @@ def read_chunk(
             check_weights(w, weight, part.where)
     if terms is not None:
         X = with_terms(X, features, terms, len(levels))
-    if sort_rows and levels:
-        X, y, w = _sorted_by_code(X, X.shape[1] - len(levels), y, w)
     return X, y, w
 
 
@@ -188,27 +188,6 @@ def _with_codes(X: np.ndarray, tables: list[pa.Table], spec: ChunkSpec, levels, 
         ]
         out[:, X.shape[1] + c] = np.concatenate(codes) if codes else []
     return out
-
-
-def code_order(codes: np.ndarray) -> np.ndarray | None:
-    """The stable order of rows by level code (None when already in it): a radix sort
-    for codes that fit 16 bits."""
-    keys = np.asarray(codes, dtype=np.int64) + 1  # the reference level, −1, first
-    if keys.size < 2 or bool(np.all(keys[1:] >= keys[:-1])):
-        return None
-    small = keys.max(initial=0) < 2**16
-    return np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")
-
-
-def _sorted_by_code(X: np.ndarray, column: int, y: np.ndarray, w: np.ndarray | None):
-    """(X, y, w) with rows ordered by the codes of X's ``column``; X is permuted one
-    column at a time, in place (a column's copy is the only temporary)."""
-    order = code_order(X[:, column])
-    if order is None:
-        return X, y, w
-    for j in range(X.shape[1]):
-        X[:, j] = X[order, j]
-    return X, y[order], None if w is None else w[order]
 
 
 def read_features(
@@ -274,13 +253,15 @@ def read_part(
     X: np.ndarray,
     others: Sequence[str] = (),
     check: bool = True,
+    dictionaries: Sequence[str] = (),
 ) -> pa.Table:
     """Decode the features of ``part`` into ``X``, checking each column, and return its
     ``others`` columns (label, weight, keys) as a table.
 
     A small part (a small file, most often) is one read of all its columns: one open of
     the file, its fixed costs paid once. A larger one is read a group of feature columns
-    at a time (see ``_pieces``), then the others together.
+    at a time (see ``_pieces``), then the others together. ``dictionaries``: string
+    columns read as Arrow dictionaries (as Parquet stores them), not as strings.
     """
     position = {name: j for j, name in enumerate(features)}
     constants = dict(part.constants)
@@ -292,7 +273,7 @@ def read_part(
     small = part.rows * (X.itemsize * len(features) + 8 * len(extra)) <= MIN_PIECE_BYTES
     whole = None  # a small part's one piece: it holds the others too
     read = [*file_features, *(extra if small else [])]
-    for rows, piece in _pieces(fs, part, read, X.itemsize):
+    for rows, piece in _pieces(fs, part, read, X.itemsize, dictionaries=dictionaries):
         for name in piece.column_names:
             if name in position:
                 out = X[rows, position[name]]
@@ -305,7 +286,7 @@ def read_part(
     if not others:
         return pa.table({})
     if whole is None:
-        whole = read_columns(fs, part, in_file) if in_file else pa.table({})
+        whole = read_columns(fs, part, in_file, dictionaries) if in_file else pa.table({})
     return pa.table(
         {
             name: constant(constants[name], part.rows) if name in constants else whole.column(name)
@@ -321,12 +302,16 @@ def constant(value, rows: int) -> pa.Array:
     return pa.array(np.full(rows, value))
 
 
-def read_columns(fs, part: FilePart, columns: list[str]) -> pa.Table:
+def read_columns(
+    fs, part: FilePart, columns: list[str], dictionaries: Sequence[str] = ()
+) -> pa.Table:
     """A few small columns (label, weight, keys) of ``part`` as one Arrow table; those of
-    its hive partition folders made from their values."""
+    its hive partition folders made from their values; ``dictionaries`` as ``read_part``."""
     constants = dict(part.constants)
     in_file = [name for name in columns if name not in constants]
-    pieces = [table for _, table in _pieces(fs, part, in_file, 8, whole=True)]
+    pieces = [
+        table for _, table in _pieces(fs, part, in_file, 8, whole=True, dictionaries=dictionaries)
+    ]
     table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
     if not constants.keys() & set(columns):
         return table
@@ -365,7 +350,12 @@ def _without_dictionaries(table: pa.Table) -> pa.Table:
 
 
 def _pieces(
-    fs, part: FilePart, columns: list[str], itemsize: int, whole: bool = False
+    fs,
+    part: FilePart,
+    columns: list[str],
+    itemsize: int,
+    whole: bool = False,
+    dictionaries: Sequence[str] = (),
 ) -> Iterator[tuple[slice, pa.Table]]:
     """(rows of the part, Arrow table) pieces that together hold ``columns`` of ``part``.
 
@@ -380,7 +370,12 @@ def _pieces(
     # more to set up than they save (twice the time of a read of a few KB, measured);
     # on object stores the read-ahead stays, as it makes one request of many
     lean = part.rows * len(columns) * itemsize <= MIN_PIECE_BYTES
-    options = {"pre_buffer": not (lean and is_local(fs)), "page_checksum_verification": True}
+    options: dict[str, Any] = {
+        "pre_buffer": not (lean and is_local(fs)),
+        "page_checksum_verification": True,
+    }
+    if dictionaries:  # the levels' codes come from the dictionary: no string per row
+        options["read_dictionary"] = list(dictionaries)
     try:
         with pq.ParquetFile(part.path, filesystem=fs, **options) as parquet:
             meta = parquet.metadata
@@ -509,19 +504,10 @@ def column_into(
         start = stop
 
 
-def read_codes(fs, spec: ChunkSpec, column: str, sorted_by: Levels | None = None) -> np.ndarray:
-    """One chunk's ``column`` as group codes; errors name the file and row groups.
-    ``sorted_by``: in the order ``read_chunk(sort_rows=True)`` gives the chunk's rows."""
+def read_codes(fs, spec: ChunkSpec, column: str) -> np.ndarray:
+    """One chunk's ``column`` as group codes; errors name the file and row groups."""
     codes = [_part_codes(fs, part, column) for _, part in spec.placed()]
-    found = codes[0] if len(codes) == 1 else np.concatenate(codes)
-    if sorted_by is None:
-        return found
-    key = [
-        sorted_by.codes(read_columns(fs, part, [sorted_by.column]).column(0), part.where)
-        for _, part in spec.placed()
-    ]
-    order = code_order(np.concatenate(key))
-    return found if order is None else found[order]
+    return codes[0] if len(codes) == 1 else np.concatenate(codes)
 
 
 def _part_codes(fs, part: FilePart, column: str) -> np.ndarray:

@@ -163,15 +163,6 @@ class ParquetData(_Arrays):
         """How many of X's columns are numeric features (the rest: level codes)."""
         return self.X.shape[1] - len(self.levels)
 
-    def for_training(self) -> "ParquetData":
-        """The same data with each chunk's rows ordered by the first categorical column's
-        codes (``read_chunk(sort_rows=True)``), which a pass's sums do not depend on but
-        which makes the Hessian's cross block cheap; as it is without categorical columns."""
-        if not self.levels or self._reader is None or self._reader[3].sort_rows:
-            return self
-        source = replace(self._reader[3], sort_rows=True)
-        return _build_arrays(source, self._reader[4])
-
     def with_levels(self, levels: Sequence[Levels], on_unseen: str | None = None) -> "ParquetData":
         """The same data coded with a model's frozen ``levels`` (to score it); a value
         they have not seen as ``on_unseen`` says (None: as ``read_parquet`` was told)."""
@@ -214,9 +205,7 @@ class ParquetData(_Arrays):
                 "on_invalid='drop'; clean the data or pass groups as an array"
             )
         name = f"dasklr-codes-{tokenize(self.X.name, column)}"
-        source = self._reader[3]
-        key = source.levels[0] if source.sort_rows and source.levels else None
-        layer = {(name, i): (read_codes, fs, spec, column, key) for i, spec in enumerate(chunks)}
+        layer = {(name, i): (read_codes, fs, spec, column) for i, spec in enumerate(chunks)}
         return da.Array(layer, name, (tuple(spec.rows for spec in chunks),), dtype=np.int64)
 
 
@@ -321,7 +310,7 @@ def read_parquet(
     rules = (min_frequency, max_levels, reference)
     frozen = _frozen_levels(fs, infos, grouped, levels, rules, drop_nulls)
     options = (feature_names, label, known, weight, dtype, on_invalid, chunk_bytes)
-    source = ParquetSource(fs, tuple(infos), *options, frozen, False, on_unseen, model_formula)
+    source = ParquetSource(fs, tuple(infos), *options, frozen, on_unseen, model_formula)
     return _build_arrays(source, chunk_bytes or DEFAULT_CHUNK_BYTES)
 
 
@@ -964,8 +953,6 @@ class ParquetSource:
     chunk_bytes: int | None
     #: the categorical columns' frozen levels: their codes follow the features in X
     levels: tuple[Levels, ...] = ()
-    #: order each chunk's rows by the first categorical column's codes (a training pass)
-    sort_rows: bool = False
     on_unseen: str = "error"
     #: a formula's structure: X's numeric columns are its terms (products of features)
     formula: ModelFormula | None = None
@@ -999,7 +986,6 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         dtype.str,
         source.on_invalid,
         source.levels,
-        source.sort_rows,
         source.on_unseen,
         source.formula,
     )
@@ -1013,7 +999,6 @@ def _build_arrays(source: ParquetSource, chunk_bytes: int) -> ParquetData:
         dtype,
         source.on_invalid,
         source.levels,
-        source.sort_rows,
         source.on_unseen,
         source.terms,
     )

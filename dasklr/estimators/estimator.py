@@ -382,11 +382,8 @@ class LogisticRegression(ParamsMixin):
         self.pass_seconds_ = result.pass_seconds
 
     def _sized(self, X, client):
-        """``read_parquet`` data planned in chunks the cluster's workers can hold, its rows
-        in the order training passes read fastest (``ParquetData.for_training``)."""
-        if not isinstance(X, ParquetData):
-            return X
-        return sized_for_cluster(X, client, self.cache).for_training()
+        """``read_parquet`` data planned in chunks the cluster's workers can hold."""
+        return sized_for_cluster(X, client, self.cache) if isinstance(X, ParquetData) else X
 
     def _layout(self) -> Layout | None:
         """The layout of the fitted design (None: numeric features only)."""
