@@ -279,3 +279,27 @@ def test_a_model_file_whose_levels_do_not_name_its_coefficients_is_refused(
     path.write_text(json.dumps(metadata))
     with pytest.raises(dasklr.ModelFormatError, match="levels do not name"):
         dasklr.load_model(tmp_path / "model")
+
+
+def test_a_stopped_categorical_fit_resumes_from_its_checkpoint_to_the_same_result(
+    tmp_path, folder, client
+):
+    from dasklr.fit.checkpoint import CheckpointPlan, read_checkpoint
+
+    def read():
+        return dasklr.read_parquet(folder, "y", features=["x"], categorical=["region"])
+
+    def model():
+        return dasklr.LogisticRegression(
+            alpha=1e-3, tol=1e-10, solver="lbfgs", cache="none", client=client
+        )
+
+    reference = model().fit(read())
+    plan = CheckpointPlan(path=tmp_path / "ckpt", every=1, identity={})
+    model().fit(read(), callbacks=[lambda record: record.iteration == 3], checkpoint=plan)
+    checkpoint = read_checkpoint(tmp_path / "ckpt")
+    assert checkpoint.state.iteration == 3
+    resumed = model().fit(read(), resume=checkpoint)
+    assert list(resumed.feature_names_in_) == list(reference.feature_names_in_)
+    np.testing.assert_allclose(resumed.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
+    assert resumed.n_iter_ == reference.n_iter_
