@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.preprocessing import OneHotEncoder
 
-from dasklr.data.levels import OTHER, find_levels, levels_from_counts
+from dasklr.data.levels import OTHER, levels_from_counts
+from dasklr.data.parquet import read_parquet
 from dasklr.errors import DataError
 
 
@@ -42,26 +43,25 @@ def test_levels_and_codes_match_one_hot_encoder(min_frequency, max_levels):
 
 def test_reference_level_has_no_coefficient(tmp_path):
     values = np.array(["b", "a", "c", "a", "b", "b"])
-    pq.write_table(pa.table({"g": values[:3]}), tmp_path / "one.parquet")
-    pq.write_table(
-        pa.table({"g": pa.array(values[3:]).dictionary_encode()}), tmp_path / "two.parquet"
-    )
+    pq.write_table(pa.table({"g": values[:3], "y": [0, 1, 0]}), tmp_path / "one.parquet")
+    two = pa.table({"g": pa.array(values[3:]).dictionary_encode(), "y": [1, 0, 1]})
+    pq.write_table(two, tmp_path / "two.parquet")
     paths = [str(tmp_path / "one.parquet"), str(tmp_path / "two.parquet")]
-    levels = find_levels(None, paths, "g")  # one read of the column per file
+    [levels] = read_parquet(paths, "y", categorical=["g"]).levels  # one read of g per file
     assert (levels.values, levels.reference, levels.coded) == (("a", "b", "c"), "a", ("b", "c"))
     np.testing.assert_array_equal(levels.codes(pa.array(values), "x"), [0, -1, 1, -1, 0, 0])
     assert levels.coefficient_names() == ["g[b]", "g[c]"]
-    chosen = find_levels(None, paths, "g", reference="b")
+    [chosen] = read_parquet(paths, "y", categorical=["g"], reference={"g": "b"}).levels
     np.testing.assert_array_equal(chosen.codes(pa.array(values), "x"), [-1, 0, 1, 0, -1, -1])
 
 
 def test_bool_and_integer_columns_keep_their_text(tmp_path):
-    pq.write_table(pa.table({"b": [True, False, True], "k": [3, 10, 3]}), tmp_path / "f.parquet")
+    table = pa.table({"b": [True, False, True], "k": [3, 10, 3], "y": [0, 1, 1]})
+    pq.write_table(table, tmp_path / "f.parquet")
     paths = [str(tmp_path / "f.parquet")]
-    flags = find_levels(None, paths, "b")
+    flags, sizes = read_parquet(paths, "y", categorical=["b", "k"], reference={"k": None}).levels
     assert (flags.values, flags.coded) == (("false", "true"), ("true",))
     np.testing.assert_array_equal(flags.codes(pa.array([True, False]), "x"), [0, -1])
-    sizes = find_levels(None, paths, "k", reference=None)
     assert sizes.values == ("10", "3")  # sorted as text, the order kept in the model
     np.testing.assert_array_equal(sizes.codes(pa.array([3, 10]), "x"), [1, 0])
 

@@ -17,7 +17,6 @@ when nothing was folded (``on_unseen="other"``).
 """
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,22 +111,6 @@ def as_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     if pa.types.is_dictionary(column.type):
         column = pc.dictionary_decode(column)
     return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-
-
-def find_levels(
-    fs,
-    paths: Sequence[str],
-    column: str,
-    *,
-    min_frequency: int = 1,
-    max_levels: int | None = None,
-    reference=FIRST,
-) -> Levels:
-    """The levels of ``column`` over the files ``paths``: one read of that column."""
-    counts: Counter = Counter()
-    for path in paths:
-        counts.update(count_values(fs, path, column))
-    return levels_from_counts(column, counts, min_frequency, max_levels, reference)
 
 
 def count_values(fs, path: str, column: str, drop_nulls: bool = False) -> Counter:
