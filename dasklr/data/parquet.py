@@ -228,7 +228,7 @@ def read_parquet(
     categorical: Sequence[str] | str | None = None,
     min_frequency: int = 1,
     max_levels: int | None = None,
-    reference: str | dict[str, str] | None = "first",
+    reference: str | dict[str, str | None] | None = "first",
     levels: Sequence[Levels] | None = None,
     on_unseen: str = "error",
     formula: str | None = None,
