@@ -27,6 +27,7 @@ from dasklr.estimators.inputs import (
     check_shapes,
     checked_numpy,
     class_weight_by_index,
+    coded_like,
     columns_of,
     data_layout,
     index_in,
@@ -565,16 +566,8 @@ class LogisticRegression(ParamsMixin):
         """X as the fitted coefficients need it: its columns checked against the fit's,
         in one Dask chunk across; NumPy input also checked for NaN and ±inf."""
         check_fitted(self)
-        levels = getattr(self, "levels_", ())
         if isinstance(X, ParquetData):
-            formula = getattr(self, "formula_", None)
-            if formula is not None and (X.formula is None or X.formula.text != formula):
-                raise ValueError(
-                    f"the model's columns come from a formula: read the data with "
-                    f"formula={formula!r}"
-                )
-            if levels or X.levels:  # coded as the model was trained
-                X = X.with_levels(levels)
+            X = coded_like(self, X)
             names = X.feature_names
             X = X.X
         else:

@@ -44,6 +44,18 @@ def check_formula_intercept(data, fit_intercept: bool) -> None:
         )
 
 
+def coded_like(model, data: ParquetData) -> ParquetData:
+    """``read_parquet`` data as a fitted model takes it: read with the model's formula,
+    its categorical columns coded with the model's levels."""
+    formula = getattr(model, "formula_", None)
+    if formula is not None and (data.formula is None or data.formula.text != formula):
+        raise ValueError(
+            f"the model's columns come from a formula: read the data with formula={formula!r}"
+        )
+    levels = tuple(getattr(model, "levels_", ()))
+    return data.with_levels(levels) if levels or data.levels else data
+
+
 def input_columns(model) -> tuple[list[str], tuple[Levels, ...]]:
     """The columns a fitted model reads from Parquet: its numeric features (a formula's
     raw columns), and its categorical columns with their frozen levels."""

@@ -35,7 +35,7 @@ from dasklr.data.formula import parse_formula
 from dasklr.data.levels import ON_UNSEEN, Levels
 from dasklr.data.parquet import DEFAULT_CHUNK_BYTES, ParquetData, plan_chunks, plan_dataset
 from dasklr.errors import ConfigError, DataError
-from dasklr.estimators.inputs import input_columns, layout_of
+from dasklr.estimators.inputs import coded_like, input_columns, layout_of
 from dasklr.kernels.metrics import metric_sums
 from dasklr.kernels.prediction import (
     margin_std,
@@ -72,10 +72,8 @@ def evaluate_model(
     """Log-loss, accuracy, Brier score, AUC, precision/recall/F1 and calibration of
     ``model`` on ``data`` (from ``read_parquet``), in one pass (see ``dasklr.stats.metrics``)."""
     remap = class_index_map(data.classes, model.classes_, data.label)
-    levels = getattr(model, "levels_", ())
-    if levels or data.levels:  # coded as the model was trained
-        data = data.with_levels(levels)
-    layout = layout_of(levels, model.coef_.shape[1])
+    data = coded_like(model, data)
+    layout = layout_of(data.levels, model.coef_.shape[1])
     keep_rows = sum(f.rows for f in data.files) <= exact_rows  # footers: an upper bound
     shared = (model.coef_, model.intercept_, float(threshold), keep_rows)
     with connect(client) as active:
